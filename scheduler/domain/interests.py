@@ -1,0 +1,37 @@
+"""Interest tag normalisation: people should converge on the same words."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from scheduler.domain.errors import InvalidInput
+
+MAX_INTEREST_LENGTH = 60
+MAX_INTERESTS = 30
+
+_SPACES = re.compile(r"\s+")
+
+
+def normalise_interest(raw: str) -> str:
+    """Lower-case, NFKC-normalise, collapse whitespace: "  Radio  Astronomy" → "radio astronomy"."""
+    text = unicodedata.normalize("NFKC", raw)
+    text = "".join(ch for ch in text if unicodedata.category(ch)[0] != "C" or ch.isspace())
+    return _SPACES.sub(" ", text).strip().casefold()
+
+
+def normalise_interests(raw: list[str], *, field: str = "interests") -> list[str]:
+    """Normalise and de-duplicate a list of tags, keeping first-seen order."""
+    if len(raw) > MAX_INTERESTS:
+        raise InvalidInput(f"At most {MAX_INTERESTS} interests are allowed.", field=field)
+    seen: dict[str, None] = {}
+    for item in raw:
+        tag = normalise_interest(item)
+        if not tag:
+            raise InvalidInput("Interests cannot be empty.", field=field)
+        if len(tag) > MAX_INTEREST_LENGTH:
+            raise InvalidInput(
+                f"Each interest is at most {MAX_INTEREST_LENGTH} characters.", field=field
+            )
+        seen.setdefault(tag, None)
+    return list(seen)

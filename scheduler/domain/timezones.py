@@ -1,0 +1,26 @@
+"""IANA time zone names, validated against the shipped tz database."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from scheduler.domain.errors import InvalidInput
+
+
+@lru_cache(maxsize=1)
+def known_timezones() -> frozenset[str]:
+    """Every IANA zone name the tz database (tzdata) knows."""
+    return frozenset(available_timezones()) | {"UTC"}
+
+
+def zone(name: str, *, field: str = "timezone") -> ZoneInfo:
+    """The ZoneInfo for an IANA name, or InvalidInput naming the field."""
+    if name not in known_timezones():
+        raise InvalidInput(
+            f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin.", field=field
+        )
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - listed but unloadable
+        raise InvalidInput(f"Unknown time zone {name!r}.", field=field) from exc

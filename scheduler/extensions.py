@@ -1,0 +1,178 @@
+"""Database engine and sessions, the Redis connection and the job queues.
+
+Plain SQLAlchemy (no Flask-SQLAlchemy) so the web app, the RQ workers and the clock share
+the same session factory and models.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import redis
+from rq import Queue
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from scheduler.config import Config
+from scheduler.embedded_redis import ensure_embedded_redis
+
+log = logging.getLogger(__name__)
+
+_AFTER_COMMIT = "after_commit_callbacks"
+
+
+def make_engine(database_url: str) -> Engine:
+    """An engine tuned per backend; SQLite serialises writers with BEGIN IMMEDIATE."""
+    if database_url.startswith("sqlite"):
+        engine = create_engine(
+            database_url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            poolclass=NullPool,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit BEGIN is DEFERRED, which
+            # lets two writers read the same count and both write: an oversell).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+class Database:
+    """Engine plus a thread-scoped session, shared by web requests and worker jobs."""
+
+    def __init__(self, database_url: str, info: dict[str, Any] | None = None) -> None:
+        self.engine = make_engine(database_url)
+        # `info` travels with every session: services find the job enqueuer there
+        self.session_factory = sessionmaker(
+            bind=self.engine, expire_on_commit=False, info=dict(info or {})
+        )
+        self.session = scoped_session(self.session_factory)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when running on the SQLite default."""
+        return self.engine.dialect.name == "sqlite"
+
+    def remove(self) -> None:
+        """End the current thread's session (request teardown, end of a job)."""
+        self.session.remove()
+
+    def dispose(self) -> None:
+        """Close pooled connections (after fork, at shutdown)."""
+        self.session.remove()
+        self.engine.dispose()
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction commits; drop it on rollback.
+
+    Services use this to enqueue jobs: a worker must never look for a row that the web
+    request has not committed yet.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        callback()
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, _previous_transaction: Any) -> None:
+    if not session.in_transaction():
+        session.info.pop(_AFTER_COMMIT, None)
+
+
+def redis_url_for(config: Config) -> str:
+    """The configured Redis URL, or the embedded server's (started on first use)."""
+    return config.redis_url or ensure_embedded_redis(config.instance_path)
+
+
+def make_redis(config: Config) -> redis.Redis:
+    """A Redis connection for the configured or embedded server."""
+    return redis.Redis.from_url(redis_url_for(config), socket_timeout=10, socket_connect_timeout=5)
+
+
+class Services:
+    """Everything a process needs to talk to the outside: built once per process."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.db = Database(config.database_url, info={"services": self})
+        self._redis: redis.Redis | None = None
+
+    @property
+    def redis(self) -> redis.Redis:
+        """The Redis connection, created lazily so a process without Redis still starts."""
+        if self._redis is None:
+            self._redis = make_redis(self.config)
+        return self._redis
+
+    def queue(self, name: str) -> Queue:
+        """The RQ queue of that name on our Redis."""
+        return Queue(name, connection=self.redis)
+
+    def enqueue(
+        self,
+        job: str,
+        *args: Any,
+        queue: str,
+        job_id: str | None = None,
+        at: datetime | None = None,
+    ) -> None:
+        """Enqueue `job` (a dotted path) now, or at `at` (needs a worker with --with-scheduler).
+
+        A Redis outage is logged, not raised: the database is the source of truth and the
+        clock's sweeps enqueue whatever is still owed.
+        """
+        try:
+            q = self.queue(queue)
+            if at is None:
+                q.enqueue(job, *args, job_id=job_id, failure_ttl=7 * 86400)
+            else:
+                q.enqueue_at(at, job, *args, job_id=job_id, failure_ttl=7 * 86400)
+        except redis.RedisError:
+            log.warning("could not enqueue %s%r; the next sweep will", job, args, exc_info=True)
+
+
+def current_services() -> Services:
+    """The Services of the current Flask app."""
+    from flask import current_app
+
+    return current_app.extensions["kindred"]  # type: ignore[no-any-return]
+
+
+def db_session() -> Session:
+    """The current thread's database session."""
+    return current_services().db.session()  # type: ignore[no-any-return]
+
+
+def enqueue_after_commit(
+    session: Session,
+    job: str,
+    *args: Any,
+    queue: str,
+    job_id: str | None = None,
+    at: datetime | None = None,
+) -> None:
+    """Enqueue a job once the session commits (never before: the worker must see the rows)."""
+    services: Services = session.info["services"]
+    after_commit(session, lambda: services.enqueue(job, *args, queue=queue, job_id=job_id, at=at))

@@ -1,0 +1,119 @@
+"""Gatherings: a fixed-time meetup, a poll over a window, or one occurrence of a series."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from scheduler.models.base import Base, UTCDateTime, utcnow
+from scheduler.models.group import Group
+from scheduler.models.interest import Interest, gathering_interests
+from scheduler.models.user import User
+
+DEFAULT_REMINDERS = [1440, 60]
+DEFAULT_FOLLOWUP_MINUTES = 120
+
+
+class GatheringStatus:
+    """The lifecycle states of a gathering."""
+
+    POLLING = "polling"
+    SCHEDULED = "scheduled"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    ALL = (POLLING, SCHEDULED, CANCELLED, COMPLETED)
+
+
+class Gathering(Base):
+    """A meetup. `uid` is its iCalendar UID for life; `sequence` rises on every change."""
+
+    __tablename__ = "gatherings"
+    __table_args__ = (Index("ix_gatherings_status_starts_at", "status", "starts_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    # bumped on any change a feed or attendee list shows (including RSVPs)
+    revision: Mapped[int] = mapped_column(Integer, default=0)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(500), default="")
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default=GatheringStatus.SCHEDULED)
+    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reminders: Mapped[list[int]] = mapped_column(JSON, default=lambda: list(DEFAULT_REMINDERS))
+    followup_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_FOLLOWUP_MINUTES)
+    # seats taken and the waitlist ticket counter, both changed only under the gathering lock
+    going_count: Mapped[int] = mapped_column(Integer, default=0)
+    waitlist_counter: Mapped[int] = mapped_column(Integer, default=0)
+    series_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # for an occurrence of a series: its original start (the iCalendar RECURRENCE-ID)
+    recurrence_id: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    organizer: Mapped[User] = relationship(lazy="joined")
+    group: Mapped[Group | None] = relationship(lazy="joined")
+    interests: Mapped[list[Interest]] = relationship(
+        secondary=gathering_interests, order_by=Interest.name, lazy="selectin"
+    )
+    poll: Mapped[Poll | None] = relationship(
+        back_populates="gathering", uselist=False, lazy="selectin", cascade="all, delete-orphan"
+    )
+
+
+class Poll(Base):
+    """The "find a time" part of a gathering: a window, a step and the computed ranking."""
+
+    __tablename__ = "polls"
+
+    gathering_id: Mapped[int] = mapped_column(
+        ForeignKey("gatherings.id", ondelete="CASCADE"), primary_key=True
+    )
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    step_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    min_attendees: Mapped[int] = mapped_column(Integer, default=1)
+    # availability_revision rises on every answer; computed_revision is what `result` reflects
+    availability_revision: Mapped[int] = mapped_column(Integer, default=0)
+    computed_revision: Mapped[int] = mapped_column(Integer, default=-1)
+    result: Mapped[dict | None] = mapped_column(JSON)
+    computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # set once the deadline has been dealt with ("scheduled" or "no_slot")
+    deadline_outcome: Mapped[str | None] = mapped_column(String(20))
+
+    gathering: Mapped[Gathering] = relationship(back_populates="poll")
+
+
+class AvailabilityInterval(Base):
+    """One span of time in which a participant can come to a polled gathering."""
+
+    __tablename__ = "availability_intervals"
+    __table_args__ = (Index("ix_availability_gathering_user", "gathering_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(ForeignKey("gatherings.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    preferred: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class Invitation(Base):
+    """Someone a gathering is for: poll participants, invitees; they are owed invites."""
+
+    __tablename__ = "invitations"
+    __table_args__ = (UniqueConstraint("gathering_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    gathering_id: Mapped[int] = mapped_column(ForeignKey("gatherings.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

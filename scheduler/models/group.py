@@ -1,0 +1,48 @@
+"""Interest circles and their members."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from scheduler.models.base import Base, UTCDateTime, utcnow
+from scheduler.models.interest import Interest, group_interests
+from scheduler.models.user import User
+
+
+class Group(Base):
+    """A circle of people around shared interests."""
+
+    __tablename__ = "groups"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    description: Mapped[str] = mapped_column(Text, default="")
+    organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # nudge the organizer after this many weeks without an upcoming gathering
+    nudge_after_weeks: Mapped[int] = mapped_column(Integer, default=4)
+    # bumped on every change that alters the group's public feed
+    feed_revision: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organizer: Mapped[User] = relationship(lazy="joined")
+    interests: Mapped[list[Interest]] = relationship(
+        secondary=group_interests, order_by=Interest.name, lazy="selectin"
+    )
+
+
+class GroupMember(Base):
+    """Membership of a user in a group."""
+
+    __tablename__ = "group_members"
+    __table_args__ = (UniqueConstraint("group_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(20), default="member")
+    joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user: Mapped[User] = relationship(lazy="joined")

@@ -1,0 +1,1 @@
+"""marshmallow schemas: <Thing>Schema dumps, <Thing>ArgsSchema loads."""

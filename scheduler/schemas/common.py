@@ -1,0 +1,111 @@
+"""Fields and base schemas shared by every API schema."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+
+from scheduler.domain.errors import InvalidInput
+from scheduler.domain.interests import MAX_INTEREST_LENGTH, MAX_INTERESTS
+from scheduler.domain.timezones import zone
+
+
+class ArgsSchema(Schema):
+    """Input schema: unknown fields are an error, not silently dropped."""
+
+    class Meta:
+        unknown = RAISE
+
+
+class UTCDateTimeField(fields.DateTime):
+    """ISO 8601 with a required offset on input; UTC with `Z` on output."""
+
+    default_error_messages = {
+        "naive": "Give the time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00.",
+        "invalid": "Not a valid ISO 8601 datetime.",
+    }
+
+    def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
+        if value is None:
+            return None
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> datetime:
+        if not isinstance(value, str) or len(value) > 64:
+            raise self.make_error("invalid")
+        text = value.strip()
+        if text.endswith(("z", "Z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise self.make_error("invalid") from exc
+        if parsed.tzinfo is None or parsed.utcoffset() is None:
+            raise self.make_error("naive")
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:
+            raise self.make_error("invalid") from exc
+
+
+class TimeZoneField(fields.String):
+    """An IANA time zone name."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        name = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            zone(name)
+        except InvalidInput as exc:
+            raise ValidationError(exc.message) from exc
+        return name
+
+
+def interests_field(**kwargs: Any) -> fields.List:
+    """A list of interest tags (normalised by the service)."""
+    return fields.List(
+        fields.String(validate=validate.Length(min=1, max=MAX_INTEREST_LENGTH * 2)),
+        validate=validate.Length(max=MAX_INTERESTS),
+        **kwargs,
+    )
+
+
+def interest_names(obj: Any) -> list[str]:
+    """Dump helper: the names of an object's interests."""
+    return [interest.name for interest in obj.interests]
+
+
+class ErrorSchema(Schema):
+    """The one error shape of the API."""
+
+    code = fields.Integer(metadata={"description": "HTTP status"})
+    status = fields.String(metadata={"description": "HTTP reason phrase"})
+    error = fields.String(metadata={"description": "machine-readable error kind"})
+    message = fields.String()
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "field name (dotted for nested fields) → messages"},
+    )
+
+
+class QueryArgsSchema(Schema):
+    """Query-string filters: unknown parameters (paging, cache busters) are ignored."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+
+class WithExtra:
+    """An object plus computed attributes for a schema to dump (e.g. a user and their feed URL)."""
+
+    def __init__(self, obj: Any, **extra: Any) -> None:
+        self._obj = obj
+        self._extra = extra
+
+    def __getattr__(self, name: str) -> Any:
+        extra = self.__dict__["_extra"]
+        if name in extra:
+            return extra[name]
+        return getattr(self.__dict__["_obj"], name)

@@ -1,0 +1,190 @@
+"""Sign-up, passwords, API tokens and the secret calendar feed token."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from scheduler.domain.errors import Conflict, InvalidInput, NotAuthenticated
+from scheduler.domain.timezones import zone
+from scheduler.models import ApiToken, User
+from scheduler.services.interests import resolve_interests
+
+MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+@dataclass(frozen=True)
+class PasswordPolicy:
+    """argon2 cost parameters (lowered in tests)."""
+
+    time_cost: int = 3
+    memory_cost: int = 65536
+
+    def hasher(self) -> PasswordHasher:
+        """An argon2id hasher with these costs."""
+        return PasswordHasher(time_cost=self.time_cost, memory_cost=self.memory_cost)
+
+
+def sha256_hex(value: str) -> str:
+    """Hex SHA-256 of a token: what we store instead of the token."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def normalise_email(raw: str) -> str:
+    """Trimmed, lower-cased email, or InvalidInput."""
+    email = raw.strip().lower()
+    if len(email) > 254 or not _EMAIL.match(email):
+        raise InvalidInput("Not a valid email address.", field="email")
+    return email
+
+
+def feed_token_for(secret_key: str, user_id: int, nonce: str) -> str:
+    """The secret feed token: 256 bits derived from the app secret, the user and a nonce."""
+    digest = hmac.new(secret_key.encode(), f"feed:{user_id}:{nonce}".encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
+def _set_new_feed_token(user: User, secret_key: str) -> str:
+    user.feed_token_nonce = secrets.token_hex(16)
+    token = feed_token_for(secret_key, user.id, user.feed_token_nonce)
+    user.feed_token_hash = sha256_hex(token)
+    return token
+
+
+def create_user(
+    session: Session,
+    *,
+    email: str,
+    name: str,
+    password: str,
+    timezone: str = "UTC",
+    interests: list[str] | None = None,
+    secret_key: str,
+    policy: PasswordPolicy,
+) -> User:
+    """Create an account; 409 if the email is taken."""
+    email = normalise_email(email)
+    name = name.strip()
+    if not name:
+        raise InvalidInput("Name cannot be empty.", field="name")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+    zone(timezone)
+    if session.scalars(select(User.id).where(User.email == email)).first() is not None:
+        raise Conflict("An account with this email already exists.", field="email")
+    user = User(
+        email=email,
+        name=name,
+        password_hash=policy.hasher().hash(password),
+        timezone=timezone,
+        feed_token_nonce="",
+        feed_token_hash=secrets.token_hex(32),  # placeholder until the id is known
+        interests=resolve_interests(session, interests or []),
+    )
+    try:
+        with session.begin_nested():
+            session.add(user)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict("An account with this email already exists.", field="email") from exc
+    _set_new_feed_token(user, secret_key)
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str, policy: PasswordPolicy) -> User:
+    """The user with these credentials, or NotAuthenticated (same answer for any mismatch)."""
+    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    hasher = policy.hasher()
+    if user is None:
+        # spend the same time as a real check so response times do not reveal accounts
+        hasher.hash(password)
+        raise NotAuthenticated("Wrong email or password.")
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise NotAuthenticated("Wrong email or password.") from exc
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    return user
+
+
+def issue_api_token(session: Session, user: User) -> str:
+    """A new bearer token for the user; only its hash is kept."""
+    token = secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, token_hash=sha256_hex(token)))
+    session.flush()
+    return token
+
+
+def user_for_api_token(session: Session, token: str) -> User:
+    """The user a bearer token belongs to, or NotAuthenticated."""
+    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == sha256_hex(token))).first()
+    if row is None:
+        raise NotAuthenticated("Invalid or expired token.")
+    return row.user
+
+
+def current_feed_token(user: User, secret_key: str) -> str:
+    """The user's live feed token (recomputed, never stored)."""
+    return feed_token_for(secret_key, user.id, user.feed_token_nonce)
+
+
+def rotate_feed_token(session: Session, user: User, secret_key: str) -> str:
+    """Revoke the old feed URL and return the new token."""
+    token = _set_new_feed_token(user, secret_key)
+    session.flush()
+    return token
+
+
+def user_for_feed_token(session: Session, token: str) -> User | None:
+    """The owner of a feed token, or None (looked up by hash: no timing oracle on the token)."""
+    if len(token) > 128:
+        return None
+    return session.scalars(select(User).where(User.feed_token_hash == sha256_hex(token))).first()
+
+
+def update_profile(
+    session: Session,
+    user: User,
+    *,
+    name: str | None = None,
+    timezone: str | None = None,
+    interests: list[str] | None = None,
+    share_name: bool | None = None,
+    discoverable: bool | None = None,
+    weekly_digest: bool | None = None,
+    reminders_enabled: bool | None = None,
+) -> User:
+    """Change the fields that were given."""
+    if name is not None:
+        if not name.strip():
+            raise InvalidInput("Name cannot be empty.", field="name")
+        user.name = name.strip()
+    if timezone is not None:
+        zone(timezone)
+        user.timezone = timezone
+    if interests is not None:
+        user.interests = resolve_interests(session, interests)
+    for attr, value in (
+        ("share_name", share_name),
+        ("discoverable", discoverable),
+        ("weekly_digest", weekly_digest),
+        ("reminders_enabled", reminders_enabled),
+    ):
+        if value is not None:
+            setattr(user, attr, value)
+    session.flush()
+    return user

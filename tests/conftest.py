@@ -1,0 +1,169 @@
+"""Shared fixtures: a real database and a real Redis, clean for every test.
+
+By default the tests run on a SQLite file and the embedded Redis (a fresh machine needs no
+services). Set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/kindred_test)
+and TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15) to run them against real servers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+
+from scheduler import create_app
+from scheduler.config import Config, normalise_database_url
+from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+from scheduler.migrate import upgrade
+from scheduler.models import Base
+
+TEST_SECRET = "test-secret-key-not-for-production"
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Where the test database and Redis live for this run."""
+
+    database_url: str
+    redis_url: str
+    root: Path
+
+    @property
+    def is_postgres(self) -> bool:
+        """True when the suite runs on PostgreSQL."""
+        return self.database_url.startswith("postgresql")
+
+
+@pytest.fixture(scope="session")
+def backends() -> Iterator[Backends]:
+    """Create the schema with the real migrations once; start the embedded Redis if needed."""
+    root = Path(tempfile.mkdtemp(prefix="kt-"))
+    database_url = normalise_database_url(
+        os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
+    )
+    redis_url = os.environ.get("TEST_REDIS_URL") or ensure_embedded_redis(root / "redis")
+    if database_url.startswith("postgresql"):
+        engine = create_engine(database_url)
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+        engine.dispose()
+    upgrade(database_url)
+    yield Backends(database_url=database_url, redis_url=redis_url, root=root)
+    if not os.environ.get("TEST_REDIS_URL"):
+        stop_embedded_redis(root / "redis")
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _truncate_all(database_url: str) -> None:
+    engine = create_engine(database_url)
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{name}"' for name in tables)
+            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                connection.execute(text(f'DELETE FROM "{name}"'))
+    engine.dispose()
+
+
+@pytest.fixture
+def config(backends: Backends, tmp_path: Path) -> Config:
+    """A test configuration: real backends, cheap password hashing, a fixed secret."""
+    return Config.from_env(
+        env={},
+        instance_path=tmp_path / "instance",
+        database_url=backends.database_url,
+        redis_url=backends.redis_url,
+        secret_key=TEST_SECRET,
+        base_url="http://kindred.test",
+        testing=True,
+        password_time_cost=1,
+        password_memory_cost=1024,
+    )
+
+
+@pytest.fixture
+def redis_client(backends: Backends) -> redis.Redis:
+    """A client for the test Redis."""
+    return redis.Redis.from_url(backends.redis_url)
+
+
+@pytest.fixture
+def app(config: Config, backends: Backends, redis_client: redis.Redis) -> Iterator[Flask]:
+    """A fresh app on a clean database and a flushed Redis."""
+    redis_client.flushdb()
+    application = create_app(config)
+    yield application
+    application.extensions["kindred"].db.dispose()
+    _truncate_all(backends.database_url)
+    redis_client.flushdb()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    """Flask's test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[Any]:
+    """A database session for arranging and checking data directly."""
+    with app.app_context():
+        db = app.extensions["kindred"].db
+        yield db.session()
+        db.remove()
+
+
+class ApiClient:
+    """A thin helper over the test client for signing up and calling the API as someone."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+        self._count = 0
+
+    def signup(self, name: str | None = None, **extra: Any) -> dict[str, Any]:
+        """Create a user and log in; returns the user's JSON plus `token` and `headers`."""
+        self._count += 1
+        name = name or f"Person {self._count}"
+        body = {
+            "email": extra.pop("email", f"person{self._count}@example.org"),
+            "name": name,
+            "password": extra.pop("password", "correct horse battery"),
+            **extra,
+        }
+        response = self.client.post("/api/v1/users", json=body)
+        assert response.status_code == 201, response.get_json()
+        user = response.get_json()
+        token = self.client.post(
+            "/api/v1/tokens", json={"email": body["email"], "password": body["password"]}
+        ).get_json()["token"]
+        user["token"] = token
+        user["headers"] = {"Authorization": f"Bearer {token}"}
+        return user
+
+    def call(
+        self, method: str, path: str, user: dict[str, Any] | None = None, **kwargs: Any
+    ) -> Any:
+        """Call the API as `user` (or anonymously)."""
+        headers = dict(kwargs.pop("headers", {}))
+        if user is not None:
+            headers.update(user["headers"])
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def api(client: FlaskClient) -> ApiClient:
+    """The API helper."""
+    return ApiClient(client)

@@ -1,0 +1,1 @@
+"""RQ jobs. Each job takes ids, calls the same services as the views, and is safe to run twice."""

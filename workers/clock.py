@@ -1,0 +1,71 @@
+"""`python -m workers.clock`: periodic sweeps, driven by process code and the database.
+
+Nothing here keeps state in Redis: if Redis is wiped or a worker is killed, the next sweep
+finds in the database whatever is still owed and enqueues it again.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+from scheduler.config import configure_logging
+from workers.runtime import services
+
+log = logging.getLogger("kindred.clock")
+
+
+@dataclass(frozen=True)
+class PeriodicTask:
+    """A function (dotted path) run every `every_seconds` (None: the configured sweep interval)."""
+
+    path: str
+    every_seconds: int | None = None
+
+
+# Periodic work, declared as data. Each task runs in the clock process and only enqueues.
+PERIODIC_TASKS: list[PeriodicTask] = []
+
+
+def _call(path: str) -> None:
+    module_name, _, attr = path.rpartition(".")
+    getattr(importlib.import_module(module_name), attr)()
+
+
+def run_due_tasks(last_run: dict[str, float], now: float, default_every: int) -> None:
+    """Run every task whose interval has passed since its last run."""
+    for task in PERIODIC_TASKS:
+        every = task.every_seconds or default_every
+        if now - last_run.get(task.path, 0.0) >= every:
+            last_run[task.path] = now
+            try:
+                _call(task.path)
+            except Exception:
+                log.exception("periodic task %s failed; it runs again next time", task.path)
+
+
+def main() -> None:
+    """Loop until SIGTERM/SIGINT."""
+    configure_logging()
+    interval = services().config.sweep_interval_seconds
+    stopping = False
+
+    def _stop(_signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    last_run: dict[str, float] = {}
+    log.info("clock started: %d tasks, sweep every %ss", len(PERIODIC_TASKS), interval)
+    while not stopping:
+        run_due_tasks(last_run, time.monotonic(), interval)
+        time.sleep(min(1.0, interval))
+
+
+if __name__ == "__main__":
+    main()
