@@ -24,7 +24,6 @@ from sqlalchemy import create_engine, text
 from scheduler import create_app
 from scheduler.config import Config, normalise_database_url
 from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
-from scheduler.migrate import upgrade
 from scheduler.models import Base
 
 TEST_SECRET = "test-secret-key-not-for-production"
@@ -46,7 +45,11 @@ class Backends:
 
 @pytest.fixture(scope="session")
 def backends() -> Iterator[Backends]:
-    """Create the schema with the real migrations once; start the embedded Redis if needed."""
+    """Create the schema once; start the embedded Redis if needed.
+
+    The schema comes from the models; tests/test_migrations.py proves the Alembic migrations
+    build the same schema.
+    """
     root = Path(tempfile.mkdtemp(prefix="kt-"))
     database_url = normalise_database_url(
         os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
@@ -58,7 +61,9 @@ def backends() -> Iterator[Backends]:
             connection.execute(text("DROP SCHEMA public CASCADE"))
             connection.execute(text("CREATE SCHEMA public"))
         engine.dispose()
-    upgrade(database_url)
+    engine = create_engine(database_url)
+    Base.metadata.create_all(engine)
+    engine.dispose()
     yield Backends(database_url=database_url, redis_url=redis_url, root=root)
     if not os.environ.get("TEST_REDIS_URL"):
         stop_embedded_redis(root / "redis")

@@ -9,7 +9,7 @@ from scheduler.api.errors import KindredApi, register_error_handlers
 
 def init_api(app: Flask) -> KindredApi:
     """Bind the API, its blueprints and error handlers to the app."""
-    from scheduler.api import accounts, groups, health
+    from scheduler.api import accounts, gatherings, groups, health
 
     app.config.update(
         API_TITLE="Kindred",
@@ -30,7 +30,7 @@ def init_api(app: Flask) -> KindredApi:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/tokens"}
     )
-    for module in (accounts, groups):
+    for module in (accounts, groups, gatherings):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

@@ -1,0 +1,356 @@
+"""iCalendar (RFC 5545) text for invites and feeds, built with the icalendar library.
+
+Pure: no Flask, SQLAlchemy or Redis; the clock is passed in. Feeds are assembled from
+per-event VEVENT fragments that callers cache by (UID, SEQUENCE), plus VTIMEZONE text
+cached here per (TZID, year span).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from functools import lru_cache
+from urllib.parse import quote
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vRecur, vText
+
+__all__ = [
+    "ATTENDEE_PARTSTATS",
+    "EVENT_STATUSES",
+    "ITIP_METHODS",
+    "PRODID",
+    "VTIMEZONE_YEARS",
+    "AttendeeSpec",
+    "EventSpec",
+    "OrganizerSpec",
+    "assemble_feed",
+    "build_event_fragment",
+    "build_feed",
+    "build_invite",
+    "vtimezone_text",
+    "zone",
+]
+
+PRODID = "-//Kindred//Kindred Scheduler//EN"
+EVENT_STATUSES = frozenset({"CONFIRMED", "CANCELLED", "TENTATIVE"})
+ATTENDEE_PARTSTATS = frozenset({"ACCEPTED", "TENTATIVE", "DECLINED", "NEEDS-ACTION"})
+ITIP_METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
+FEED_REFRESH = timedelta(hours=1)
+# VTIMEZONEs cover at least these years (inclusive), widened only for dates outside them. One
+# fixed span means one cached text per zone, and clients (and vobject) that cache a zone by
+# TZID from the first file they read never get a definition too narrow for later files.
+VTIMEZONE_YEARS = (2000, 2050)
+# A series without UNTIL has no last date in its text; its zones then cover this many years
+# past the latest DTSTART.
+UNBOUNDED_SERIES_YEARS = 10
+
+_RRULE_PARTS = frozenset(
+    {
+        "FREQ", "UNTIL", "COUNT", "INTERVAL", "BYSECOND", "BYMINUTE", "BYHOUR", "BYDAY",
+        "BYMONTHDAY", "BYYEARDAY", "BYWEEKNO", "BYMONTH", "BYSETPOS", "WKST",
+    }
+)  # fmt: skip
+_RRULE_FREQS = frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+# Everything Python's str.splitlines() treats as a line break becomes one escaped newline,
+# so no parser, however lenient, can see a new content line in user text.
+_LINE_BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+# Date-bearing lines of our own VEVENT fragments, after unfolding.
+_DATE_LINE = re.compile(
+    r"^(DTSTART|DTEND|RECURRENCE-ID|EXDATE)(?:;TZID=([^:;\r\n]+))?[^:\r\n]*:(\d{4})", re.M
+)
+_RRULE_LINE = re.compile(r"^RRULE:([^\r\n]*)", re.M)
+_UNTIL_YEAR = re.compile(r"UNTIL=(\d{4})")
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizerSpec:
+    """The organizer of a gathering, as shown in ORGANIZER."""
+
+    name: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttendeeSpec:
+    """One ATTENDEE of a gathering with its participation status."""
+
+    name: str
+    email: str
+    partstat: str = "NEEDS-ACTION"
+
+    def __post_init__(self) -> None:
+        """Reject an unknown PARTSTAT."""
+        if self.partstat not in ATTENDEE_PARTSTATS:
+            raise ValueError(f"unknown partstat {self.partstat!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """Everything one VEVENT says: a gathering, a series master or an occurrence override."""
+
+    uid: str
+    sequence: int
+    summary: str
+    starts_at: datetime
+    ends_at: datetime
+    timezone: str = "UTC"
+    description: str = ""
+    location: str = ""
+    url: str | None = None
+    status: str = "CONFIRMED"
+    organizer: OrganizerSpec | None = None
+    attendees: Sequence[AttendeeSpec] = ()
+    categories: Sequence[str] = ()
+    rrule: str | None = None
+    exdates: Sequence[datetime] = ()
+    recurrence_id: datetime | None = None
+    last_modified: datetime | None = None
+
+    def __post_init__(self) -> None:
+        """Check what would otherwise yield an invalid or ambiguous VEVENT."""
+        if not self.uid:
+            raise ValueError("uid is empty")
+        if self.sequence < 0:
+            raise ValueError("sequence is negative")
+        if self.status not in EVENT_STATUSES:
+            raise ValueError(f"unknown status {self.status!r}")
+        for name in ("starts_at", "ends_at", "recurrence_id", "last_modified"):
+            value = getattr(self, name)
+            if value is not None and value.utcoffset() is None:
+                raise ValueError(f"{name} has no UTC offset")
+        if any(d.utcoffset() is None for d in self.exdates):
+            raise ValueError("exdates need a UTC offset")
+        if self.ends_at < self.starts_at:
+            raise ValueError("ends_at is before starts_at")
+        if self.rrule is not None and self.recurrence_id is not None:
+            raise ValueError("an occurrence override (recurrence_id) has no rrule")
+        zone(self.timezone)
+
+
+def zone(name: str) -> tzinfo:
+    """The tzinfo for an IANA name; 'UTC' gives datetime.UTC (rendered with Z, no TZID)."""
+    if name == "UTC":
+        return UTC
+    return _zoneinfo(name)
+
+
+@lru_cache(maxsize=512)
+def _zoneinfo(name: str) -> ZoneInfo:
+    """ZoneInfo lookup raising ValueError for an unknown or malformed name."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+def _text(value: str) -> vText:
+    """User text as a TEXT value: line breaks unified to one newline, controls dropped."""
+    if not (value.isascii() and value.isprintable()):
+        value = value.encode("utf-8", "replace").decode("utf-8")  # lone surrogates
+        value = _CONTROLS.sub("", _LINE_BREAKS.sub("\n", value))
+    return vText(value)
+
+
+def _param(value: str) -> str:
+    """User text as a parameter value (CN): one line, no control characters."""
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return " ".join(_CONTROLS.sub("", _LINE_BREAKS.sub(" ", value)).split())
+
+
+def _uri(value: str) -> str:
+    """A URI with anything unsafe in a content line (controls, space, quotes) %-encoded."""
+    return quote(value.strip(), safe=_URI_SAFE)
+
+
+def _address(email: str, name: str, **params: object) -> vCalAddress:
+    """A mailto: calendar address with a sanitised CN."""
+    cn = _param(name)
+    return vCalAddress.new(_uri(email), cn=cn or None, **params)  # type: ignore[arg-type]
+
+
+def _recur(text: str, tz: tzinfo) -> vRecur:
+    """Parse and check RRULE text; UNTIL is normalised to UTC as RFC 5545 requires."""
+    body = text.strip()
+    if body.upper().startswith("RRULE:"):
+        body = body[6:]
+    if not body or not body.isprintable() or " " in body:
+        raise ValueError(f"invalid RRULE {text!r}")
+    recur = vRecur.from_ical(body)
+    keys = {key.upper() for key in recur}
+    if not keys <= _RRULE_PARTS or recur.get("FREQ", [None])[0] not in _RRULE_FREQS:
+        raise ValueError(f"invalid RRULE {text!r}")
+    if {"UNTIL", "COUNT"} <= keys:
+        raise ValueError("RRULE has both UNTIL and COUNT")
+    if "UNTIL" in recur:
+        until = recur["UNTIL"][0]
+        if not isinstance(until, datetime):
+            until = datetime.combine(until, datetime.max.time().replace(microsecond=0))
+        if until.tzinfo is None:
+            until = until.replace(tzinfo=tz)
+        recur["UNTIL"] = [until.astimezone(UTC)]
+    return recur
+
+
+def _local(value: datetime, tz: tzinfo) -> datetime:
+    """An aware datetime in the event's zone, whole seconds (iCalendar has no fractions)."""
+    return value.astimezone(tz).replace(microsecond=0)
+
+
+def _vevent(spec: EventSpec, now: datetime) -> Event:
+    """The icalendar Event for one spec."""
+    tz = zone(spec.timezone)
+    event = Event()
+    event.add("UID", _text(spec.uid))
+    event.add("DTSTAMP", now.astimezone(UTC).replace(microsecond=0))
+    event.add("SEQUENCE", spec.sequence)
+    if spec.recurrence_id is not None:
+        event.add("RECURRENCE-ID", _local(spec.recurrence_id, tz))
+    event.add("DTSTART", _local(spec.starts_at, tz))
+    event.add("DTEND", _local(spec.ends_at, tz))
+    event.add("SUMMARY", _text(spec.summary))
+    if spec.description:
+        event.add("DESCRIPTION", _text(spec.description))
+    if spec.location:
+        event.add("LOCATION", _text(spec.location))
+    if spec.url:
+        event.add("URL", _uri(spec.url))
+    event.add("STATUS", spec.status)
+    if spec.organizer is not None:
+        event.add("ORGANIZER", _address(spec.organizer.email, spec.organizer.name))
+    for attendee in spec.attendees:
+        event.add(
+            "ATTENDEE",
+            _address(
+                attendee.email,
+                attendee.name,
+                partstat=attendee.partstat,
+                role="REQ-PARTICIPANT",
+                rsvp=True,
+            ),
+        )
+    categories = [_text(c) for c in spec.categories if c]
+    if categories:
+        event.add("CATEGORIES", categories)
+    if spec.rrule:
+        event.add("RRULE", _recur(spec.rrule, tz))
+        if spec.exdates:
+            event.add("EXDATE", sorted(_local(d, tz) for d in spec.exdates))
+    if spec.last_modified is not None:
+        event.add("LAST-MODIFIED", spec.last_modified.astimezone(UTC).replace(microsecond=0))
+    return event
+
+
+def build_event_fragment(event: EventSpec, now: datetime) -> str:
+    """One VEVENT as folded CRLF text (DTSTAMP = now), to be cached by (UID, SEQUENCE)."""
+    return _vevent(event, now).to_ical().decode("utf-8")
+
+
+@lru_cache(maxsize=1024)
+def vtimezone_text(tzid: str, first_year: int, last_year: int) -> str:
+    """The VTIMEZONE for an IANA zone covering first_year..last_year inclusive (cached)."""
+    _zoneinfo(tzid)
+    component = Timezone.from_tzid(
+        tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
+    )
+    # One onset per RDATE line: some readers (vobject 0.9.9 among them) keep only the first
+    # value of a multi-valued RDATE in a VTIMEZONE and then get every later year wrong.
+    for observance in component.subcomponents:
+        rdates = observance.pop("RDATE", [])
+        for rdate in rdates if isinstance(rdates, list) else [rdates]:
+            for onset in rdate.dts:
+                observance.add("RDATE", onset.dt)
+    return component.to_ical().decode("utf-8")
+
+
+def _zones_used(body: str) -> tuple[set[str], tuple[int, int]]:
+    """TZIDs referenced by VEVENT text, and the span of years their VTIMEZONEs must cover."""
+    unfolded = body.replace("\r\n ", "").replace("\r\n\t", "")
+    tzids: set[str] = set()
+    low, high = VTIMEZONE_YEARS
+    latest_start = low
+    for match in _DATE_LINE.finditer(unfolded):
+        name, tzid, year = match.group(1), match.group(2), int(match.group(3))
+        low, high = min(low, year), max(high, year)
+        if name == "DTSTART":
+            latest_start = max(latest_start, year)
+        if tzid is not None and tzid != "UTC":
+            tzids.add(tzid)
+    for rule in _RRULE_LINE.finditer(unfolded):
+        until = _UNTIL_YEAR.search(rule.group(1))
+        if until is not None:
+            high = max(high, int(until.group(1)))
+        else:  # COUNT or unbounded: the end is unknown without expanding the rule
+            high = max(high, latest_start + UNBOUNDED_SERIES_YEARS)
+    return tzids, (low, high)
+
+
+def _calendar_head(properties: Iterable[tuple[str, object, dict[str, str] | None]]) -> str:
+    """The VCALENDAR opening and its properties, as folded CRLF text without END."""
+    calendar = Calendar()
+    for name, value, parameters in properties:
+        calendar.add(name, value, parameters=parameters)
+    text = calendar.to_ical().decode("utf-8")
+    return text.removesuffix("END:VCALENDAR\r\n")
+
+
+def _assemble(head: str, fragments: Iterable[str], timezones: Iterable[str]) -> bytes:
+    """VCALENDAR text: head, one VTIMEZONE per TZID used, then the VEVENT fragments."""
+    body = "".join(fragments)
+    tzids, (first_year, last_year) = _zones_used(body)
+    for tzid in timezones:
+        if tzid != "UTC" and tzid not in tzids:
+            _zoneinfo(tzid)
+    zones = "".join(vtimezone_text(tzid, first_year, last_year) for tzid in sorted(tzids))
+    return (head + zones + body + "END:VCALENDAR\r\n").encode("utf-8")
+
+
+def build_invite(method: str, events: Sequence[EventSpec], now: datetime) -> bytes:
+    """An iTIP message (METHOD REQUEST, CANCEL or PUBLISH) for the events of one UID."""
+    if method not in ITIP_METHODS:
+        raise ValueError(f"unknown iTIP method {method!r}")
+    if not events:
+        raise ValueError("an invite needs at least one event")
+    if method == "CANCEL":
+        events = [replace(e, status="CANCELLED") for e in events]
+    head = _calendar_head(
+        [
+            ("PRODID", PRODID, None),
+            ("VERSION", "2.0", None),
+            ("CALSCALE", "GREGORIAN", None),
+            ("METHOD", method, None),
+        ]
+    )
+    fragments = [build_event_fragment(e, now) for e in events]
+    return _assemble(head, fragments, (e.timezone for e in events))
+
+
+def assemble_feed(name: str, fragments: Iterable[str], timezones: Iterable[str] = ()) -> bytes:
+    """A subscribable VCALENDAR (no METHOD) from pre-rendered VEVENT fragments.
+
+    Every TZID the fragments use gets its VTIMEZONE (found in the text itself, so a missing
+    entry in `timezones` cannot make the feed invalid); `timezones` is checked for validity.
+    """
+    head = _calendar_head(
+        [
+            ("PRODID", PRODID, None),
+            ("VERSION", "2.0", None),
+            ("CALSCALE", "GREGORIAN", None),
+            ("NAME", _text(name), None),
+            ("X-WR-CALNAME", _text(name), None),
+            ("REFRESH-INTERVAL", FEED_REFRESH, {"VALUE": "DURATION"}),
+            ("X-PUBLISHED-TTL", vDuration(FEED_REFRESH), None),
+        ]
+    )
+    return _assemble(head, fragments, timezones)
+
+
+def build_feed(name: str, events: Iterable[EventSpec], now: datetime) -> bytes:
+    """A feed rendered from scratch: every event's fragment, then assemble_feed."""
+    events = list(events)
+    fragments = [build_event_fragment(e, now) for e in events]
+    return assemble_feed(name, fragments, {e.timezone for e in events})

@@ -1,0 +1,156 @@
+"""Outgoing mail as stdlib EmailMessage objects: headers, alternatives and calendar parts.
+
+Pure: the send time is part of the mail, so nothing here reads the clock or the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import policy
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import quote
+
+__all__ = [
+    "ICS_METHODS",
+    "UNSUBSCRIBABLE_KINDS",
+    "OutgoingMail",
+    "build_message",
+    "stable_message_id",
+]
+
+ICS_METHODS = frozenset({"REQUEST", "CANCEL", "PUBLISH"})
+# Mail kinds a recipient can turn off; they must carry List-Unsubscribe (RFC 8058).
+UNSUBSCRIBABLE_KINDS = frozenset({"reminder", "followup"})
+# Headers build_message owns; `OutgoingMail.headers` may not set these.
+_RESERVED_HEADERS = frozenset(
+    {
+        "from", "to", "cc", "bcc", "sender", "subject", "date", "message-id", "mime-version",
+        "content-type", "content-transfer-encoding", "auto-submitted", "x-kindred-kind",
+        "list-unsubscribe", "list-unsubscribe-post", "return-path",
+    }
+)  # fmt: skip
+_KIND = re.compile(r"[a-z][a-z0-9_-]{0,40}")
+_HEADER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,75}")
+_DOMAIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}\.?)*")
+_MESSAGE_ID = re.compile(r"<?([!#-;=?-~]+@[A-Za-z0-9.\[\]:-]+)>?")
+# Anything a header parser or str.splitlines() could take as a line break, plus controls.
+_BREAKS_AND_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_METHOD_LINE = re.compile(rb"^METHOD:([A-Za-z-]+)\r?$", re.M)
+_URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMail:
+    """One mail to one recipient, with everything needed to render it deterministically."""
+
+    kind: str
+    to_email: str
+    to_name: str
+    from_email: str
+    from_name: str
+    subject: str
+    text: str
+    message_id: str
+    sent_at: datetime
+    html: str | None = None
+    ics: bytes | None = None
+    ics_method: str | None = None
+    list_unsubscribe_url: str | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def stable_message_id(key: str, domain: str) -> str:
+    """A Message-ID that is the same for the same key: ``<kindred.{sha256[:32]}@{domain}>``."""
+    if not _DOMAIN.fullmatch(domain):
+        raise ValueError(f"invalid Message-ID domain {domain!r}")
+    digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return f"<kindred.{digest}@{domain.lower()}>"
+
+
+def _one_line(value: str) -> str:
+    """A header value on one line: line breaks and controls become single spaces."""
+    value = value.encode("utf-8", "replace").decode("utf-8")
+    return " ".join(_BREAKS_AND_CONTROLS.sub(" ", value).split())
+
+
+def _address(name: str, email: str) -> Address:
+    """An Address whose display name is sanitised; an unusable email raises ValueError."""
+    if _BREAKS_AND_CONTROLS.search(email) or not email.strip() or " " in email.strip():
+        raise ValueError(f"invalid email address {email!r}")
+    return Address(display_name=_one_line(name), addr_spec=email.strip())
+
+
+def _message_id(value: str) -> str:
+    """The Message-ID in angle brackets; anything else than id-left@id-right raises."""
+    match = _MESSAGE_ID.fullmatch(value.strip())
+    if match is None:
+        raise ValueError(f"invalid Message-ID {value!r}")
+    return f"<{match.group(1)}>"
+
+
+def _ics_method(ics: bytes, declared: str | None) -> str | None:
+    """The METHOD of the ICS, checked against the declared one (which must match)."""
+    found = _METHOD_LINE.search(ics)
+    method = found.group(1).decode("ascii").upper() if found else None
+    if declared is not None:
+        if declared not in ICS_METHODS:
+            raise ValueError(f"unknown ics_method {declared!r}")
+        if method != declared:
+            raise ValueError(f"ics_method {declared!r} does not match METHOD {method!r}")
+    return method
+
+
+def _cte(text: str) -> str:
+    """7bit for ASCII text, else quoted-printable so that 7-bit relays pass it intact."""
+    return "7bit" if text.isascii() else "quoted-printable"
+
+
+def build_message(mail: OutgoingMail) -> EmailMessage:
+    """Render an OutgoingMail as an RFC 5322 message (policy SMTP: CRLF, folded headers)."""
+    if not _KIND.fullmatch(mail.kind):
+        raise ValueError(f"invalid mail kind {mail.kind!r}")
+    if mail.sent_at.utcoffset() is None:
+        raise ValueError("sent_at has no UTC offset")
+    if mail.kind in UNSUBSCRIBABLE_KINDS and not mail.list_unsubscribe_url:
+        raise ValueError(f"a {mail.kind} mail needs list_unsubscribe_url")
+    if mail.ics is None and mail.ics_method is not None:
+        raise ValueError("ics_method without ics")
+
+    message = EmailMessage(policy=policy.SMTP)
+    message["From"] = _address(mail.from_name, mail.from_email)
+    message["To"] = _address(mail.to_name, mail.to_email)
+    message["Subject"] = _one_line(mail.subject)
+    message["Date"] = format_datetime(mail.sent_at.astimezone(UTC))
+    message["Message-ID"] = _message_id(mail.message_id)
+    message["Auto-Submitted"] = "auto-generated"
+    message["X-Kindred-Kind"] = mail.kind
+    if mail.list_unsubscribe_url:
+        url = quote(_one_line(mail.list_unsubscribe_url), safe=_URI_SAFE)
+        if not url.lower().startswith(("https://", "http://", "mailto:")):
+            raise ValueError(f"invalid list_unsubscribe_url {mail.list_unsubscribe_url!r}")
+        message["List-Unsubscribe"] = f"<{url}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    for name, value in mail.headers.items():
+        if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"header {name!r} cannot be set here")
+        message[name] = _one_line(value)
+
+    message.set_content(mail.text, subtype="plain", charset="utf-8", cte=_cte(mail.text))
+    if mail.html is not None:
+        message.add_alternative(mail.html, subtype="html", charset="utf-8", cte=_cte(mail.html))
+    if mail.ics is not None:
+        method = _ics_method(mail.ics, mail.ics_method)
+        params = {"charset": "utf-8"} | ({"method": method} if method else {})
+        # base64 keeps the CRLF line ends and 75-octet folding of the ICS exactly as built.
+        message.add_alternative(
+            mail.ics, maintype="text", subtype="calendar", cte="base64", params=params
+        )
+    for part in message.iter_parts():
+        del part["MIME-Version"]  # the stdlib repeats it on added parts; it belongs on top
+    return message

@@ -1,0 +1,154 @@
+"""Gatherings: create, change, show, list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from scheduler.schemas.accounts import PersonSchema
+from scheduler.schemas.common import (
+    ArgsSchema,
+    QueryArgsSchema,
+    TimeZoneField,
+    UTCDateTimeField,
+    interests_field,
+)
+
+MAX_DURATION_MINUTES = 7 * 24 * 60
+MAX_REMINDER_MINUTES = 60 * 24 * 60
+STEP_CHOICES = (5, 10, 15, 30, 60)
+
+
+class PollArgsSchema(ArgsSchema):
+    """The "find a time" window of a polled gathering."""
+
+    window_start = UTCDateTimeField(required=True)
+    window_end = UTCDateTimeField(required=True)
+    step_minutes = fields.Integer(
+        load_default=15,
+        strict=True,
+        validate=validate.OneOf(STEP_CHOICES, error="Must be one of 5, 10, 15, 30 or 60."),
+    )
+    deadline = UTCDateTimeField(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the worker schedules the best slot at this time"},
+    )
+    min_attendees = fields.Integer(
+        load_default=1, strict=True, validate=validate.Range(min=1, max=100_000)
+    )
+
+
+def _reminders_field(**kwargs: Any) -> fields.List:
+    return fields.List(
+        fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_REMINDER_MINUTES)),
+        validate=validate.Length(max=10),
+        metadata={"description": "minutes before the start; default [1440, 60]"},
+        **kwargs,
+    )
+
+
+class GatheringArgsSchema(ArgsSchema):
+    """Create a gathering: exactly one of `starts_at` or `poll`."""
+
+    title = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    description = fields.String(load_default="", validate=validate.Length(max=20_000))
+    location = fields.String(load_default="", validate=validate.Length(max=500))
+    group_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    timezone = TimeZoneField(required=True)
+    duration_minutes = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=5, max=MAX_DURATION_MINUTES)
+    )
+    capacity = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=1, max=100_000),
+        metadata={"description": "seats; null means unlimited"},
+    )
+    interests = interests_field(load_default=list)
+    starts_at = UTCDateTimeField(load_default=None, allow_none=True)
+    poll = fields.Nested(PollArgsSchema, load_default=None, allow_none=True)
+    reminders = _reminders_field(load_default=None)
+    followup_minutes = fields.Integer(
+        load_default=None, strict=True, validate=validate.Range(min=0, max=30 * 24 * 60)
+    )
+
+    @validates_schema
+    def _one_way_to_pick_a_time(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        has_start = data.get("starts_at") is not None
+        has_poll = data.get("poll") is not None
+        if has_start == has_poll:
+            message = "Give exactly one of starts_at (a fixed time) or poll (find a time)."
+            raise ValidationError({"starts_at": [message], "poll": [message]})
+
+
+class GatheringPatchArgsSchema(ArgsSchema):
+    """Change a gathering (organizer only); every field optional."""
+
+    title = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(validate=validate.Length(max=20_000))
+    location = fields.String(validate=validate.Length(max=500))
+    timezone = TimeZoneField()
+    duration_minutes = fields.Integer(
+        strict=True, validate=validate.Range(min=5, max=MAX_DURATION_MINUTES)
+    )
+    capacity = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=1, max=100_000)
+    )
+    interests = interests_field()
+    starts_at = UTCDateTimeField()
+    reminders = _reminders_field()
+    followup_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=30 * 24 * 60))
+
+
+class GatheringQueryArgsSchema(QueryArgsSchema):
+    """Filters for listing gatherings."""
+
+    group_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    interest = fields.String(validate=validate.Length(max=120))
+    starts_after = UTCDateTimeField(metadata={"description": "only those starting at or after"})
+    starts_before = UTCDateTimeField(metadata={"description": "only those starting before"})
+    status = fields.String(
+        validate=validate.OneOf(["polling", "scheduled", "cancelled", "completed"])
+    )
+
+
+class PollSchema(Schema):
+    """The poll part of a gathering."""
+
+    window_start = UTCDateTimeField()
+    window_end = UTCDateTimeField()
+    step_minutes = fields.Integer()
+    deadline = UTCDateTimeField(allow_none=True)
+    min_attendees = fields.Integer()
+
+
+class GatheringSchema(Schema):
+    """A gathering as the API shows it."""
+
+    id = fields.Integer()
+    uid = fields.String(metadata={"description": "iCalendar UID, stable for life"})
+    sequence = fields.Integer()
+    status = fields.String()
+    title = fields.String()
+    description = fields.String()
+    location = fields.String()
+    group_id = fields.Integer(allow_none=True)
+    organizer = fields.Nested(PersonSchema)
+    timezone = fields.String()
+    duration_minutes = fields.Integer()
+    capacity = fields.Integer(allow_none=True)
+    going_count = fields.Integer()
+    seats_left = fields.Integer(allow_none=True)
+    interests = fields.Function(lambda g: [i.name for i in g.interests])
+    starts_at = UTCDateTimeField(allow_none=True)
+    ends_at = UTCDateTimeField(allow_none=True)
+    poll = fields.Nested(PollSchema, allow_none=True)
+    reminders = fields.List(fields.Integer())
+    followup_minutes = fields.Integer()
+    series_id = fields.Integer(allow_none=True)
+    url = fields.String(metadata={"description": "the gathering's page"})
+    ics_url = fields.String()
+    created_at = UTCDateTimeField()
