@@ -25,6 +25,7 @@ from scheduler import create_app
 from scheduler.config import Config, normalise_database_url
 from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 from scheduler.models import Base
+from tests.support.smtp import smtp_sink  # noqa: F401 - a fixture for every test module
 
 TEST_SECRET = "test-secret-key-not-for-production"
 
