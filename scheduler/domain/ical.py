@@ -15,7 +15,17 @@ from functools import lru_cache
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from icalendar import Calendar, Event, Timezone, vCalAddress, vDuration, vRecur, vText
+from dateutil.rrule import rrulestr
+from icalendar import (
+    Calendar,
+    Event,
+    Parameters,
+    Timezone,
+    vCalAddress,
+    vDuration,
+    vRecur,
+    vText,
+)
 
 __all__ = [
     "ATTENDEE_PARTSTATS",
@@ -59,11 +69,14 @@ _RRULE_FREQS = frozenset({"SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "
 _LINE_BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
 _CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
 _URI_SAFE = "!#$%&'()*+,/:;=?@[]~-._"
-# Date-bearing lines of our own VEVENT fragments, after unfolding.
-_DATE_LINE = re.compile(
-    r"^(DTSTART|DTEND|RECURRENCE-ID|EXDATE)(?:;TZID=([^:;\r\n]+))?[^:\r\n]*:(\d{4})", re.M
+# Date-bearing lines and RRULEs of our own VEVENT fragments, read without unfolding: user text
+# cannot start a line (its line breaks are escaped, its folds start with a space), and the
+# year always sits within the first 75 octets of these lines (longest: RECURRENCE-ID;TZID=
+# plus a 32-character zone name).
+_DATE_OR_RULE_LINE = re.compile(
+    r"\n(?:(DTSTART|DTEND|RECURRENCE-ID|EXDATE)(?:;TZID=([^:;\r\n]+))?[^:\r\n]*:(\d{4})"
+    r"|RRULE:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*))"
 )
-_RRULE_LINE = re.compile(r"^RRULE:([^\r\n]*)", re.M)
 _UNTIL_YEAR = re.compile(r"UNTIL=(\d{4})")
 
 
@@ -144,7 +157,7 @@ def _zoneinfo(name: str) -> ZoneInfo:
     """ZoneInfo lookup raising ValueError for an unknown or malformed name."""
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe", too long
         raise ValueError(f"unknown time zone {name!r}") from exc
 
 
@@ -167,13 +180,25 @@ def _uri(value: str) -> str:
     return quote(value.strip(), safe=_URI_SAFE)
 
 
+class _QuotedCN(Parameters):
+    """Parameters that always quote CN, as Outlook and Google do.
+
+    Unquoted, a CN ending in a backslash (``CN=\\:mailto:...``) is misread by icalendar's own
+    parser as an escaped colon.
+    """
+
+    always_quoted = (*Parameters.always_quoted, "CN")
+
+
 def _address(email: str, name: str, **params: object) -> vCalAddress:
-    """A mailto: calendar address with a sanitised CN."""
+    """A mailto: calendar address with a sanitised, quoted CN."""
     cn = _param(name)
-    return vCalAddress.new(_uri(email), cn=cn or None, **params)  # type: ignore[arg-type]
+    address = vCalAddress.new(_uri(email), cn=cn or None, **params)  # type: ignore[arg-type]
+    address.params = _QuotedCN(address.params)
+    return address
 
 
-def _recur(text: str, tz: tzinfo) -> vRecur:
+def _recur(text: str, start: datetime) -> vRecur:
     """Parse and check RRULE text; UNTIL is normalised to UTC as RFC 5545 requires."""
     body = text.strip()
     if body.upper().startswith("RRULE:"):
@@ -191,8 +216,14 @@ def _recur(text: str, tz: tzinfo) -> vRecur:
         if not isinstance(until, datetime):
             until = datetime.combine(until, datetime.max.time().replace(microsecond=0))
         if until.tzinfo is None:
-            until = until.replace(tzinfo=tz)
+            until = until.replace(tzinfo=start.tzinfo)
         recur["UNTIL"] = [until.astimezone(UTC)]
+    if any(recur.get(part, [1])[0] < 1 for part in ("COUNT", "INTERVAL")):
+        raise ValueError(f"invalid RRULE {text!r}")
+    try:  # what dateutil (behind vobject and many readers) cannot read, we do not send
+        rrulestr(recur.to_ical().decode("ascii"), dtstart=start)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"invalid RRULE {text!r}") from exc
     return recur
 
 
@@ -237,7 +268,7 @@ def _vevent(spec: EventSpec, now: datetime) -> Event:
     if categories:
         event.add("CATEGORIES", categories)
     if spec.rrule:
-        event.add("RRULE", _recur(spec.rrule, tz))
+        event.add("RRULE", _recur(spec.rrule, _local(spec.starts_at, tz)))
         if spec.exdates:
             event.add("EXDATE", sorted(_local(d, tz) for d in spec.exdates))
     if spec.last_modified is not None:
@@ -269,23 +300,26 @@ def vtimezone_text(tzid: str, first_year: int, last_year: int) -> str:
 
 def _zones_used(body: str) -> tuple[set[str], tuple[int, int]]:
     """TZIDs referenced by VEVENT text, and the span of years their VTIMEZONEs must cover."""
-    unfolded = body.replace("\r\n ", "").replace("\r\n\t", "")
     tzids: set[str] = set()
     low, high = VTIMEZONE_YEARS
     latest_start = low
-    for match in _DATE_LINE.finditer(unfolded):
-        name, tzid, year = match.group(1), match.group(2), int(match.group(3))
+    unbounded = False
+    for name, tzid, year_text, rule in _DATE_OR_RULE_LINE.findall(body):
+        if not name:
+            until = _UNTIL_YEAR.search(rule.replace("\r\n ", "").replace("\r\n\t", ""))
+            if until is None:  # COUNT or unbounded: the end is unknown without expanding
+                unbounded = True
+            else:
+                high = max(high, int(until.group(1)))
+            continue
+        year = int(year_text)
         low, high = min(low, year), max(high, year)
         if name == "DTSTART":
             latest_start = max(latest_start, year)
-        if tzid is not None and tzid != "UTC":
+        if tzid and tzid != "UTC":
             tzids.add(tzid)
-    for rule in _RRULE_LINE.finditer(unfolded):
-        until = _UNTIL_YEAR.search(rule.group(1))
-        if until is not None:
-            high = max(high, int(until.group(1)))
-        else:  # COUNT or unbounded: the end is unknown without expanding the rule
-            high = max(high, latest_start + UNBOUNDED_SERIES_YEARS)
+    if unbounded:
+        high = max(high, latest_start + UNBOUNDED_SERIES_YEARS)
     return tzids, (low, high)
 
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime
@@ -80,10 +81,21 @@ def _one_line(value: str) -> str:
 
 
 def _address(name: str, email: str) -> Address:
-    """An Address whose display name is sanitised; an unusable email raises ValueError."""
-    if _BREAKS_AND_CONTROLS.search(email) or not email.strip() or " " in email.strip():
+    """An Address with a sanitised display name; an email that is not a plain addr-spec raises.
+
+    An internationalised domain goes out as its IDNA (punycode) form.
+    """
+    if _BREAKS_AND_CONTROLS.search(email) or " " in email or email.count("@") != 1:
         raise ValueError(f"invalid email address {email!r}")
-    return Address(display_name=_one_line(name), addr_spec=email.strip())
+    local, domain = email.split("@")
+    try:
+        domain = domain.encode("idna").decode("ascii")
+        address = Address(display_name=_one_line(name), addr_spec=f"{local}@{domain}")
+    except (ValueError, UnicodeError, IndexError, HeaderParseError) as exc:
+        raise ValueError(f"invalid email address {email!r}") from exc
+    if address.addr_spec != f"{local}@{domain}" or not local or not domain:
+        raise ValueError(f"invalid email address {email!r}")  # comments, quoting, routes...
+    return address
 
 
 def _message_id(value: str) -> str:
@@ -106,9 +118,10 @@ def _ics_method(ics: bytes, declared: str | None) -> str | None:
     return method
 
 
-def _cte(text: str) -> str:
-    """7bit for ASCII text, else quoted-printable so that 7-bit relays pass it intact."""
-    return "7bit" if text.isascii() else "quoted-printable"
+def _cte(text: str) -> str | None:
+    """Quoted-printable for non-ASCII text so 7-bit relays pass it intact; else the stdlib's
+    choice (7bit, or an encoding when a line is too long for SMTP)."""
+    return None if text.isascii() else "quoted-printable"
 
 
 def build_message(mail: OutgoingMail) -> EmailMessage:
