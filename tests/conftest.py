@@ -125,11 +125,15 @@ def client(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Any]:
-    """A database session for arranging and checking data directly."""
-    with app.app_context():
-        db = app.extensions["kindred"].db
-        yield db.session()
-        db.remove()
+    """A database session of its own for arranging and checking data directly.
+
+    It is not the request's session and pushes no app context, so requests made during the
+    test get their own context, session and `g`, exactly as in production.
+    """
+    db = app.extensions["kindred"].db
+    own = db.session_factory()
+    yield own
+    own.close()
 
 
 class ApiClient:

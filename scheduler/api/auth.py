@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import g, request
+from flask import request
 
 from scheduler.domain.errors import NotAuthenticated
 from scheduler.extensions import db_session
@@ -14,7 +14,8 @@ BEARER_AUTH = [{"bearerAuth": []}]
 
 def current_user() -> User:
     """The user behind the request's bearer token, or 401."""
-    user = g.get("api_user")
+    # cached on the request, not on `g`: an app context can outlive one request
+    user = request.environ.get("kindred.api_user")
     if user is not None:
         return user
     header = request.headers.get("Authorization", "")
@@ -22,5 +23,5 @@ def current_user() -> User:
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("Send 'Authorization: Bearer <token>' (from POST /api/v1/tokens).")
     user = user_for_api_token(db_session(), token.strip())
-    g.api_user = user
+    request.environ["kindred.api_user"] = user
     return user

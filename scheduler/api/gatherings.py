@@ -1,4 +1,4 @@
-"""Gatherings: create, show, list."""
+"""Gatherings: create, show, list, change, cancel; RSVPs and attendee lists."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from scheduler.api.auth import BEARER_AUTH, current_user
 from scheduler.api.pagination import paginate
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, utcnow
-from scheduler.schemas.common import WithExtra
+from scheduler.schemas.common import ErrorSchema, WithExtra
 from scheduler.schemas.gatherings import (
     GatheringArgsSchema,
+    GatheringPatchArgsSchema,
     GatheringQueryArgsSchema,
     GatheringSchema,
 )
-from scheduler.services import gatherings
+from scheduler.schemas.rsvps import AttendeeSchema, RsvpArgsSchema, RsvpSchema
+from scheduler.services import gatherings, rsvps
 
 blp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings", description="Gatherings")
 
@@ -28,6 +30,7 @@ def gathering_view(gathering: Gathering) -> WithExtra:
     base_url = current_services().config.base_url
     return WithExtra(
         gathering,
+        status=gatherings.effective_status(gathering, utcnow()),
         seats_left=gatherings.seats_left(gathering),
         url=f"{base_url}/g/{gathering.id}",
         ics_url=f"{base_url}/gatherings/{gathering.id}.ics",
@@ -45,7 +48,9 @@ class Gatherings(MethodView):
         """Gatherings by start time; filter by group_id, interest, starts_after/before, status."""
         session = db_session()
         rows = paginate(
-            session, gatherings.gatherings_query(session, **args), pagination_parameters
+            session,
+            gatherings.gatherings_query(session, **args, now=utcnow()),
+            pagination_parameters,
         )
         return [gathering_view(g) for g in rows]
 
@@ -71,3 +76,60 @@ class GatheringById(MethodView):
     def get(self, gathering_id: int) -> Any:
         """The gathering, with starts_at/ends_at once scheduled."""
         return gathering_view(gatherings.get_gathering(db_session(), gathering_id))
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(GatheringPatchArgsSchema)
+    @blp.response(200, GatheringSchema)
+    def patch(self, args: dict[str, Any], gathering_id: int) -> Any:
+        """Change any create field (organizer only); a time or place change re-sends invites."""
+        session = db_session()
+        user = current_user()
+        gathering = gatherings.update_gathering(session, gathering_id, user, args, now=utcnow())
+        session.commit()
+        return gathering_view(gathering)
+
+
+@blp.route("/<int:gathering_id>/cancel")
+class GatheringCancel(MethodView):
+    """Cancelling a gathering."""
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(200, GatheringSchema)
+    def post(self, gathering_id: int) -> Any:
+        """Cancel (organizer only); attendees are sent a cancellation. Repeating is harmless."""
+        session = db_session()
+        user = current_user()
+        gathering = gatherings.cancel_gathering(session, gathering_id, user, now=utcnow())
+        session.commit()
+        return gathering_view(gathering)
+
+
+@blp.route("/<int:gathering_id>/rsvp")
+class GatheringRsvp(MethodView):
+    """The caller's answer."""
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(RsvpArgsSchema)
+    @blp.response(200, RsvpSchema)
+    @blp.alt_response(409, schema=ErrorSchema, description="RSVPs are closed")
+    def put(self, args: dict[str, Any], gathering_id: int) -> Any:
+        """Answer yes (a seat or the waitlist), maybe (no seat) or no; repeating is a no-op."""
+        session = db_session()
+        user = current_user()
+        outcome = rsvps.set_rsvp(session, gathering_id, user, args["response"], now=utcnow())
+        session.commit()
+        return outcome
+
+
+@blp.route("/<int:gathering_id>/attendees")
+class GatheringAttendees(MethodView):
+    """Who is coming."""
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(200, AttendeeSchema(many=True))
+    def get(self, gathering_id: int) -> Any:
+        """Going, then the waitlist in order, then maybe; the organizer also sees emails and "no"s."""
+        session = db_session()
+        user = current_user()
+        gathering = gatherings.get_gathering(session, gathering_id)
+        return rsvps.attendees(session, gathering, user)

@@ -14,4 +14,6 @@ def paginate(session: Session, stmt: Select[Any], params: PaginationParameters) 
     params.item_count = session.scalar(
         select(func.count()).select_from(stmt.order_by(None).subquery())
     )
+    if params.first_item >= (params.item_count or 0):
+        return []  # past the end (also keeps absurd page numbers away from the database)
     return list(session.scalars(stmt.offset(params.first_item).limit(params.page_size)))

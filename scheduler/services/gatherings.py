@@ -6,16 +6,17 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from scheduler.domain.errors import InvalidInput, NotAllowed, NotFound
+from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from scheduler.models import Gathering, GatheringStatus, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.models.interest import gathering_interests
 from scheduler.services import groups as group_service
+from scheduler.services import notify, rsvps
 from scheduler.services.interests import find_interest, resolve_interests
-from scheduler.services.polls import attach_poll
+from scheduler.services.polls import attach_poll, schedule_deadline_job
 
 
 def new_uid(domain: str) -> str:
@@ -64,6 +65,7 @@ def create_gathering(
         attach_poll(gathering, args["poll"], now=now)
     session.add(gathering)
     session.flush()
+    schedule_deadline_job(session, gathering)
     return gathering
 
 
@@ -89,15 +91,20 @@ def gatherings_query(
     starts_after: datetime | None = None,
     starts_before: datetime | None = None,
     status: str | None = None,
+    now: datetime | None = None,
 ) -> Select[tuple[Gathering]]:
-    """Gatherings by start time (polls, with no start yet, last), filtered."""
+    """Gatherings by start time (polls, with no start yet, last), filtered.
+
+    With `now`, the status filter treats a scheduled gathering whose end passed as completed,
+    as `effective_status` shows it, before the periodic sweep has persisted that.
+    """
     stmt = select(Gathering).order_by(
         Gathering.starts_at.is_(None), Gathering.starts_at, Gathering.id
     )
     if group_id is not None:
         stmt = stmt.where(Gathering.group_id == group_id)
     if status is not None:
-        stmt = stmt.where(Gathering.status == status)
+        stmt = stmt.where(_status_clause(status, now))
     if starts_after is not None:
         stmt = stmt.where(Gathering.starts_at >= starts_after)
     if starts_before is not None:
@@ -112,8 +119,134 @@ def gatherings_query(
     return stmt
 
 
+def _status_clause(status: str, now: datetime | None) -> Any:
+    if now is None:
+        return Gathering.status == status
+    ended = and_(Gathering.status == GatheringStatus.SCHEDULED, Gathering.ends_at <= now)
+    if status == GatheringStatus.COMPLETED:
+        return or_(Gathering.status == status, ended)
+    if status == GatheringStatus.SCHEDULED:
+        return and_(Gathering.status == status, Gathering.ends_at > now)
+    return Gathering.status == status
+
+
 def seats_left(gathering: Gathering) -> int | None:
     """Free seats, or None when capacity is unlimited."""
     if gathering.capacity is None:
         return None
     return max(0, gathering.capacity - gathering.going_count)
+
+
+# Fields whose change alters the invite people have in their calendars: SEQUENCE rises, so
+# calendar clients accept the update (RFC 5545 §3.8.7.4), and attendees are told.
+INVITE_FIELDS = frozenset(
+    {"title", "description", "location", "starts_at", "duration_minutes", "timezone"}
+)
+
+
+def effective_status(gathering: Gathering, now: datetime) -> str:
+    """The status as people should see it: a scheduled gathering whose end passed is completed."""
+    if (
+        gathering.status == GatheringStatus.SCHEDULED
+        and gathering.ends_at is not None
+        and gathering.ends_at <= now
+    ):
+        return GatheringStatus.COMPLETED
+    return gathering.status
+
+
+def update_gathering(
+    session: Session, gathering_id: int, user: User, args: dict[str, Any], *, now: datetime
+) -> Gathering:
+    """Apply the organizer's changes; returns the gathering (unchanged fields are ignored).
+
+    Any change bumps `revision`; a change to what the invite shows bumps `sequence` too.
+    Capacity changes happen under the gathering's lock: raising it promotes from the waitlist.
+    """
+    gathering = rsvps.lock_gathering(session, gathering_id)
+    require_organizer(gathering, user)
+    status = effective_status(gathering, now)
+    if status in (GatheringStatus.CANCELLED, GatheringStatus.COMPLETED):
+        raise Conflict(f"This gathering is {status}; it can no longer be changed.")
+
+    changed: set[str] = set()
+    for name in ("description", "location", "timezone", "followup_minutes"):
+        if name in args and args[name] != getattr(gathering, name):
+            setattr(gathering, name, args[name])
+            changed.add(name)
+    if "title" in args:
+        title = args["title"].strip()
+        if not title:
+            raise InvalidInput("Title cannot be empty.", field="title")
+        if title != gathering.title:
+            gathering.title = title
+            changed.add("title")
+    if "reminders" in args:
+        reminders = sorted(set(args["reminders"]), reverse=True)
+        if reminders != list(gathering.reminders):
+            gathering.reminders = reminders
+            changed.add("reminders")
+    if "interests" in args:
+        tags = resolve_interests(session, args["interests"])
+        if {t.id for t in tags} != {t.id for t in gathering.interests}:
+            gathering.interests = tags
+            changed.add("interests")
+    if "starts_at" in args:
+        starts_at = args["starts_at"]
+        if gathering.status == GatheringStatus.POLLING:
+            raise InvalidInput(
+                "This gathering is still polling; pick its time with POST .../schedule.",
+                field="starts_at",
+            )
+        if starts_at != gathering.starts_at:
+            if starts_at <= now:
+                raise InvalidInput("A gathering cannot be moved into the past.", field="starts_at")
+            gathering.starts_at = starts_at
+            changed.add("starts_at")
+    if "duration_minutes" in args and args["duration_minutes"] != gathering.duration_minutes:
+        gathering.duration_minutes = args["duration_minutes"]
+        changed.add("duration_minutes")
+    if gathering.starts_at is not None and changed & {"starts_at", "duration_minutes"}:
+        gathering.ends_at = gathering.starts_at + timedelta(minutes=gathering.duration_minutes)
+    if "capacity" in args and args["capacity"] != gathering.capacity:
+        rsvps.change_capacity(session, gathering, args["capacity"])
+        changed.add("capacity")
+
+    if not changed:
+        return gathering
+    gathering.revision += 1
+    if gathering.status == GatheringStatus.SCHEDULED and changed & INVITE_FIELDS:
+        gathering.sequence += 1
+    session.flush()
+    if gathering.status == GatheringStatus.SCHEDULED:
+        notify.on_gathering_changed(session, gathering, changed)
+    return gathering
+
+
+def cancel_gathering(
+    session: Session, gathering_id: int, user: User, *, now: datetime
+) -> Gathering:
+    """Cancel (organizer only); cancelling twice is a no-op, an ended gathering is a Conflict."""
+    gathering = rsvps.lock_gathering(session, gathering_id)
+    require_organizer(gathering, user)
+    if gathering.status == GatheringStatus.CANCELLED:
+        return gathering
+    if effective_status(gathering, now) == GatheringStatus.COMPLETED:
+        raise Conflict("This gathering has already taken place; it cannot be cancelled.")
+    gathering.status = GatheringStatus.CANCELLED
+    gathering.sequence += 1
+    gathering.revision += 1
+    session.flush()
+    notify.on_gathering_cancelled(session, gathering)
+    return gathering
+
+
+def complete_ended_gatherings(session: Session, *, now: datetime) -> int:
+    """Mark every scheduled gathering whose end has passed as completed; returns how many."""
+    result = session.execute(
+        update(Gathering)
+        .where(Gathering.status == GatheringStatus.SCHEDULED, Gathering.ends_at <= now)
+        .values(status=GatheringStatus.COMPLETED, revision=Gathering.revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)

@@ -59,7 +59,8 @@ class ManagedProcess:
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
             try:
-                self.popen.wait(10)
+                # a loaded 2-core CI machine can take a while for RQ's warm shutdown
+                self.popen.wait(30)
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(10)

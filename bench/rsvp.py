@@ -1,0 +1,328 @@
+"""Benchmark: RSVP throughput through gunicorn on PostgreSQL, against a Flask hello-world.
+
+Run: ``.venv/bin/python bench/rsvp.py``. Both apps are served by gunicorn with the same
+settings in the same run and hit by the same load generator: 64 concurrent clients on
+loopback (4 processes x 16 threads), each for a fixed time. Each RSVP client is its own user
+and flips its answer yes/no on one of 16 gatherings of 2 seats, so every request is a real
+change that takes the gathering's row lock, and many free a seat and promote someone.
+Targets: RSVP requests/s at least 35% of hello-world's; RSVP p99 under 5x its p50.
+
+It creates its own database (BENCH_DATABASE_URL, default kindred_bench on the local
+PostgreSQL) and uses BENCH_REDIS_URL (default redis://127.0.0.1:6379/3).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+CLIENT_PROCESSES = 4
+THREADS_PER_PROCESS = 16
+CLIENTS = CLIENT_PROCESSES * THREADS_PER_PROCESS
+GATHERINGS = 16
+SEATS = 2
+WARMUP_SECONDS = 1.5
+SECONDS = 6.0
+GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kindred_bench"
+)
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
+THROUGHPUT_TARGET = 0.35
+TAIL_TARGET = 5.0
+
+
+def hello() -> object:
+    """The baseline: the smallest Flask app that answers a request."""
+    from flask import Flask
+
+    app = Flask("hello")
+
+    @app.get("/")
+    def index() -> str:
+        return "Hello, world!"
+
+    return app
+
+
+def prepare_database() -> list[tuple[str, int]]:
+    """A fresh kindred_bench database with 64 users (token, gathering id to answer)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.orm import Session
+
+    from scheduler.config import normalise_database_url
+    from scheduler.models import Base, User, utcnow
+    from scheduler.services.accounts import issue_api_token
+    from scheduler.services.gatherings import create_gathering
+
+    url = normalise_database_url(DATABASE_URL)
+    server_url, _, name = url.rpartition("/")
+    admin = create_engine(f"{server_url}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    engine = create_engine(url)
+    Base.metadata.create_all(engine)
+    with Session(engine) as session, session.begin():
+        people = [
+            User(
+                email=f"bench{i}@example.org",
+                name=f"Bench {i}",
+                password_hash="-",
+                feed_token_nonce="",
+                feed_token_hash=f"{i:064x}",
+            )
+            for i in range(CLIENTS + 1)
+        ]
+        session.add_all(people)
+        session.flush()
+        organizer, *clients = people
+        gatherings = [
+            create_gathering(
+                session,
+                organizer,
+                {
+                    "title": f"Bench gathering {n}",
+                    "timezone": "UTC",
+                    "duration_minutes": 60,
+                    "capacity": SEATS,
+                    "starts_at": utcnow() + timedelta(days=7),
+                },
+                now=utcnow(),
+                uid_domain="bench.test",
+            )
+            for n in range(GATHERINGS)
+        ]
+        work = [
+            (issue_api_token(session, person), gatherings[i % GATHERINGS].id)
+            for i, person in enumerate(clients)
+        ]
+    engine.dispose()
+    return work
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_gunicorn(target: str, port: int, ready_path: str) -> subprocess.Popen[bytes]:
+    """gunicorn with the bench settings, serving `target`; returns once its workers answer."""
+    env = dict(
+        os.environ,
+        DATABASE_URL=DATABASE_URL,
+        REDIS_URL=REDIS_URL,
+        SECRET_KEY="bench-secret",
+        BASE_URL=f"http://127.0.0.1:{port}",
+        KINDRED_INSTANCE_PATH=str(ROOT / "instance" / "bench"),
+    )
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        target,
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(GUNICORN_WORKERS),
+        "--backlog",
+        "2048",
+        "--log-level",
+        "warning",
+        "--chdir",
+        str(ROOT),
+        "--pythonpath",
+        str(ROOT / "bench"),
+    ]
+    process = subprocess.Popen(command, env=env)
+    # the master listens at once; the workers import the app for a few seconds after that
+    deadline = time.monotonic() + 60
+    answered = 0
+    while time.monotonic() < deadline and answered < 4 * GUNICORN_WORKERS:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            connection.request("GET", ready_path)
+            answered += connection.getresponse().status == 200
+            connection.close()
+        except (OSError, http.client.HTTPException):
+            time.sleep(0.2)
+    if answered:
+        time.sleep(2.0)  # workers still booting after the first answers
+        return process
+    process.kill()
+    raise RuntimeError(f"gunicorn for {target} did not start")
+
+
+def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:
+    """Stop the gunicorn we started (its master stops its workers)."""
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def _client_process(
+    port: int, kind: str, jobs: list[tuple[str, int]], start_at: float, results: object
+) -> None:
+    """One load process: a thread per client, each looping until the phase ends."""
+    measure_from = start_at + WARMUP_SECONDS
+    stop_at = measure_from + SECONDS
+    latencies: list[float] = []
+    counts = {"ok": 0, "errors": 0}
+    lock = threading.Lock()
+
+    def client(token: str, gathering_id: int) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        answers = ("yes", "no")
+        n = 0
+        mine: list[float] = []
+        ok = errors = 0
+        while True:
+            began = time.monotonic()
+            if began >= stop_at:
+                break
+            if kind == "rsvp":
+                body = json.dumps({"response": answers[n % 2]})
+                headers = {
+                    "Authorization": f"Bearer {token}",
+                    "Content-Type": "application/json",
+                }
+                path = f"/api/v1/gatherings/{gathering_id}/rsvp"
+                method = "PUT"
+            else:
+                body, headers, path, method = None, {}, "/", "GET"
+            n += 1
+            try:
+                connection.request(method, path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                good = response.status == 200
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                good = False
+            ended = time.monotonic()
+            if measure_from <= ended <= stop_at:
+                mine.append(ended - began)
+                ok += good
+                errors += not good
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            counts["ok"] += ok
+            counts["errors"] += errors
+
+    while time.monotonic() < start_at:
+        time.sleep(0.005)
+    threads = [threading.Thread(target=client, args=job) for job in jobs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.put((counts["ok"], counts["errors"], latencies))  # type: ignore[attr-defined]
+
+
+def run_load(port: int, kind: str, work: list[tuple[str, int]]) -> dict[str, float]:
+    """64 clients for WARMUP + SECONDS; figures from the measured window only."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start_at = time.monotonic() + 2.0  # lets every spawned process get ready
+    chunks = [work[i::CLIENT_PROCESSES] for i in range(CLIENT_PROCESSES)]
+    processes = [
+        context.Process(target=_client_process, args=(port, kind, chunk, start_at, results))
+        for chunk in chunks
+    ]
+    for process in processes:
+        process.start()
+    ok = errors = 0
+    latencies: list[float] = []
+    for _ in processes:
+        got_ok, got_errors, got_latencies = results.get(timeout=120)
+        ok += got_ok
+        errors += got_errors
+        latencies.extend(got_latencies)
+    for process in processes:
+        process.join(30)
+    latencies.sort()
+    return {
+        "rps": ok / SECONDS,
+        "errors": errors,
+        "p50_ms": 1000 * statistics.median(latencies) if latencies else float("nan"),
+        "p99_ms": 1000 * latencies[int(0.99 * (len(latencies) - 1))] if latencies else float("nan"),
+    }
+
+
+def check_database(work: list[tuple[str, int]]) -> str:
+    """After the run: seats never exceed capacity and the counters match the rows."""
+    from sqlalchemy import create_engine, func, select
+    from sqlalchemy.orm import Session
+
+    from scheduler.config import normalise_database_url
+    from scheduler.models import Gathering, Rsvp
+
+    engine = create_engine(normalise_database_url(DATABASE_URL))
+    problems = []
+    with Session(engine) as session:
+        for gathering in session.scalars(select(Gathering)):
+            going = session.scalar(
+                select(func.count()).where(Rsvp.gathering_id == gathering.id, Rsvp.state == "going")
+            )
+            if going != gathering.going_count or going > (gathering.capacity or going):
+                problems.append(f"gathering {gathering.id}: {going} going rows, {gathering}")
+    engine.dispose()
+    return "ok" if not problems else "; ".join(problems)
+
+
+def main() -> int:
+    """Run both phases and print the figures and ratios."""
+    work = prepare_database()
+    figures = {}
+    for kind, target, ready in (("hello", "rsvp:hello()", "/"), ("rsvp", "wsgi:app", "/healthz")):
+        port = free_port()
+        server = start_gunicorn(target, port, ready)
+        try:
+            figures[kind] = run_load(port, kind, work)
+        finally:
+            stop_gunicorn(server)
+    hello_fig, rsvp_fig = figures["hello"], figures["rsvp"]
+    ratio = rsvp_fig["rps"] / hello_fig["rps"] if hello_fig["rps"] else 0.0
+    tail = rsvp_fig["p99_ms"] / rsvp_fig["p50_ms"] if rsvp_fig["p50_ms"] else float("inf")
+    print(
+        f"gunicorn: {GUNICORN_WORKERS} sync workers; {CLIENTS} concurrent clients; "
+        f"{SECONDS:.0f} s measured after {WARMUP_SECONDS} s warm-up; {os.cpu_count()} CPUs"
+    )
+    for kind, fig in figures.items():
+        print(
+            f"{kind:>6}: {fig['rps']:8.0f} req/s  p50 {fig['p50_ms']:7.1f} ms  "
+            f"p99 {fig['p99_ms']:7.1f} ms  errors {fig['errors']:.0f}"
+        )
+    print(f"RSVP / hello-world throughput: {ratio:.0%} (target >= {THROUGHPUT_TARGET:.0%})")
+    print(f"RSVP p99 / p50: {tail:.1f}x (target < {TAIL_TARGET:.0f}x)")
+    seats = check_database(work)
+    print(f"seats after the run: {seats}")
+    met = ratio >= THROUGHPUT_TARGET and tail < TAIL_TARGET
+    print("targets met" if met else "TARGETS MISSED (figures are noisy on a shared 2-core machine)")
+    # only a correctness failure fails the run: failed requests or an oversold gathering
+    return 0 if rsvp_fig["errors"] == 0 and seats == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Never oversold: hundreds of simultaneous RSVPs through a real HTTP server.
+
+300 people answer "yes" at the same instant for 50 seats; then 10 of those going cancel at
+once. Runs on both backends (SQLite serialises writers; PostgreSQL relies on the gathering's
+row lock). A negative control with the lock switched off shows the test can see a race.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import requests
+from sqlalchemy import func, select
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from scheduler.models import Gathering, Rsvp, User, utcnow
+from scheduler.services import rsvps
+from scheduler.services.accounts import issue_api_token
+from scheduler.services.gatherings import create_gathering
+
+PEOPLE = 300
+SEATS = 50
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def server(app) -> Iterator[str]:
+    """The real app behind a threaded HTTP server on a free loopback port."""
+    httpd = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_port}"
+    httpd.shutdown()
+    thread.join(10)
+    httpd.server_close()
+
+
+@dataclass
+class Scene:
+    gathering_id: int
+    tokens: list[str]  # tokens[i] belongs to user_ids[i]
+    user_ids: list[int]
+
+
+@pytest.fixture
+def scene(app) -> Scene:
+    """An organizer, a 50-seat gathering and 300 people with tokens, made directly."""
+    factory = app.extensions["kindred"].db.session_factory
+    with factory.begin() as session:
+        people = [
+            User(
+                email=f"p{i}@example.org",
+                name=f"P{i}",
+                password_hash="-",
+                feed_token_nonce="",
+                feed_token_hash=f"{i:064x}",
+            )
+            for i in range(PEOPLE + 1)
+        ]
+        session.add_all(people)
+        session.flush()
+        organizer, *attendees = people
+        gathering = create_gathering(
+            session,
+            organizer,
+            {
+                "title": "Launch party",
+                "timezone": "UTC",
+                "duration_minutes": 60,
+                "capacity": SEATS,
+                "starts_at": utcnow() + timedelta(days=2),
+            },
+            now=utcnow(),
+            uid_domain="kindred.test",
+        )
+        tokens = [issue_api_token(session, person) for person in attendees]
+        return Scene(gathering.id, tokens, [p.id for p in attendees])
+
+
+def rsvp_all_at_once(base: str, scene: Scene, indexes: list[int], answer: str) -> list[Any]:
+    """Each person in `indexes` PUTs their answer, all released by one barrier."""
+    barrier = threading.Barrier(len(indexes))
+    results: list[Any] = [None] * len(indexes)
+    url = f"{base}/api/v1/gatherings/{scene.gathering_id}/rsvp"
+
+    def run(slot: int, index: int) -> None:
+        try:
+            barrier.wait(30)
+            response = requests.put(
+                url,
+                json={"response": answer},
+                headers={"Authorization": f"Bearer {scene.tokens[index]}"},
+                timeout=60,
+            )
+            results[slot] = (response.status_code, response.json())
+        except Exception as exc:  # reported by the assertions, not as a thread crash
+            results[slot] = (-1, repr(exc))
+
+    threads = [threading.Thread(target=run, args=(s, i)) for s, i in enumerate(indexes)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    return results
+
+
+def seat_counts(app, gathering_id: int) -> tuple[Counter[str], int]:
+    """(rows per state, the gathering's going_count) straight from the database."""
+    with app.extensions["kindred"].db.session_factory() as session:
+        states = Counter(
+            dict(
+                session.execute(
+                    select(Rsvp.state, func.count())
+                    .where(Rsvp.gathering_id == gathering_id)
+                    .group_by(Rsvp.state)
+                ).all()
+            )
+        )
+        return states, session.get(Gathering, gathering_id).going_count
+
+
+def test_300_simultaneous_rsvps_for_50_seats_never_oversell(app, server, scene):
+    results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes")
+    assert Counter(code for code, _ in results) == {200: PEOPLE}, results[:5]
+    states = Counter(body["state"] for _, body in results)
+    assert states == {"going": SEATS, "waitlisted": PEOPLE - SEATS}
+    positions = sorted(b["waitlist_position"] for _, b in results if b["state"] == "waitlisted")
+    assert positions == list(range(1, PEOPLE - SEATS + 1))
+    assert seat_counts(app, scene.gathering_id) == ({"going": 50, "waitlisted": 250}, 50)
+
+    # who holds which place, in order
+    by_position = {
+        b["waitlist_position"]: scene.user_ids[i]
+        for i, (_, b) in enumerate(results)
+        if b["state"] == "waitlisted"
+    }
+    going = [i for i, (_, b) in enumerate(results) if b["state"] == "going"]
+
+    # ten of those going cancel at the same instant
+    cancels = rsvp_all_at_once(server, scene, going[:10], "no")
+    assert [code for code, _ in cancels] == [200] * 10
+    assert {body["state"] for _, body in cancels} == {"not_going"}
+    assert seat_counts(app, scene.gathering_id) == (
+        {"going": 50, "waitlisted": 240, "not_going": 10},
+        50,
+    )
+    organizer_view = attendees_as_organizer(app, scene)
+    now_going = {row["user_id"] for row in organizer_view if row["state"] == "going"}
+    first_ten = {by_position[p] for p in range(1, 11)}
+    assert first_ten <= now_going
+    waitlist = [row for row in organizer_view if row["state"] == "waitlisted"]
+    assert [row["waitlist_position"] for row in waitlist] == list(range(1, 241))
+    assert [row["user_id"] for row in waitlist] == [by_position[p] for p in range(11, 251)]
+
+
+def attendees_as_organizer(app, scene: Scene) -> list[dict[str, Any]]:
+    """The attendee list as the organizer sees it (in-process)."""
+    with app.extensions["kindred"].db.session_factory() as session:
+        gathering = session.get(Gathering, scene.gathering_id)
+        organizer = session.get(User, gathering.organizer_id)
+        return [vars(a) for a in rsvps.attendees(session, gathering, organizer)]
+
+
+@pytest.mark.postgres
+def test_negative_control_without_the_lock_the_same_scene_oversells(
+    app, server, scene, backends, monkeypatch
+):
+    """Proves the test above can see a race: drop the row lock and seats are oversold."""
+    if not backends.is_postgres:
+        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): there is no race to show")
+    monkeypatch.setattr(rsvps, "LOCKING", False)
+    results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes")
+    states, going_count = seat_counts(app, scene.gathering_id)
+    print(f"without the lock: {dict(states)}, going_count column says {going_count}")
+    assert states["going"] > SEATS, (states, Counter(code for code, _ in results))
