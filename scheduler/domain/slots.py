@@ -16,9 +16,9 @@ over candidate indices accumulates for everyone. Merged intervals of one person 
 and ``duration > 0``, so their index ranges are disjoint too and nobody is counted twice.
 Names are looked up only for the slots returned.
 
-Datetimes must be timezone-aware; any offset works and results are in UTC. Intervals in a
-zone with DST (e.g. ``ZoneInfo``) are converted to UTC first (correct, a little slower);
-UTC or fixed-offset ``datetime.timezone`` intervals are used as they are (fastest).
+Datetimes must be timezone-aware; any offset or zone works and results are in UTC. It is
+fastest when each participant's datetimes share one ``datetime.timezone`` object (e.g. all
+``datetime.UTC``); an ``Interval`` stores endpoints in zones with DST as UTC instants.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
-from itertools import accumulate, repeat
+from itertools import accumulate, chain, islice, repeat
 from operator import attrgetter, sub
 from typing import Generic, NamedTuple, TypeVar
 
@@ -41,6 +41,7 @@ __all__ = [
     "candidate_starts",
     "heatmap_counts",
     "rank_slots",
+    "rank_slots_with_heatmap",
     "who_is_available",
 ]
 
@@ -61,6 +62,17 @@ class Interval:
     start: datetime
     end: datetime
     preferred: bool = True
+
+    def __post_init__(self) -> None:
+        # Two datetimes sharing a tzinfo compare by wall clock, which is wrong across a DST
+        # change; fixed offsets (datetime.timezone, incl. UTC) are safe and stay as given,
+        # any other zone becomes the same instant in UTC.
+        for name in ("start", "end"):
+            value: datetime = getattr(self, name)
+            if type(value.tzinfo) is not timezone:
+                if value.utcoffset() is None:
+                    raise ValueError(f"Interval.{name} must be a timezone-aware datetime")
+                object.__setattr__(self, name, value.astimezone(UTC))
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,43 +208,58 @@ def _coverage(window: PollWindow, availability: Mapping[P, Iterable[Interval]]) 
     utc_lo = origin - step + _MICROSECOND
     utc_hi = origin + duration - step
     lo_origin, hi_origin = utc_lo, utc_hi
+    # Pass 1: each person's intervals sorted by start, flattened into one list so that the
+    # costly datetime -> index conversion below runs as a few bulk operations.
+    owners: list[P] = []
+    bounds: list[int] = []
+    flat: list[Interval] = []
+    person_origins: list[tuple[datetime, datetime]] = []
     for pid in sorted(availability):  # type: ignore[type-var]
-        intervals = list(availability[pid])
-        if not intervals:
+        ordered = sorted(availability[pid], key=_start_of)
+        if not ordered:
             continue
-        tz = intervals[0].start.tzinfo
-        if type(tz) is timezone:
-            # Datetimes sharing one tzinfo object compare and subtract without calling
-            # utcoffset() (much faster); exact for a fixed offset, so measure from it.
-            if tz is not lo_origin.tzinfo:
-                lo_origin, hi_origin = utc_lo.astimezone(tz), utc_hi.astimezone(tz)
-            ordered = sorted(intervals, key=_start_of)
-            starts = list(map(_start_of, ordered))
-            ends = list(map(_end_of, ordered))
-            preferences = list(map(_preferred_of, ordered))
-        else:
-            # Sharing a DST zone, datetimes would compare by wall clock: go via UTC.
-            lo_origin, hi_origin = utc_lo, utc_hi
-            spans = sorted(
-                (iv.start.astimezone(UTC), iv.end.astimezone(UTC), iv.preferred) for iv in intervals
-            )
-            starts = [span[0] for span in spans]
-            ends = [span[1] for span in spans]
-            preferences = [span[2] for span in spans]
-        n = len(starts)
-        los = [
-            (x.days * 86400 + x.seconds) // step_s for x in map(sub, starts, repeat(lo_origin, n))
-        ]
-        his = [(x.days * 86400 + x.seconds) // step_s for x in map(sub, ends, repeat(hi_origin, n))]
-        # One pass merges both unions. A run takes its lo from its first interval and its hi
-        # from the one reaching furthest. Empty or inverted intervals need no special case:
-        # they never extend a run, and a run they start has lo >= hi, so it is dropped.
-        run_end = ends[0]
-        run_lo = los[0]
-        run_hi = his[0]
+        # Datetimes sharing one tzinfo object subtract without calling utcoffset(), which
+        # is much faster; Interval keeps only fixed offsets, so measuring each person from
+        # their first interval's offset is exact.
+        tz = ordered[0].start.tzinfo
+        if tz is not lo_origin.tzinfo:
+            lo_origin, hi_origin = utc_lo.astimezone(tz), utc_hi.astimezone(tz)
+        flat.extend(ordered)
+        owners.append(pid)
+        bounds.append(len(flat))
+        person_origins.append((lo_origin, hi_origin))
+    starts = list(map(_start_of, flat))
+    ends = list(map(_end_of, flat))
+    preferences = list(map(_preferred_of, flat))
+    lo_origins: Iterable[datetime]
+    hi_origins: Iterable[datetime]
+    if all(o is person_origins[0][0] for o, _ in person_origins):
+        lo_origins, hi_origins = repeat(lo_origin), repeat(hi_origin)
+    else:
+        sizes = [stop - begin for begin, stop in zip([0, *bounds], bounds, strict=False)]
+        lo_origins = chain.from_iterable(map(repeat, [o for o, _ in person_origins], sizes))
+        hi_origins = chain.from_iterable(map(repeat, [o for _, o in person_origins], sizes))
+    if 86400 % step_s == 0:
+        # The usual steps divide a day: floor the days and the seconds separately.
+        per_day = 86400 // step_s
+        los = [x.days * per_day + x.seconds // step_s for x in map(sub, starts, lo_origins)]
+        his = [x.days * per_day + x.seconds // step_s for x in map(sub, ends, hi_origins)]
+    else:
+        los = [(x.days * 86400 + x.seconds) // step_s for x in map(sub, starts, lo_origins)]
+        his = [(x.days * 86400 + x.seconds) // step_s for x in map(sub, ends, hi_origins)]
+
+    # Pass 2: one loop per person merges both unions. A run takes its lo from its first
+    # interval and its hi from the one reaching furthest. Empty or inverted intervals need
+    # no special case: they never extend a run, and a run they start has lo >= hi.
+    rows = zip(starts, ends, los, his, preferences, strict=True)
+    begin = 0
+    for pid, stop in zip(owners, bounds, strict=True):
+        run_end = ends[begin]
+        run_lo = los[begin]
+        run_hi = his[begin]
         yes_run_end: datetime | None = None
         yes_run_lo = yes_run_hi = 0
-        for start, end, lo, hi, yes in zip(starts, ends, los, his, preferences, strict=True):
+        for start, end, lo, hi, yes in islice(rows, stop - begin):
             if start <= run_end:
                 if end > run_end:
                     run_end = end
@@ -260,17 +287,18 @@ def _coverage(window: PollWindow, availability: Mapping[P, Iterable[Interval]]) 
                     yes_run_end = end
                     yes_run_lo = lo
                     yes_run_hi = hi
+        begin = stop
         if run_lo < run_hi:
             avail_lo.append(run_lo)
             avail_hi.append(run_hi)
         if yes_run_lo < yes_run_hi:
             yes_lo.append(yes_run_lo)
             yes_hi.append(yes_run_hi)
+        # Yes coverage implies available coverage, so no available range means no ranges.
         if len(avail_lo) > (avail_end[-1] if avail_end else 0):
             people.append(pid)
             avail_end.append(len(avail_lo))
             yes_end.append(len(yes_lo))
-        # Otherwise nobody's ranges were added: yes coverage implies available coverage.
 
     # The difference array, counted in C; indices outside [0, count) are clipped here.
     diff = [0] * count
@@ -290,32 +318,47 @@ def _coverage(window: PollWindow, availability: Mapping[P, Iterable[Interval]]) 
 def _attendees(chosen: list[int], coverage: _Coverage[P]) -> tuple[list[list[P]], list[list[P]]]:
     """Who is available / preferred for each chosen candidate index, ids ascending."""
     people = coverage.people
-    available: list[list[P]] = [[] for _ in chosen]
-    preferred: list[list[P]] = [[] for _ in chosen]
-    tables = (
-        (coverage.avail_lo, coverage.avail_hi, coverage.avail_end, available),
-        (coverage.yes_lo, coverage.yes_hi, coverage.yes_end, preferred),
-    )
-    total_ranges = len(coverage.avail_lo) + len(coverage.yes_lo)
-    if len(chosen) * len(people) <= 2 * total_ranges:
-        # Few slots (the usual top 10): for each person and slot, bisect their ranges.
-        for lows, highs, ends, out in tables:
-            begin = 0
-            for pid, stop in zip(people, ends, strict=True):
-                if begin < stop:
-                    for names, k in zip(out, chosen, strict=True):
-                        r = bisect_right(lows, k, begin, stop) - 1
-                        if r >= begin and highs[r] > k:
-                            names.append(pid)
-                begin = stop
-        return available, preferred
-    # Many slots: walk every range once and hand its person to the chosen slots inside it.
+    avail_lo, avail_hi, avail_end = coverage.avail_lo, coverage.avail_hi, coverage.avail_end
+    yes_lo, yes_hi, yes_end = coverage.yes_lo, coverage.yes_hi, coverage.yes_end
+    if len(chosen) * len(people) > len(avail_lo) + len(yes_lo):
+        return _attendees_by_range(chosen, coverage)
+    # Few slots (the usual top 10): bisect each person's ranges for each slot; only those
+    # available can be preferred, so only they are looked up again.
+    available: list[list[int]] = [[] for _ in chosen]
+    begin = 0
+    for person, stop in enumerate(avail_end):
+        for names, k in zip(available, chosen, strict=True):
+            r = bisect_right(avail_lo, k, begin, stop) - 1
+            if r >= begin and avail_hi[r] > k:
+                names.append(person)
+        begin = stop
+    preferred: list[list[P]] = []
+    for names, k in zip(available, chosen, strict=True):
+        yes_names = []
+        for person in names:
+            begin = yes_end[person - 1] if person else 0
+            r = bisect_right(yes_lo, k, begin, yes_end[person]) - 1
+            if r >= begin and yes_hi[r] > k:
+                yes_names.append(people[person])
+        preferred.append(yes_names)
+    return [[people[person] for person in names] for names in available], preferred
+
+
+def _attendees_by_range(
+    chosen: list[int], coverage: _Coverage[P]
+) -> tuple[list[list[P]], list[list[P]]]:
+    """Many slots: walk every range once, handing its person to the chosen slots inside it."""
     order = sorted(range(len(chosen)), key=chosen.__getitem__)
     sorted_ks = [chosen[i] for i in order]
     n = len(order)
-    for lows, highs, ends, out in tables:
+    available: list[list[P]] = [[] for _ in chosen]
+    preferred: list[list[P]] = [[] for _ in chosen]
+    for lows, highs, ends, out in (
+        (coverage.avail_lo, coverage.avail_hi, coverage.avail_end, available),
+        (coverage.yes_lo, coverage.yes_hi, coverage.yes_end, preferred),
+    ):
         begin = 0
-        for pid, stop in zip(people, ends, strict=True):
+        for pid, stop in zip(coverage.people, ends, strict=True):
             for r in range(begin, stop):
                 hi = highs[r]
                 i = bisect_left(sorted_ks, lows[r])
@@ -334,9 +377,32 @@ def rank_slots(
     """Candidates with at least ``min_attendees`` available, best first (see module doc)."""
     if limit is not None and limit < 0:
         raise ValueError("limit must not be negative")
-    coverage = _coverage(window, availability)
     if limit == 0:
         return []
+    return _ranked(window, _coverage(window, availability), limit)
+
+
+def heatmap_counts(
+    window: PollWindow, availability: Mapping[P, Iterable[Interval]]
+) -> list[HeatmapCell]:
+    """(start, available_count, preferred_count) for every candidate, in start order."""
+    return _heatmap(window, _coverage(window, availability))
+
+
+def rank_slots_with_heatmap(
+    window: PollWindow,
+    availability: Mapping[P, Iterable[Interval]],
+    limit: int | None = None,
+) -> tuple[list[RankedSlot[P]], list[HeatmapCell]]:
+    """``rank_slots`` and ``heatmap_counts`` together, merging everyone's intervals once."""
+    if limit is not None and limit < 0:
+        raise ValueError("limit must not be negative")
+    coverage = _coverage(window, availability)
+    ranked = _ranked(window, coverage, limit) if limit != 0 else []
+    return ranked, _heatmap(window, coverage)
+
+
+def _ranked(window: PollWindow, coverage: _Coverage[P], limit: int | None) -> list[RankedSlot[P]]:
     scores, count = coverage.scores, coverage.count
     threshold = window.min_attendees * coverage.weight
     eligible = [k for k, score in enumerate(scores) if score >= threshold]
@@ -359,11 +425,7 @@ def rank_slots(
     return result
 
 
-def heatmap_counts(
-    window: PollWindow, availability: Mapping[P, Iterable[Interval]]
-) -> list[HeatmapCell]:
-    """(start, available_count, preferred_count) for every candidate, in start order."""
-    coverage = _coverage(window, availability)
+def _heatmap(window: PollWindow, coverage: _Coverage[P]) -> list[HeatmapCell]:
     weight = coverage.weight
     origin = window.window_start.astimezone(UTC)
     step = window.step

@@ -1,12 +1,22 @@
-"""Availability polls: the window rules of a "find a time" gathering."""
+"""Availability polls: window rules, scheduling by hand or at the deadline."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from scheduler.domain.errors import InvalidInput
-from scheduler.models import Gathering, Poll
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from scheduler.domain.slots import rank_slots
+from scheduler.extensions import enqueue_after_commit
+from scheduler.models import Gathering, GatheringStatus, Invitation, Poll, User
+from scheduler.services import notify, rsvps
+from scheduler.services.outbox import owe_mail
+from scheduler.services.slots import candidate_index, load_availability, poll_window
+from workers.queues import DEFAULT
 
 MAX_WINDOW = timedelta(days=90)
 
@@ -59,3 +69,175 @@ def attach_poll(gathering: Gathering, poll_args: dict[str, Any], *, now: datetim
     )
     gathering.poll = poll
     return poll
+
+
+DEADLINE_JOB = "workers.slots.close_poll_at_deadline"
+
+
+def deadline_run_at(deadline: datetime) -> datetime:
+    """When to run the deadline job: RQ truncates schedule times to whole seconds, so round up."""
+    at = deadline.replace(microsecond=0)
+    return at + timedelta(seconds=1) if at < deadline else at
+
+
+def schedule_deadline_job(session: Session, gathering: Gathering) -> None:
+    """After the commit, have the worker close the poll at its deadline (the sweep backs it up)."""
+    poll = gathering.poll
+    if poll is None or poll.deadline is None:
+        return
+    enqueue_after_commit(
+        session,
+        DEADLINE_JOB,
+        gathering.id,
+        queue=DEFAULT,
+        job_id=f"poll-deadline-{gathering.id}",
+        at=deadline_run_at(poll.deadline),
+    )
+
+
+def lock_gathering(session: Session, gathering_id: int) -> Gathering:
+    """The gathering under its row lock (rsvps.lock_gathering), with its poll read afresh."""
+    gathering = rsvps.lock_gathering(session, gathering_id)
+    if gathering.poll is not None:
+        session.refresh(gathering.poll)
+    return gathering
+
+
+def require_open_poll(gathering: Gathering, *, now: datetime) -> Poll:
+    """The poll if it still takes answers; Conflict once scheduled, cancelled or past deadline."""
+    if gathering.poll is None:
+        raise Conflict("This gathering has a fixed time; it has no poll to answer.")
+    if gathering.status != GatheringStatus.POLLING:
+        raise Conflict(f"The poll is closed: the gathering is {gathering.status}.")
+    if gathering.poll.deadline is not None and gathering.poll.deadline <= now:
+        raise Conflict("The poll's deadline has passed.")
+    return gathering.poll
+
+
+def record_participants(
+    session: Session, gathering_id: int, user_ids: Iterable[int], *, answered_at: datetime | None
+) -> None:
+    """Make these users invitees (idempotent); `answered_at` marks them as having answered."""
+    wanted = set(user_ids)
+    if not wanted:
+        return
+    existing = {
+        invitation.user_id: invitation
+        for invitation in session.scalars(
+            select(Invitation).where(
+                Invitation.gathering_id == gathering_id, Invitation.user_id.in_(wanted)
+            )
+        )
+    }
+    for user_id in sorted(wanted):
+        invitation = existing.get(user_id)
+        if invitation is None:
+            invitation = Invitation(gathering_id=gathering_id, user_id=user_id)
+            session.add(invitation)
+        if answered_at is not None:
+            invitation.answered_at = answered_at
+    session.flush()
+
+
+def answered_user_ids(session: Session, gathering_id: int) -> list[int]:
+    """Everyone who has answered the poll (including "nothing works")."""
+    return list(
+        session.scalars(
+            select(Invitation.user_id)
+            .where(Invitation.gathering_id == gathering_id, Invitation.answered_at.is_not(None))
+            .order_by(Invitation.user_id)
+        )
+    )
+
+
+def schedule_poll(
+    session: Session, gathering_id: int, organizer: User | None, start: datetime, *, now: datetime
+) -> Gathering:
+    """Fix the gathering at a candidate `start`; participants become invitees, invites are owed.
+
+    `organizer` is None when the worker schedules at the deadline.
+    """
+    gathering = lock_gathering(session, gathering_id)
+    if organizer is not None and gathering.organizer_id != organizer.id:
+        raise NotAllowed("Only the organizer can do this.")
+    if gathering.poll is None:
+        raise Conflict("This gathering has a fixed time; it has no poll to schedule.")
+    if gathering.status != GatheringStatus.POLLING:
+        raise Conflict(f"The poll is closed: the gathering is {gathering.status}.")
+    candidate_index(gathering.poll, gathering.duration_minutes, start)
+    if start <= now:
+        raise InvalidInput("That start is in the past.", field="start")
+    gathering.status = GatheringStatus.SCHEDULED
+    gathering.starts_at = start
+    gathering.ends_at = start + timedelta(minutes=gathering.duration_minutes)
+    gathering.sequence += 1
+    gathering.revision += 1
+    record_participants(
+        session, gathering.id, answered_user_ids(session, gathering.id), answered_at=None
+    )
+    if gathering.recurrence:
+        from scheduler.services.series import series_from_poll
+
+        series_from_poll(session, gathering, now=now)
+    notify.on_gathering_scheduled(session, gathering)
+    session.flush()
+    return gathering
+
+
+def close_at_deadline(session: Session, gathering_id: int, *, now: datetime) -> str | None:
+    """At the deadline: schedule the best future slot, or tell the organizer none qualifies.
+
+    Idempotent: returns the outcome ("scheduled" or "no_slot"), "not_due" before the deadline
+    (a clock running behind), or None when there is nothing to do (already handled, scheduled
+    by hand, cancelled, no deadline).
+    """
+    try:
+        gathering = lock_gathering(session, gathering_id)
+    except NotFound:
+        return None  # deleted since the job was enqueued
+    poll = gathering.poll
+    if (
+        poll is None
+        or gathering.status != GatheringStatus.POLLING
+        or poll.deadline_outcome is not None
+        or poll.deadline is None
+    ):
+        return None
+    if poll.deadline > now:
+        return "not_due"
+    window = poll_window(gathering, poll, first_start=now + timedelta(microseconds=1))
+    best = rank_slots(window, load_availability(session, gathering_id), limit=1)
+    if best:
+        schedule_poll(session, gathering_id, None, best[0].start, now=now)
+        poll.deadline_outcome = "scheduled"
+    else:
+        poll.deadline_outcome = "no_slot"
+        owe_mail(
+            session,
+            key=f"poll_failed:{gathering_id}",
+            kind="poll_failed",
+            recipient=gathering.organizer,
+            gathering_id=gathering_id,
+            payload={
+                "title": gathering.title,
+                "min_attendees": poll.min_attendees,
+                "participants": len(answered_user_ids(session, gathering_id)),
+            },
+        )
+    session.flush()
+    return poll.deadline_outcome
+
+
+def overdue_deadlines(session: Session, *, now: datetime) -> list[int]:
+    """Polls past their deadline that nobody has closed yet."""
+    return list(
+        session.scalars(
+            select(Poll.gathering_id)
+            .join(Gathering, Gathering.id == Poll.gathering_id)
+            .where(
+                Poll.deadline <= now,
+                Poll.deadline_outcome.is_(None),
+                Gathering.status == GatheringStatus.POLLING,
+            )
+        )
+    )

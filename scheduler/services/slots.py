@@ -1,0 +1,318 @@
+"""Slot rankings of polls: load the answers, run the engine, keep the result on the poll.
+
+Recomputation is event-driven and coalesced. An answer bumps `poll.availability_revision` and,
+after its commit, asks for a recompute: a Redis flag (SET NX with a TTL) lets only the first
+ask of a burst enqueue a job. The job clears the flag *before* it reads the revision, so an
+answer committed after that read raises the flag again and gets its own job, while answers
+committed before it are already in what the job reads. The stored result records the
+revision it reflects; a result is only ever replaced by one of a later revision.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from scheduler.domain.errors import InvalidInput, NotFound
+from scheduler.domain.slots import (
+    Interval,
+    PollWindow,
+    heatmap_counts,
+    rank_slots,
+    who_is_available,
+)
+from scheduler.extensions import Services, after_commit
+from scheduler.models import Gathering, GatheringStatus, Poll
+from workers.queues import SLOTS
+
+log = logging.getLogger(__name__)
+
+RECOMPUTE_JOB = "workers.slots.recompute_slots"
+# Longer than a queued job normally waits; if an enqueue is lost, the sweep retries after this.
+FLAG_TTL_SECONDS = 30
+# The most `GET .../slots?limit=` can ask for: the stored ranking keeps this many.
+STORED_SLOTS = 100
+
+
+def recompute_flag_key(gathering_id: int) -> str:
+    """The Redis key that says "a recompute for this gathering is queued"."""
+    return f"kindred:slots:queued:{gathering_id}"
+
+
+def request_recompute(services: Services, gathering_id: int) -> bool:
+    """Enqueue a recompute unless one is already queued; True when this call enqueued it."""
+    try:
+        if not services.redis.set(
+            recompute_flag_key(gathering_id), 1, nx=True, ex=FLAG_TTL_SECONDS
+        ):
+            return False
+    except redis.RedisError:
+        log.warning("no Redis for the recompute of gathering %s; the sweep will", gathering_id)
+        return False
+    services.enqueue(RECOMPUTE_JOB, gathering_id, queue=SLOTS)
+    return True
+
+
+def request_recompute_after_commit(session: Session, gathering_id: int) -> None:
+    """Ask for a recompute once the answer is committed (the worker must see it)."""
+    services: Services = session.info["services"]
+    after_commit(session, lambda: request_recompute(services, gathering_id))
+
+
+def clear_recompute_flag(services: Services, gathering_id: int) -> None:
+    """A recompute job has started: later answers must enqueue a new one."""
+    try:
+        services.redis.delete(recompute_flag_key(gathering_id))
+    except redis.RedisError:
+        log.warning("could not clear the recompute flag of gathering %s", gathering_id)
+
+
+def poll_window(
+    gathering: Gathering, poll: Poll, *, first_start: datetime | None = None
+) -> PollWindow:
+    """The engine's view of a poll; `first_start` drops candidates before it (grid kept)."""
+    window_start = poll.window_start
+    if first_start is not None and first_start > window_start:
+        step = timedelta(minutes=poll.step_minutes)
+        skipped = -((window_start - first_start) // step)  # ceil: the first candidate >= it
+        window_start = window_start + skipped * step
+    return PollWindow(
+        window_start=window_start,
+        window_end=max(poll.window_end, window_start),
+        step_minutes=poll.step_minutes,
+        duration_minutes=gathering.duration_minutes,
+        min_attendees=poll.min_attendees,
+    )
+
+
+_INTERVALS_SQL = text(
+    "SELECT user_id, starts_at, ends_at, preferred FROM availability_intervals"
+    " WHERE gathering_id = :gathering_id"
+)
+
+
+def _utc_reader() -> Callable[[Any], datetime]:
+    """Raw driver datetimes (SQLite text, PostgreSQL datetime) to aware UTC, memoised.
+
+    Answers cluster on a few thousand distinct times, so the memo spares most conversions;
+    going around the ORM's per-value type processing makes loading ~5x faster.
+    """
+    memo: dict[Any, datetime] = {}
+
+    def read(raw: Any) -> datetime:
+        value = memo.get(raw)
+        if value is None:
+            parsed = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+            value = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+            memo[raw] = value
+        return value
+
+    return read
+
+
+def load_availability(session: Session, gathering_id: int) -> dict[int, list[Interval]]:
+    """Everyone's intervals for the poll, in one query."""
+    read = _utc_reader()
+    availability: dict[int, list[Interval]] = {}
+    rows = session.execute(_INTERVALS_SQL, {"gathering_id": gathering_id})
+    for user_id, starts_at, ends_at, preferred in rows:
+        interval = Interval(read(starts_at), read(ends_at), bool(preferred))
+        availability.setdefault(user_id, []).append(interval)
+    return availability
+
+
+def candidate_index(poll: Poll, duration_minutes: int, start: datetime) -> int:
+    """The index of `start` among the poll's candidates, or InvalidInput naming `start`."""
+    step = timedelta(minutes=poll.step_minutes)
+    k, remainder = divmod(start - poll.window_start, step)
+    # compared as window_end - duration: start + duration could overflow for year 9999
+    if remainder or k < 0 or start > poll.window_end - timedelta(minutes=duration_minutes):
+        raise InvalidInput(
+            f"Not a candidate start: candidates are every {poll.step_minutes} minutes from "
+            "window_start, and the gathering must end by window_end.",
+            field="start",
+        )
+    return int(k)
+
+
+@dataclass(frozen=True)
+class PollSnapshot:
+    """What a recompute works from: the answers as of at least `revision`."""
+
+    gathering_id: int
+    revision: int
+    window: PollWindow
+    availability: dict[int, list[Interval]]
+
+
+def take_snapshot(session: Session, gathering_id: int) -> PollSnapshot | None:
+    """The poll's answers, or None when the stored result is already up to date."""
+    gathering = session.get(Gathering, gathering_id)
+    if gathering is None or gathering.poll is None:
+        return None
+    poll = gathering.poll
+    # The revision is read before the intervals: they reflect at least this revision.
+    revision = poll.availability_revision
+    if poll.computed_revision >= revision:
+        return None
+    return PollSnapshot(
+        gathering_id,
+        revision,
+        poll_window(gathering, poll),
+        load_availability(session, gathering_id),
+    )
+
+
+def _utc_text(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S+00:00")
+
+
+def rank_snapshot(snapshot: PollSnapshot) -> dict[str, Any]:
+    """The stored form of a ranking: the top slots with names, and counts for every candidate."""
+    top = rank_slots(snapshot.window, snapshot.availability, limit=STORED_SLOTS)
+    cells = heatmap_counts(snapshot.window, snapshot.availability)
+    return {
+        "revision": snapshot.revision,
+        "participants": len(snapshot.availability),
+        "slots": [
+            {
+                "start": _utc_text(slot.start),
+                "end": _utc_text(slot.end),
+                "available": slot.available,
+                "preferred": slot.preferred,
+            }
+            for slot in top
+        ],
+        "available_counts": [cell.available_count for cell in cells],
+        "preferred_counts": [cell.preferred_count for cell in cells],
+    }
+
+
+def store_result(
+    session: Session, gathering_id: int, revision: int, result: dict[str, Any], *, now: datetime
+) -> Poll | None:
+    """Keep `result` unless a result of the same or a later revision is already stored."""
+    poll = session.scalars(
+        select(Poll)
+        .where(Poll.gathering_id == gathering_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if poll is None:
+        return None
+    if revision > poll.computed_revision:
+        poll.result = result
+        poll.computed_revision = revision
+        poll.computed_at = now
+        session.flush()
+    return poll
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True)
+class SlotsView:
+    """What `GET .../slots` shows: progress, the ranking and (for organizers) the heatmap."""
+
+    status: str
+    revision: int
+    computed_revision: int
+    computed_at: datetime | None
+    participants: int
+    slots: list[dict[str, Any]]
+    candidates: list[dict[str, Any]] | None = None
+
+
+def _progress(poll: Poll) -> tuple[str, int]:
+    # Revision 0 means nobody has answered: the (empty) ranking is trivially up to date.
+    computed = max(poll.computed_revision, 0)
+    return ("ready" if computed >= poll.availability_revision else "pending"), computed
+
+
+def require_poll(gathering: Gathering) -> Poll:
+    """The gathering's poll, or NotFound for a fixed-time gathering."""
+    if gathering.poll is None:
+        raise NotFound(f"Gathering {gathering.id} has no poll (it was created with a fixed time).")
+    return gathering.poll
+
+
+def ranking_view(gathering: Gathering, *, limit: int) -> SlotsView:
+    """The stored ranking, best first; `pending` while answers are not reflected yet."""
+    poll = require_poll(gathering)
+    status, computed = _progress(poll)
+    result = poll.result or {}
+    slots = [
+        {
+            "start": _parse(slot["start"]),
+            "end": _parse(slot["end"]),
+            "available": slot["available"],
+            "preferred": slot["preferred"],
+        }
+        for slot in result.get("slots", [])[:limit]
+    ]
+    return SlotsView(
+        status,
+        poll.availability_revision,
+        computed,
+        poll.computed_at,
+        result.get("participants", 0),
+        slots,
+    )
+
+
+def heatmap_view(gathering: Gathering) -> SlotsView:
+    """Counts for every candidate start (from the stored result), for the organizer's heatmap."""
+    poll = require_poll(gathering)
+    view = ranking_view(gathering, limit=0)
+    result = poll.result or {}
+    available = result.get("available_counts", [])
+    preferred = result.get("preferred_counts", [])
+    step = timedelta(minutes=poll.step_minutes)
+    candidates = [
+        {"start": poll.window_start + k * step, "available_count": a, "preferred_count": p}
+        for k, (a, p) in enumerate(zip(available, preferred, strict=True))
+    ]
+    return SlotsView(
+        view.status,
+        view.revision,
+        view.computed_revision,
+        view.computed_at,
+        view.participants,
+        [],
+        candidates,
+    )
+
+
+def candidate_view(session: Session, gathering: Gathering, start: datetime) -> SlotsView:
+    """Who can make one candidate start, computed now from the current answers."""
+    poll = require_poll(gathering)
+    candidate_index(poll, gathering.duration_minutes, start)
+    revision = poll.availability_revision
+    availability = load_availability(session, gathering.id)
+    available, preferred = who_is_available(poll_window(gathering, poll), availability, start)
+    duration = timedelta(minutes=gathering.duration_minutes)
+    slot = {"start": start, "end": start + duration, "available": available, "preferred": preferred}
+    return SlotsView("ready", revision, revision, None, len(availability), [slot])
+
+
+def stale_polls(session: Session) -> list[int]:
+    """Gatherings whose stored ranking lags behind their answers."""
+    return list(
+        session.scalars(
+            select(Poll.gathering_id)
+            .join(Gathering, Gathering.id == Poll.gathering_id)
+            .where(
+                Poll.computed_revision < Poll.availability_revision,
+                Gathering.status == GatheringStatus.POLLING,
+            )
+        )
+    )
