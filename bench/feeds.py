@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vRecur
@@ -234,6 +235,183 @@ def section_assemble(ctx: Context) -> None:
 
 
 SECTIONS: list[Callable[[Context], None]] = [section_vtimezone, section_render, section_assemble]
+
+
+# --- HTTP: the feed endpoint through the real app under gunicorn, against a hello-world ----
+HTTP_TARGET = 1.5
+HELLO_APP = """
+from flask import Flask
+
+app = Flask(__name__)
+
+
+@app.get("/")
+def hello():
+    return "hello"
+"""
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _hammer(port: int, request: bytes, seconds: float, counter: Any) -> None:
+    """One client process: sequential requests on fresh connections (gunicorn sync closes)."""
+    import socket
+
+    done = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(request)
+            while sock.recv(262144):
+                pass
+        done += 1
+    with counter.get_lock():
+        counter.value += done
+
+
+def _requests_per_second(port: int, path: str, headers: dict[str, str], seconds: float) -> float:
+    """Requests/s with two client processes (one per core) for `seconds`."""
+    import multiprocessing
+
+    lines = [f"GET {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", "Connection: close"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    request = ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
+    counter = multiprocessing.Value("i", 0)
+    clients = [
+        multiprocessing.Process(target=_hammer, args=(port, request, seconds, counter))
+        for _ in range(2)
+    ]
+    start = time.perf_counter()
+    for client in clients:
+        client.start()
+    for client in clients:
+        client.join()
+    return counter.value / (time.perf_counter() - start)
+
+
+def _gunicorn(app_spec: str, port: int, env: dict[str, str], cwd: str) -> Any:
+    """gunicorn as the Procfile runs it (sync workers, WEB_CONCURRENCY=2), minus the access log."""
+    import subprocess
+    import urllib.request
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", app_spec, "--bind", f"127.0.0.1:{port}",
+         "--workers", "2", "--log-level", "warning"],
+        env=env, cwd=cwd,
+    )  # fmt: skip
+    deadline = time.perf_counter() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            return process
+        except Exception as exc:
+            if getattr(exc, "code", None) == 404:  # the hello-world app has no /healthz
+                return process
+            if time.perf_counter() > deadline or process.poll() is not None:
+                process.kill()
+                raise RuntimeError(f"gunicorn {app_spec} did not start") from exc
+            time.sleep(0.2)
+
+
+def _seed_feed(database_url: str, secret: str, count: int) -> str:
+    """A user who organizes `count` gatherings in mixed zones; returns their feed token."""
+    import uuid
+
+    from sqlalchemy.orm import sessionmaker
+
+    from scheduler.extensions import make_engine
+    from scheduler.models import Base, Gathering, GatheringStatus
+    from scheduler.services.accounts import PasswordPolicy, create_user, current_feed_token
+
+    engine = make_engine(database_url)
+    Base.metadata.create_all(engine)
+    session = sessionmaker(bind=engine)()
+    user = create_user(
+        session, email="bench@example.org", name="Bench", password="correct horse battery",
+        secret_key=secret, policy=PasswordPolicy(time_cost=1, memory_cost=1024),
+    )  # fmt: skip
+    rng = random.Random(11)
+    for index in range(count):
+        start = NOW + timedelta(days=rng.randrange(1, 400), hours=rng.randrange(0, 24))
+        session.add(
+            Gathering(
+                uid=f"{uuid.uuid4()}@kindred.test", title=f"Gathering {index}: board games",
+                description="Bring a game; we have snacks.\nSecond line.",
+                location=f"Community room {index % 7}", organizer_id=user.id,
+                timezone=ZONES[index % len(ZONES)], duration_minutes=120,
+                status=GatheringStatus.CANCELLED if index % 40 == 0 else GatheringStatus.SCHEDULED,
+                starts_at=start, ends_at=start + timedelta(hours=2), sequence=index % 3,
+            )
+        )  # fmt: skip
+    session.commit()
+    token = current_feed_token(user, secret)
+    session.close()
+    engine.dispose()
+    return token
+
+
+def section_http(ctx: Context) -> None:
+    """The personal feed over HTTP (304 and cached 200) vs a Flask hello-world, same gunicorn."""
+    import os
+    import tempfile
+    import urllib.request
+    from pathlib import Path
+
+    from scheduler.config import PROJECT_ROOT
+    from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
+
+    seconds = max(2.0, ctx.repeat * 0.5)
+    count = len(ctx.events)
+    print(f"== http: personal feed of {count} gatherings via gunicorn (2 sync workers) ==")
+    root = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
+    secret = "bench-secret"
+    database_url = f"sqlite:///{root / 'bench.db'}"
+    redis_url = ensure_embedded_redis(root / "redis")
+    token = _seed_feed(database_url, secret, count)
+    (root / "hello.py").write_text(HELLO_APP)
+    env = dict(os.environ)
+    env.update(
+        DATABASE_URL=database_url, REDIS_URL=redis_url, SECRET_KEY=secret,
+        BASE_URL="http://kindred.test", KINDRED_INSTANCE_PATH=str(root / "instance"),
+        PYTHONPATH=f"{PROJECT_ROOT}{os.pathsep}{root}",
+    )  # fmt: skip
+    app_port, hello_port = _free_port(), _free_port()
+    servers = [
+        _gunicorn("wsgi:app", app_port, env, str(PROJECT_ROOT)),
+        _gunicorn("hello:app", hello_port, env, str(root)),
+    ]
+    try:
+        path = f"/feeds/{token}.ics"
+        start = time.perf_counter()
+        with urllib.request.urlopen(f"http://127.0.0.1:{app_port}{path}") as response:
+            body = response.read()
+            etag = response.headers["ETag"]
+        cold = time.perf_counter() - start
+        hello = _requests_per_second(hello_port, "/", {}, seconds)
+        not_modified = _requests_per_second(app_port, path, {"If-None-Match": etag}, seconds)
+        cached = _requests_per_second(app_port, path, {}, seconds)
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(10)
+        stop_embedded_redis(root / "redis")
+    print(f"  cold first request (render + cache)  {ms(cold)}  {len(body)} B")
+    print(f"  hello-world        {hello:9.0f} req/s")
+    for label, rate in (("304 If-None-Match", not_modified), ("cached 200", cached)):
+        ratio = hello / rate if rate else float("inf")
+        verdict = "ok" if ratio <= HTTP_TARGET else "OVER TARGET"
+        print(f"  {label:18} {rate:9.0f} req/s  hello/this {ratio:5.2f}x  target <= "
+              f"{HTTP_TARGET}x: {verdict}")  # fmt: skip
+    ctx.results.update(http_hello=hello, http_304=not_modified, http_cached=cached)
+
+
+SECTIONS.append(section_http)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,378 @@
+"""Subscribable ICS feeds: which gatherings each feed holds, its ETag, and cached rendering.
+
+ETag: a hash of a cheap aggregate over the feed's gatherings (count, sum of ids, sum of
+revisions and sequences, latest updated_at) plus what else the text shows (feed name, the
+format version and the config that goes into URLs). Any change a feed shows bumps a
+gathering's revision (and touches updated_at), a gathering joining or leaving the feed
+changes the count and id sum, so an unchanged feed keeps its ETag and a changed one gets a
+new one, without rendering anything. For a personal feed the owner's feed-token nonce is
+part of it, so a rotated URL never shares cache entries with the old one.
+
+Rendering: each VEVENT's text is cached in Redis by (UID, SEQUENCE, revision, updated_at)
+and the whole feed by its ETag, so polling an unchanged feed costs one aggregate query and
+one Redis GET (or nothing but the query, with If-None-Match). Redis holds only caches here:
+when it is down, feeds are rendered from the database.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy import Select, event, func, select, union
+from sqlalchemy.orm import Session, selectinload
+
+from scheduler.config import Config
+from scheduler.domain.ical import assemble_feed, build_event_fragment
+from scheduler.extensions import after_commit
+from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
+from scheduler.models.series import Series, SeriesAnswer
+from scheduler.services import calendar
+
+log = logging.getLogger(__name__)
+
+# Bump when the text of fragments or feeds changes shape: every cached entry is then unused.
+FEED_FORMAT = "kindred-feed-1"
+FRAGMENT_TTL_SECONDS = 7 * 86400
+FEED_TTL_SECONDS = 86400
+# A gathering with a time is in feeds; a cancelled one stays, as STATUS:CANCELLED.
+FEED_STATUSES = (GatheringStatus.SCHEDULED, GatheringStatus.CANCELLED, GatheringStatus.COMPLETED)
+ATTENDING_STATES = ("going", "waitlisted", "maybe")
+PERSONAL_CACHE_CONTROL = "private, max-age=300"
+PUBLIC_CACHE_CONTROL = "public, max-age=300"
+# A personal feed's ETag is remembered per token for this long, and only while no gathering,
+# RSVP, user or group has changed since (the generation counter below): a poll of an unchanged
+# feed then needs no database query at all. The TTL bounds staleness should a change ever
+# bypass the ORM (bulk UPDATEs): it is below the max-age clients already accept.
+STATE_TTL_SECONDS = 60
+GENERATION_KEY = "kindred:feeds:generation"
+_FEED_MODELS = (Gathering, Rsvp, User, Group, Series)
+_DIRTY = "kindred_feeds_dirty"
+
+
+@dataclass(frozen=True)
+class Feed:
+    """A feed's identity: its name, its ETag and (built only when rendering) its query.
+
+    `series_masters` selects the series shown as one VEVENT with RRULE (plus overrides and
+    EXDATEs); occurrences of other series appear as single events.
+    """
+
+    name: str
+    etag: str
+    gatherings: Callable[[], Select[tuple[Gathering]]]
+    cache_control: str
+    series_masters: Callable[[], Select[tuple[int]]] | None = None
+
+
+def personal_series(user_id: int) -> Select[tuple[int]]:
+    """Series the user follows as a whole: organizes, or answered "all future" yes/maybe."""
+    return union(
+        select(Series.id).where(Series.organizer_id == user_id),
+        select(SeriesAnswer.series_id).where(
+            SeriesAnswer.user_id == user_id, SeriesAnswer.response.in_(("yes", "maybe"))
+        ),
+    )  # type: ignore[return-value]
+
+
+def group_series(group_id: int) -> Select[tuple[int]]:
+    """Series of a group: its feed shows each one whole."""
+    return select(Series.id).where(Series.group_id == group_id)
+
+
+def _in_feeds(stmt: Select[tuple[Gathering]]) -> Select[tuple[Gathering]]:
+    return stmt.where(Gathering.starts_at.is_not(None), Gathering.status.in_(FEED_STATUSES))
+
+
+def personal_gathering_ids(user_id: int) -> Select[tuple[int]]:
+    """Ids of the gatherings the user organizes or answered yes/maybe to (going, waitlisted,
+    maybe)."""
+    return union(
+        select(Gathering.id).where(Gathering.organizer_id == user_id),
+        select(Rsvp.gathering_id).where(Rsvp.user_id == user_id, Rsvp.state.in_(ATTENDING_STATES)),
+    )  # type: ignore[return-value]
+
+
+def personal_gatherings(user_id: int) -> Select[tuple[Gathering]]:
+    """The personal feed's gatherings, by start."""
+    return _in_feeds(
+        select(Gathering)
+        .where(Gathering.id.in_(personal_gathering_ids(user_id)))
+        .order_by(Gathering.starts_at, Gathering.id)
+    )
+
+
+def group_gatherings(group_id: int) -> Select[tuple[Gathering]]:
+    """A group's feed: its scheduled, completed and cancelled gatherings, by start."""
+    return _in_feeds(
+        select(Gathering)
+        .where(Gathering.group_id == group_id)
+        .order_by(Gathering.starts_at, Gathering.id)
+    )
+
+
+def _config_marker(config: Config) -> str:
+    """What of the config shows in feed text (links, the ORGANIZER address)."""
+    return f"{FEED_FORMAT}|{config.base_url}|{config.mail_from}"
+
+
+def _etag(session: Session, stmt: Select[tuple[Gathering]], *parts: object) -> str:
+    """The ETag of the gatherings `stmt` selects, plus `parts` (see the module docstring)."""
+    feed = stmt.order_by(None).subquery()
+    row = session.execute(
+        select(
+            func.count(feed.c.id),
+            func.coalesce(func.sum(feed.c.id), 0),
+            func.coalesce(func.sum(feed.c.revision), 0),
+            func.coalesce(func.sum(feed.c.sequence), 0),
+            func.max(feed.c.updated_at),
+        )
+    ).one()
+    material = "|".join(str(p) for p in (*parts, *row))
+    return hashlib.sha256(material.encode("utf-8", "surrogatepass")).hexdigest()[:40]
+
+
+def personal_feed(session: Session, user: User, config: Config) -> Feed:
+    """The user's personal feed (their ETag includes the feed-token nonce)."""
+    stmt = personal_gatherings(user.id)
+    name = f"Kindred: {user.name}"
+    etag = _etag(
+        session, stmt, _config_marker(config), "user", user.id, user.feed_token_nonce, name
+    )
+    return Feed(
+        name=name,
+        etag=etag,
+        gatherings=lambda: stmt,
+        cache_control=PERSONAL_CACHE_CONTROL,
+        series_masters=lambda: personal_series(user.id),
+    )
+
+
+def group_feed(session: Session, group: Group, config: Config) -> Feed:
+    """A group's public feed."""
+    stmt = group_gatherings(group.id)
+    name = f"Kindred: {group.name}"
+    etag = _etag(session, stmt, _config_marker(config), "group", group.id, name)
+    return Feed(
+        name=name,
+        etag=etag,
+        gatherings=lambda: stmt,
+        cache_control=PUBLIC_CACHE_CONTROL,
+        series_masters=lambda: group_series(group.id),
+    )
+
+
+def gathering_feed(session: Session, gathering: Gathering, config: Config) -> Feed:
+    """One gathering as a calendar file (for the download link)."""
+    stmt = _in_feeds(select(Gathering).where(Gathering.id == gathering.id))
+    name = gathering.title
+    etag = _etag(session, stmt, _config_marker(config), "gathering", gathering.id, name)
+    return Feed(name=name, etag=etag, gatherings=lambda: stmt, cache_control=PUBLIC_CACHE_CONTROL)
+
+
+def fragment_key(gathering: Gathering, config: Config) -> str:
+    """The Redis key of a gathering's VEVENT text: (UID, SEQUENCE, revision, updated_at)."""
+    marker = hashlib.sha256(_config_marker(config).encode()).hexdigest()[:12]
+    stamp = gathering.updated_at.timestamp() if gathering.updated_at else 0
+    return (
+        f"kindred:ics:frag:{marker}:{gathering.uid}:{gathering.sequence}:"
+        f"{gathering.revision}:{stamp}"
+    )
+
+
+def feed_key(feed: Feed) -> str:
+    """The Redis key of a rendered feed."""
+    return f"kindred:ics:feed:{feed.etag}"
+
+
+def render_fragment(gathering: Gathering, config: Config) -> str:
+    """A gathering's VEVENT for feeds: no attendees; DTSTAMP is its last change (RFC 5545
+    §3.8.7.2 for calendars without METHOD), which keeps the text deterministic."""
+    spec = calendar.event_spec(gathering, config)
+    return build_event_fragment(spec, gathering.updated_at or gathering.created_at)
+
+
+def fragments(
+    gatherings: Sequence[Gathering], config: Config, cache: redis.Redis | None
+) -> list[str]:
+    """VEVENT texts for the gatherings: from the cache, rendering (and storing) the missing."""
+    keys = [fragment_key(g, config) for g in gatherings]
+    cached: list[bytes | None] = [None] * len(keys)
+    if cache is not None and keys:
+        try:
+            cached = cache.mget(keys)
+        except redis.RedisError:
+            log.warning("feed fragment cache unavailable", exc_info=True)
+            cache = None
+    texts: list[str] = []
+    missing: dict[str, str] = {}
+    for gathering, key, hit in zip(gatherings, keys, cached, strict=True):
+        if hit is not None:
+            texts.append(hit.decode("utf-8"))
+            continue
+        text = render_fragment(gathering, config)
+        missing[key] = text
+        texts.append(text)
+    if cache is not None and missing:
+        try:
+            pipe = cache.pipeline(transaction=False)
+            for key, text in missing.items():
+                pipe.set(key, text.encode("utf-8"), ex=FRAGMENT_TTL_SECONDS)
+            pipe.execute()
+        except redis.RedisError:
+            log.warning("could not store feed fragments", exc_info=True)
+    return texts
+
+
+def series_fragments(
+    session: Session, in_feed: Sequence[Gathering], masters: set[int], config: Config
+) -> list[str]:
+    """VEVENT texts of whole series: master with RRULE/EXDATE plus overrides, one UID each.
+
+    Materialised occurrences not in this feed (e.g. declined by the feed's owner) become
+    EXDATEs. Rendered per request of an uncached feed; the feed text itself is cached.
+    """
+    feed_ids = {g.id for g in in_feed}
+    texts: list[str] = []
+    for series_id in sorted({g.series_id for g in in_feed if g.series_id in masters}):
+        series = session.get(Series, series_id)
+        if series is None:
+            continue
+        occurrences = list(
+            session.scalars(
+                select(Gathering)
+                .where(Gathering.series_id == series_id)
+                .order_by(Gathering.recurrence_id)
+            )
+        )
+        excluded = {g.id for g in occurrences if g.id not in feed_ids}
+        stamp = max((g.updated_at for g in occurrences), default=series.created_at)
+        for spec in calendar.series_event_specs(series, occurrences, config, excluded=excluded):
+            texts.append(build_event_fragment(spec, stamp))
+    return texts
+
+
+def _timezones(gatherings: Iterable[Gathering]) -> set[str]:
+    return {g.timezone for g in gatherings}
+
+
+def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis | None) -> bytes:
+    """The feed's text: the cached copy for its ETag, or assembled from fragments (and cached)."""
+    key = feed_key(feed)
+    if cache is not None:
+        try:
+            body = cache.get(key)
+        except redis.RedisError:
+            log.warning("feed cache unavailable", exc_info=True)
+            cache = None
+        else:
+            if body is not None:
+                return bytes(body)
+    gatherings = list(
+        session.scalars(feed.gatherings().options(selectinload(Gathering.interests))).unique()
+    )
+    masters = set(session.scalars(feed.series_masters())) if feed.series_masters else set()
+    single = [g for g in gatherings if g.series_id not in masters]
+    texts = fragments(single, config, cache)
+    texts.extend(series_fragments(session, gatherings, masters, config))
+    body = assemble_feed(feed.name, texts, _timezones(gatherings))
+    if cache is not None:
+        try:
+            cache.set(key, body, ex=FEED_TTL_SECONDS)
+        except redis.RedisError:
+            log.warning("could not store a rendered feed", exc_info=True)
+    return body
+
+
+@dataclass(frozen=True)
+class PersonalFeedState:
+    """A personal feed's identity as remembered in Redis for one token."""
+
+    user_id: int
+    name: str
+    etag: str
+
+
+def _state_key(token_hash: str) -> str:
+    return f"kindred:feeds:state:{token_hash}"
+
+
+def remembered_personal_feed(
+    cache: redis.Redis, token_hash: str
+) -> tuple[PersonalFeedState | None, bytes | None]:
+    """(the remembered state if still valid, the generation to remember a new one under)."""
+    try:
+        state, generation = cache.mget([_state_key(token_hash), GENERATION_KEY])
+    except redis.RedisError:
+        log.warning("feed state cache unavailable", exc_info=True)
+        return None, None
+    if generation is None:  # never bumped, or Redis was wiped: start the counter
+        try:
+            cache.set(GENERATION_KEY, 0, nx=True)
+        except redis.RedisError:
+            return None, None
+        return None, b"0"  # if someone bumped it meanwhile, what we store is simply never valid
+    if state is None:
+        return None, generation
+    remembered_generation, etag, user_id, name = state.decode("utf-8").split("|", 3)
+    if remembered_generation.encode() != generation:
+        return None, generation
+    return PersonalFeedState(user_id=int(user_id), name=name, etag=etag), generation
+
+
+def remember_personal_feed(
+    cache: redis.Redis, token_hash: str, feed: Feed, user_id: int, generation: bytes | None
+) -> None:
+    """Remember the feed's ETag under the generation read before the database was queried."""
+    if generation is None:
+        return
+    value = f"{generation.decode()}|{feed.etag}|{user_id}|{feed.name}"
+    try:
+        cache.set(_state_key(token_hash), value.encode("utf-8"), ex=STATE_TTL_SECONDS)
+    except redis.RedisError:
+        log.warning("could not remember a feed state", exc_info=True)
+
+
+def personal_feed_from_state(state: PersonalFeedState) -> Feed:
+    """The Feed of a remembered state (its query runs only if the body is not cached)."""
+    return Feed(
+        name=state.name,
+        etag=state.etag,
+        gatherings=lambda: personal_gatherings(state.user_id),
+        cache_control=PERSONAL_CACHE_CONTROL,
+        series_masters=lambda: personal_series(state.user_id),
+    )
+
+
+def bump_generation(cache: redis.Redis) -> None:
+    """Forget every remembered feed state (called after a commit that changed feed data)."""
+    try:
+        cache.incr(GENERATION_KEY)
+    except redis.RedisError:
+        log.warning("could not bump the feed generation", exc_info=True)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_feed_changes(session: Session, _context: object) -> None:
+    """After a flush that touched feed data, bump the generation once the commit lands."""
+    if session.info.get(_DIRTY) or "services" not in session.info:
+        return
+    touched = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(obj, _FEED_MODELS) for obj in touched):
+        session.info[_DIRTY] = True
+        services = session.info["services"]
+
+        def bump() -> None:
+            session.info.pop(_DIRTY, None)
+            bump_generation(services.redis)
+
+        after_commit(session, bump)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _forget_feed_changes(session: Session, _previous: object) -> None:
+    if not session.in_transaction():
+        session.info.pop(_DIRTY, None)

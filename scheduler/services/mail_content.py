@@ -1,0 +1,341 @@
+"""What an owed mail says: one renderer per outbox `kind`, chosen from a registry.
+
+Delivery calls `render_outbox_message` at send time, so a mail always shows the gathering as
+it is now; a renderer returns None when the mail is no longer owed (a newer update
+supersedes it, the person changed their answer back). Other modules add kinds with
+`@renderer("kind")` and build their mail with `compose`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from scheduler.config import Config
+from scheduler.domain.ical import build_invite
+from scheduler.domain.messages import OutgoingMail, stable_message_id
+from scheduler.domain.timezones import zone
+from scheduler.models import Gathering, GatheringStatus, Invitation, OutboxMessage, Rsvp, User
+from scheduler.models.base import utcnow
+from scheduler.services import calendar
+
+Renderer = Callable[[Session, OutboxMessage, Config, datetime], OutgoingMail | None]
+RENDERERS: dict[str, Renderer] = {}
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "mail"
+# States whose holder keeps the gathering in their calendar.
+ATTENDING_STATES = frozenset({"going", "waitlisted", "maybe"})
+
+
+def renderer(kind: str) -> Callable[[Renderer], Renderer]:
+    """Register the function that renders outbox rows of this kind."""
+
+    def register(fn: Renderer) -> Renderer:
+        RENDERERS[kind] = fn
+        return fn
+
+    return register
+
+
+def _register_other_kinds() -> None:
+    """Import the modules that register their own kinds (reminders, digests, ...)."""
+    import importlib
+
+    for module in (
+        "scheduler.services.followthrough_mail",
+        "scheduler.services.nudge_mail",
+        "scheduler.services.series_mail",
+    ):
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+
+
+def render_outbox_message(
+    session: Session, row: OutboxMessage, config: Config, now: datetime | None = None
+) -> OutgoingMail | None:
+    """The mail an outbox row owes now, or None when there is nothing to send any more."""
+    fn = RENDERERS.get(row.kind)
+    if fn is None:
+        _register_other_kinds()
+        fn = RENDERERS.get(row.kind)
+    if fn is None:
+        raise LookupError(f"no renderer for outbox kind {row.kind!r}")
+    return fn(session, row, config, now or utcnow())
+
+
+@lru_cache(maxsize=1)
+def _environment() -> Environment:
+    """Jinja for mail: HTML templates autoescaped, text templates verbatim."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """A mail template (mail/<name>) rendered with `context`."""
+    return _environment().get_template(name).render(**context)
+
+
+def local_time(value: datetime, timezone: str) -> str:
+    """A time as people read it in their zone: 'Tuesday 1 December 2026, 18:00'."""
+    local = value.astimezone(zone(timezone))
+    return f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
+
+
+def when_text(gathering: Gathering, timezone: str) -> str:
+    """Start and end of the gathering in `timezone`, with the zone named."""
+    assert gathering.starts_at is not None and gathering.ends_at is not None
+    start = gathering.starts_at.astimezone(zone(timezone))
+    end = gathering.ends_at.astimezone(zone(timezone))
+    until = f"{end:%H:%M}" if end.date() == start.date() else local_time(end, timezone)
+    return f"{local_time(start, timezone)} to {until} ({timezone})"
+
+
+def short_when(gathering: Gathering, timezone: str) -> str:
+    """The start for a subject line: 'Sat 5 Dec 2026 17:00 CET'."""
+    assert gathering.starts_at is not None
+    local = gathering.starts_at.astimezone(zone(timezone))
+    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+
+
+def compose(
+    row: OutboxMessage,
+    config: Config,
+    now: datetime,
+    *,
+    recipient: User,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    ics: bytes | None = None,
+    ics_method: str | None = None,
+    list_unsubscribe_url: str | None = None,
+) -> OutgoingMail:
+    """An OutgoingMail from mail/<template>.txt and .html, with the row's stable Message-ID."""
+    from_name, from_email = calendar.sender_address(config)
+    values = {"recipient": recipient, "base_url": config.base_url, **context}
+    return OutgoingMail(
+        kind=row.kind,
+        to_email=row.recipient_email,
+        to_name=recipient.name,
+        from_email=from_email,
+        from_name=from_name,
+        subject=subject,
+        text=render_template(f"{template}.txt", **values),
+        html=render_template(f"{template}.html", **values),
+        message_id=stable_message_id(row.key, config.mail_domain),
+        sent_at=now,
+        ics=ics,
+        ics_method=ics_method,
+        list_unsubscribe_url=list_unsubscribe_url,
+    )
+
+
+def _load(session: Session, row: OutboxMessage) -> tuple[Gathering, User] | None:
+    """The row's gathering and recipient, or None if either is gone."""
+    if row.gathering_id is None or row.recipient_id is None:
+        return None
+    gathering = session.get(Gathering, row.gathering_id)
+    user = session.get(User, row.recipient_id)
+    if gathering is None or user is None:
+        return None
+    return gathering, user
+
+
+def rsvp_of(session: Session, gathering_id: int, user_id: int) -> Rsvp | None:
+    """The user's answer for the gathering, if any."""
+    return session.scalars(
+        select(Rsvp).where(Rsvp.gathering_id == gathering_id, Rsvp.user_id == user_id)
+    ).first()
+
+
+def is_invited(session: Session, gathering_id: int, user_id: int) -> bool:
+    """True when the user is an invitee (a poll participant) of the gathering."""
+    found = session.scalars(
+        select(Invitation.id).where(
+            Invitation.gathering_id == gathering_id, Invitation.user_id == user_id
+        )
+    ).first()
+    return found is not None
+
+
+def _wants_calendar_entry(session: Session, gathering: Gathering, user: User) -> bool:
+    """True when the user should have this gathering in their calendar."""
+    rsvp = rsvp_of(session, gathering.id, user.id)
+    if rsvp is not None:
+        return rsvp.state in ATTENDING_STATES
+    return is_invited(session, gathering.id, user.id)
+
+
+def _gathering_context(
+    session: Session, gathering: Gathering, user: User, config: Config
+) -> dict[str, Any]:
+    """What every gathering mail template can show."""
+    rsvp = rsvp_of(session, gathering.id, user.id)
+    scheduled = calendar.is_calendar_event(gathering)
+    return {
+        "gathering": gathering,
+        "when": when_text(gathering, user.timezone) if scheduled else None,
+        "when_there": (
+            when_text(gathering, gathering.timezone)
+            if scheduled and gathering.timezone != user.timezone
+            else None
+        ),
+        "url": calendar.gathering_url(config, gathering.id),
+        "ics_url": f"{config.base_url}/gatherings/{gathering.id}.ics",
+        "organizer_name": gathering.organizer.name,
+        "state": rsvp.state if rsvp is not None else None,
+    }
+
+
+def _itip(
+    session: Session,
+    gathering: Gathering,
+    user: User,
+    config: Config,
+    now: datetime,
+    method: str,
+) -> bytes:
+    """The iTIP invite (REQUEST) or cancellation (CANCEL) of the gathering for one person."""
+    rsvp = rsvp_of(session, gathering.id, user.id)
+    if method == "CANCEL" and gathering.status != GatheringStatus.CANCELLED:
+        rsvp = None  # a personal cancel: their calendar entry goes, whatever they answered
+    spec = calendar.event_spec(gathering, config, attendees=[(user, rsvp)])
+    return build_invite(method, [spec], now)
+
+
+def _invite_like(
+    session: Session,
+    row: OutboxMessage,
+    config: Config,
+    now: datetime,
+    *,
+    subject_prefix: str,
+    template: str,
+) -> OutgoingMail | None:
+    """REQUEST mail (invite, update, promoted) if the recipient should still get it."""
+    loaded = _load(session, row)
+    if loaded is None:
+        return None
+    gathering, user = loaded
+    if gathering.status != GatheringStatus.SCHEDULED or not calendar.is_calendar_event(gathering):
+        return None
+    owed_sequence = row.payload.get("sequence")
+    if owed_sequence is not None and owed_sequence < gathering.sequence:
+        return None  # a newer update (owed to the same people) supersedes this one
+    if not _wants_calendar_entry(session, gathering, user):
+        return None
+    context = _gathering_context(session, gathering, user, config)
+    return compose(
+        row,
+        config,
+        now,
+        recipient=user,
+        subject=f"{subject_prefix}: {gathering.title}, {short_when(gathering, user.timezone)}",
+        template=template,
+        context=context,
+        ics=_itip(session, gathering, user, config, now, "REQUEST"),
+        ics_method="REQUEST",
+    )
+
+
+@renderer("invite")
+def render_invite(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """ "You're invited": METHOD:REQUEST with the current SEQUENCE."""
+    return _invite_like(session, row, config, now, subject_prefix="Invitation", template="invite")
+
+
+@renderer("update")
+def render_update(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """The time or place changed: METHOD:REQUEST with the higher SEQUENCE."""
+    return _invite_like(session, row, config, now, subject_prefix="Updated", template="update")
+
+
+@renderer("promoted")
+def render_promoted(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """A seat opened: you're going (with the invite, now ACCEPTED)."""
+    loaded = _load(session, row)
+    if loaded is None:
+        return None
+    gathering, user = loaded
+    rsvp = rsvp_of(session, gathering.id, user.id)
+    if rsvp is None or rsvp.state != "going":
+        return None
+    return _invite_like(
+        session, row, config, now, subject_prefix="A seat opened for you", template="promoted"
+    )
+
+
+@renderer("cancel")
+def render_cancel(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """METHOD:CANCEL: the gathering was cancelled, or this person said no."""
+    loaded = _load(session, row)
+    if loaded is None:
+        return None
+    gathering, user = loaded
+    if not calendar.is_calendar_event(gathering):
+        return None
+    everyone = gathering.status == GatheringStatus.CANCELLED
+    if not everyone and _wants_calendar_entry(session, gathering, user):
+        return None  # they said yes again before this went out
+    context = _gathering_context(session, gathering, user, config)
+    context["everyone"] = everyone
+    subject = "Cancelled" if everyone else "Removed from your calendar"
+    return compose(
+        row,
+        config,
+        now,
+        recipient=user,
+        subject=f"{subject}: {gathering.title}, {short_when(gathering, user.timezone)}",
+        template="cancel",
+        context=context,
+        ics=_itip(session, gathering, user, config, now, "CANCEL"),
+        ics_method="CANCEL",
+    )
+
+
+@renderer("poll_failed")
+def render_poll_failed(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """The poll's deadline passed and no time worked (no calendar part)."""
+    loaded = _load(session, row)
+    if loaded is None:
+        return None
+    gathering, user = loaded
+    if gathering.status == GatheringStatus.SCHEDULED:
+        return None  # someone picked a time after all
+    context = _gathering_context(session, gathering, user, config)
+    context["reason"] = str(row.payload.get("reason") or "")
+    return compose(
+        row,
+        config,
+        now,
+        recipient=user,
+        subject=f"No time found: {gathering.title}",
+        template="poll_failed",
+        context=context,
+    )

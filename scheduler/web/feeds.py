@@ -1,0 +1,74 @@
+"""ICS feeds for calendar apps: the secret personal feed, group feeds, one-gathering files."""
+
+from __future__ import annotations
+
+import re
+
+from flask import Blueprint, Response, request
+
+from scheduler.domain.errors import NotFound
+from scheduler.extensions import current_services, db_session
+from scheduler.models import Group
+from scheduler.services import feeds
+from scheduler.services.accounts import sha256_hex, user_for_feed_token
+from scheduler.services.gatherings import get_gathering
+
+bp = Blueprint("feeds", __name__)
+
+CONTENT_TYPE = "text/calendar; charset=utf-8"
+# Feed tokens are 64 hex digits; anything else cannot be one (and costs no query).
+_TOKEN = re.compile(r"[0-9a-f]{64}")
+
+
+def _answer(feed: feeds.Feed, filename: str) -> Response:
+    """304 when the client has this ETag, else the (cached) feed text."""
+    services = current_services()
+    if request.if_none_match.contains_weak(feed.etag):
+        response = Response(status=304)
+    else:
+        body = feeds.render_feed(db_session(), feed, services.config, services.redis)
+        response = Response(body, content_type=CONTENT_TYPE)
+        response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.set_etag(feed.etag)
+    response.headers["Cache-Control"] = feed.cache_control
+    return response
+
+
+@bp.get("/feeds/<token>.ics")
+def personal_feed(token: str) -> Response:
+    """The personal feed behind a secret URL; unknown or rotated tokens are 404."""
+    if not _TOKEN.fullmatch(token):
+        raise NotFound("No such feed.")
+    services = current_services()
+    # Tokens are looked up by their SHA-256 (in Redis and the database alike): the time taken
+    # says nothing about how close a guess was, and a rotated token matches nothing.
+    token_hash = sha256_hex(token)
+    state, generation = feeds.remembered_personal_feed(services.redis, token_hash)
+    if state is not None:
+        return _answer(feeds.personal_feed_from_state(state), "kindred.ics")
+    user = user_for_feed_token(db_session(), token)
+    if user is None:
+        raise NotFound("No such feed.")
+    feed = feeds.personal_feed(db_session(), user, services.config)
+    feeds.remember_personal_feed(services.redis, token_hash, feed, user.id, generation)
+    return _answer(feed, "kindred.ics")
+
+
+@bp.get("/groups/<int:group_id>.ics")
+def group_feed(group_id: int) -> Response:
+    """A group's public feed."""
+    group = db_session().get(Group, group_id)
+    if group is None:
+        raise NotFound(f"No group with id {group_id}.")
+    feed = feeds.group_feed(db_session(), group, current_services().config)
+    return _answer(feed, f"group-{group_id}.ics")
+
+
+@bp.get("/gatherings/<int:gathering_id>.ics")
+def gathering_file(gathering_id: int) -> Response:
+    """One gathering as a calendar file; 404 until it has a time."""
+    gathering = get_gathering(db_session(), gathering_id)
+    if gathering.starts_at is None:
+        raise NotFound("This gathering has no time yet.")
+    feed = feeds.gathering_feed(db_session(), gathering, current_services().config)
+    return _answer(feed, f"gathering-{gathering_id}.ics")

@@ -1,0 +1,266 @@
+"""ICS feeds over HTTP: contents, ETag/304, caching, token rotation, group and single files."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import icalendar
+import vobject
+
+from scheduler.services import feeds
+
+
+def future(days: int = 10) -> datetime:
+    return (datetime.now(UTC) + timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
+
+
+def create(api, organizer, **extra):
+    body = {
+        "title": "Soldering evening",
+        "timezone": "Europe/Berlin",
+        "duration_minutes": 90,
+        "starts_at": future().isoformat(),
+        **extra,
+    }
+    response = api.call("POST", "/api/v1/gatherings", organizer, json=body)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def answer(api, user, gathering_id, value):
+    response = api.call(
+        "PUT", f"/api/v1/gatherings/{gathering_id}/rsvp", user, json={"response": value}
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+def feed_path(api, user) -> str:
+    url = api.call("GET", "/api/v1/me", user).get_json()["feed_url"]
+    return url.removeprefix("http://kindred.test")
+
+
+def events(body: bytes) -> dict[str, icalendar.Event]:
+    """VEVENTs by SUMMARY, after checking that vobject reads the same feed."""
+    cal = icalendar.Calendar.from_ical(body)
+    parsed = vobject.readOne(body.decode("utf-8"))
+    found = {str(e["SUMMARY"]): e for e in cal.walk("VEVENT")}
+    assert sorted(v.summary.value for v in parsed.contents.get("vevent", [])) == sorted(found)
+    return found
+
+
+def test_personal_feed_holds_what_i_organize_and_answered_yes_or_maybe_to(api):
+    me, other = api.signup("Me"), api.signup("Other")
+    create(api, me, title="Mine")
+    yes = create(api, other, title="Said yes")
+    maybe = create(api, other, title="Said maybe")
+    no = create(api, other, title="Said no")
+    create(api, other, title="Never answered")
+    answer(api, me, yes["id"], "yes")
+    answer(api, me, maybe["id"], "maybe")
+    answer(api, me, no["id"], "no")
+
+    response = api.client.get(feed_path(api, me))
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "text/calendar; charset=utf-8"
+    assert response.headers["Cache-Control"] == "private, max-age=300"
+    assert response.headers["ETag"]
+    body = response.data
+    assert sorted(events(body)) == ["Mine", "Said maybe", "Said yes"]
+    cal = icalendar.Calendar.from_ical(body)
+    assert "METHOD" not in cal
+    assert str(cal["X-WR-CALNAME"]) == "Kindred: Me"
+    assert str(cal["NAME"]) == "Kindred: Me"
+    assert b"REFRESH-INTERVAL;VALUE=DURATION:PT1H" in body
+    assert b"X-PUBLISHED-TTL:PT1H" in body
+    assert b"ATTENDEE" not in body  # feeds list nobody's address
+
+
+def test_unchanged_feed_answers_304_and_any_change_a_new_etag(api):
+    me = api.signup("Me")
+    g = create(api, me, title="Mine")
+    path = feed_path(api, me)
+    first = api.client.get(path)
+    etag = first.headers["ETag"]
+    again = api.client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+
+    api.call("PATCH", f"/api/v1/gatherings/{g['id']}", me, json={"title": "Renamed"})
+    changed = api.client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != etag
+    assert list(events(changed.data)) == ["Renamed"]
+
+
+def test_reschedule_and_cancel_keep_the_uid_raise_the_sequence_and_stay_in_the_feed(api):
+    me = api.signup("Me")
+    g = create(api, me, title="Mine")
+    path = feed_path(api, me)
+    created = events(api.client.get(path).data)["Mine"]
+    moved_to = future(20)
+    api.call("PATCH", f"/api/v1/gatherings/{g['id']}", me, json={"starts_at": moved_to.isoformat()})
+    moved = events(api.client.get(path).data)["Mine"]
+    api.call("POST", f"/api/v1/gatherings/{g['id']}/cancel", me)
+    cancelled = events(api.client.get(path).data)["Mine"]
+
+    assert str(created["UID"]) == str(moved["UID"]) == str(cancelled["UID"])
+    assert created["SEQUENCE"] < moved["SEQUENCE"] < cancelled["SEQUENCE"]
+    assert moved.decoded("DTSTART") == moved_to
+    assert moved["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert cancelled["STATUS"] == "CANCELLED"
+
+
+def test_saying_no_takes_a_gathering_out_of_my_feed(api):
+    me, other = api.signup("Me"), api.signup("Other")
+    g = create(api, other, title="Theirs")
+    answer(api, me, g["id"], "yes")
+    path = feed_path(api, me)
+    etag = api.client.get(path).headers["ETag"]
+    answer(api, me, g["id"], "no")
+    response = api.client.get(path, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert events(response.data) == {}
+
+
+def test_an_unchanged_feed_is_served_from_the_cache_without_rendering(api, monkeypatch):
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    path = feed_path(api, me)
+    first = api.client.get(path)
+
+    def no_rendering(*_args, **_kwargs):
+        raise AssertionError("an unchanged feed was rendered again")
+
+    monkeypatch.setattr(feeds, "render_fragment", no_rendering)
+    monkeypatch.setattr(feeds, "assemble_feed", no_rendering)
+    second = api.client.get(path)
+    assert second.status_code == 200
+    assert second.data == first.data
+
+
+def test_a_changed_feed_renders_only_the_changed_gathering(api, monkeypatch):
+    me = api.signup("Me")
+    create(api, me, title="One")
+    two = create(api, me, title="Two")
+    path = feed_path(api, me)
+    api.client.get(path)
+    api.call("PATCH", f"/api/v1/gatherings/{two['id']}", me, json={"location": "Elsewhere"})
+    rendered = []
+    original = feeds.render_fragment
+
+    def counting(gathering, config):
+        rendered.append(gathering.title)
+        return original(gathering, config)
+
+    monkeypatch.setattr(feeds, "render_fragment", counting)
+    assert api.client.get(path).status_code == 200
+    assert rendered == ["Two"]
+
+
+def test_rotated_and_unknown_tokens_are_404(api):
+    me = api.signup("Me")
+    old = feed_path(api, me)
+    assert api.client.get(old).status_code == 200
+    response = api.call("POST", "/api/v1/me/feed-token", me)
+    assert response.status_code == 200
+    new = response.get_json()["feed_url"].removeprefix("http://kindred.test")
+    assert api.client.get(old).status_code == 404
+    assert api.client.get(new).status_code == 200
+    for bogus in ("0" * 64, "nothex", "a" * 500, "%00", "..%2f..%2fetc"):
+        assert api.client.get(f"/feeds/{bogus}.ics").status_code == 404
+
+
+def test_group_feed_shows_the_groups_gatherings_publicly(api):
+    org = api.signup("Olga")
+    group = api.call(
+        "POST", "/api/v1/groups", org, json={"name": "Makers", "interests": ["electronics"]}
+    ).get_json()
+    create(api, org, title="In the group", group_id=group["id"])
+    create(api, org, title="Elsewhere")
+    cancelled = create(api, org, title="Called off", group_id=group["id"])
+    api.call("POST", f"/api/v1/gatherings/{cancelled['id']}/cancel", org)
+    response = api.client.get(f"/groups/{group['id']}.ics")
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "public, max-age=300"
+    found = events(response.data)
+    assert sorted(found) == ["Called off", "In the group"]
+    assert found["Called off"]["STATUS"] == "CANCELLED"
+    assert str(icalendar.Calendar.from_ical(response.data)["X-WR-CALNAME"]) == "Kindred: Makers"
+    etag = response.headers["ETag"]
+    assert (
+        api.client.get(f"/groups/{group['id']}.ics", headers={"If-None-Match": etag}).status_code
+        == 304
+    )
+    assert api.client.get("/groups/999999.ics").status_code == 404
+
+
+def test_single_gathering_file(api):
+    org = api.signup("Olga")
+    g = create(api, org, title="Solo", interests=["electronics", "soldering"])
+    response = api.client.get(f"/gatherings/{g['id']}.ics")
+    assert response.status_code == 200
+    (event,) = events(response.data).values()
+    assert str(event["URL"]) == f"http://kindred.test/g/{g['id']}"
+    assert sorted(str(c) for c in event["CATEGORIES"].cats) == ["electronics", "soldering"]
+    assert event["ORGANIZER"].params["CN"] == "Olga"
+    assert api.client.get("/gatherings/999999.ics").status_code == 404
+
+
+def test_a_poll_without_a_time_has_no_calendar_file(api):
+    org = api.signup("Olga")
+    start = future(5)
+    g = create(
+        api,
+        org,
+        starts_at=None,
+        poll={
+            "window_start": start.isoformat(),
+            "window_end": (start + timedelta(days=2)).isoformat(),
+        },
+    )
+    assert api.client.get(f"/gatherings/{g['id']}.ics").status_code == 404
+    assert events(api.client.get(feed_path(api, org)).data) == {}
+
+
+def test_feeds_work_without_redis(api, app, monkeypatch):
+    import redis as redis_lib
+
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    services = app.extensions["kindred"]
+    monkeypatch.setattr(services, "_redis", redis_lib.Redis(host="127.0.0.1", port=1))
+    response = api.client.get(feed_path(api, me))
+    assert response.status_code == 200
+    assert list(events(response.data)) == ["Mine"]
+
+
+def test_polling_an_unchanged_feed_needs_no_database_query(api, app):
+    from sqlalchemy import event
+
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    path = feed_path(api, me)
+    etag = api.client.get(path).headers["ETag"]
+    queries = []
+    engine = app.extensions["kindred"].db.engine
+
+    def count(*_args):
+        queries.append(1)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert api.client.get(path, headers={"If-None-Match": etag}).status_code == 304
+        assert api.client.get(path).status_code == 200
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert queries == []
+    # and a change anywhere makes the next poll look again
+    other = api.signup("Other")
+    create(api, other, title="Theirs")
+    assert api.client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    g = create(api, me, title="Second")
+    response = api.client.get(path, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert sorted(events(response.data)) == ["Mine", "Second"]
+    assert g["id"]
