@@ -26,3 +26,7 @@ def register_cli(app: Flask) -> None:
 
         summary = load_demo(current_services())
         click.echo(summary)
+
+    from scheduler.cli_outbox import outbox_group
+
+    app.cli.add_command(outbox_group)

@@ -58,6 +58,11 @@ class Config:
     password_memory_cost: int = 65536
     sweep_interval_seconds: int = 30
     outbox_claim_seconds: int = 120
+    # delivery retries: exponential backoff from the base, capped; then the row fails for good
+    outbox_retry_base_seconds: int = 60
+    outbox_retry_max_seconds: int = 3600
+    outbox_max_attempts: int = 8
+    outbox_batch_size: int = 100  # mails claimed and sent per round trip over one connection
     rsvp_link_max_age_days: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -91,6 +96,10 @@ class Config:
             "mail_from": env.get("MAIL_FROM") or "Kindred <kindred@localhost>",
             "sweep_interval_seconds": _int(env, "SWEEP_INTERVAL_SECONDS", 30),
             "outbox_claim_seconds": _int(env, "OUTBOX_CLAIM_SECONDS", 120),
+            "outbox_retry_base_seconds": _int(env, "OUTBOX_RETRY_BASE_SECONDS", 60),
+            "outbox_retry_max_seconds": _int(env, "OUTBOX_RETRY_MAX_SECONDS", 3600),
+            "outbox_max_attempts": _int(env, "OUTBOX_MAX_ATTEMPTS", 8),
+            "outbox_batch_size": _int(env, "OUTBOX_BATCH_SIZE", 100),
         }
         values.update(overrides)
         if not values["secret_key"]:

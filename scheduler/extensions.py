@@ -90,6 +90,9 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
 
 @event.listens_for(Session, "after_commit")
 def _run_after_commit(session: Session) -> None:
+    # SQLAlchemy 2.1 fires after_commit for a released SAVEPOINT too: wait for the real commit
+    if session.in_nested_transaction():
+        return
     callbacks = session.info.pop(_AFTER_COMMIT, [])
     for callback in callbacks:
         callback()

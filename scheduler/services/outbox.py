@@ -51,6 +51,10 @@ def owe_mail(
             session.flush()
     except IntegrityError:
         return None  # owed concurrently by another transaction: still owed exactly once
+    if row.due_at <= utcnow():
+        from scheduler.services.delivery import deliver_soon_after_commit
+
+        deliver_soon_after_commit(session)  # don't wait for the next sweep
     return row
 
 

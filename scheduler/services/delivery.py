@@ -1,0 +1,439 @@
+"""Delivering the outbox: claim due rows, render them, send them over one connection, mark them.
+
+The at-least-once boundary: a row is marked sent in its own small transaction right after the
+SMTP server accepted it. A crash between the server's "250 OK" and that commit leaves the row
+claimed; once the claim expires it is sent again, with the same Message-ID (derived from the
+row key), which receivers treat as the same message. Everywhere else the row state is
+decided before any I/O, so nothing is lost and nothing else is sent twice. No database
+transaction is held open across SMTP I/O.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import parseaddr
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from scheduler.config import Config
+from scheduler.domain.messages import build_message
+from scheduler.extensions import Services, after_commit
+from scheduler.models import Gathering, OutboxMessage, OutboxStatus, utcnow
+from scheduler.services.transport import SendResult, Transport, open_transport
+
+log = logging.getLogger("kindred.delivery")
+
+DELIVER_DUE_JOB = "workers.mail.deliver_due"
+DEFAULT_BATCH_SIZE = 100
+# A job keeps claiming batches for this long (well inside RQ's 180 s default job timeout),
+# then leaves the rest to the next job.
+JOB_BUDGET_SECONDS = 100.0
+# At most this many delivery jobs are queued at once by a sweep (one per worker is plenty).
+MAX_PARALLEL_JOBS = 4
+_MARKER = "_kindred_deliver_soon"
+
+
+@dataclass
+class DeliveryReport:
+    """What one delivery run did."""
+
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    withdrawn: int = 0
+    released: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: DeliveryReport) -> None:
+        """Fold another report into this one."""
+        for name in ("claimed", "sent", "retried", "failed", "withdrawn", "released"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
+
+
+def retry_delay(config: Config, attempts: int) -> timedelta:
+    """Exponential backoff after the `attempts`-th failed try, capped."""
+    seconds = config.outbox_retry_base_seconds * 2 ** max(0, attempts - 1)
+    return timedelta(seconds=min(seconds, config.outbox_retry_max_seconds))
+
+
+def _due_condition(now: datetime) -> Any:
+    return or_(
+        and_(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= now),
+        # a claim that outlived its worker (SIGKILL, lost machine): the row is owed again
+        and_(OutboxMessage.status == OutboxStatus.CLAIMED, OutboxMessage.claimed_until < now),
+    )
+
+
+def claim_due(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    claim_seconds: int,
+    gathering_id: int | None = None,
+) -> tuple[list[int], datetime]:
+    """Claim up to `limit` due rows (SKIP LOCKED on PostgreSQL; SQLite serialises writers).
+
+    Returns the claimed ids and the claim token (`claimed_until`), which later updates must
+    match: a worker whose claim expired and was taken over cannot overwrite the new owner.
+    """
+    token = now + timedelta(seconds=claim_seconds)
+    candidates = (
+        select(OutboxMessage.id)
+        .where(_due_condition(now))
+        .order_by(OutboxMessage.due_at, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    if gathering_id is not None:
+        candidates = candidates.where(OutboxMessage.gathering_id == gathering_id)
+    claimed = session.scalars(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(candidates.scalar_subquery()))
+        .values(
+            status=OutboxStatus.CLAIMED,
+            claimed_until=token,
+            attempts=OutboxMessage.attempts + 1,
+        )
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    return sorted(claimed), token
+
+
+@dataclass
+class _Ready:
+    row_id: int
+    attempts: int
+    message: EmailMessage
+    recipient: str
+
+
+def _render_batch(
+    services: Services, ids: Sequence[int], token: datetime, now: datetime
+) -> tuple[list[_Ready], list[int], list[tuple[int, str]]]:
+    """Render claimed rows in one short transaction: (ready, withdrawn ids, poison rows)."""
+    from scheduler.services import followthrough_mail  # noqa: F401 - registers its kinds
+    from scheduler.services.mail_content import render_outbox_message
+    from scheduler.services.reminders import prefetch_follow_through
+
+    ready: list[_Ready] = []
+    gone: list[int] = []
+    poison: list[tuple[int, str]] = []
+    session = services.db.session_factory()
+    try:
+        rows = list(
+            session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.id.in_(ids),
+                    OutboxMessage.status == OutboxStatus.CLAIMED,
+                    OutboxMessage.claimed_until == token,
+                )
+                .order_by(OutboxMessage.id)
+            )
+        )
+        prefetch_follow_through(session, rows)
+        for row in rows:
+            try:
+                mail = render_outbox_message(session, row, services.config, now)
+                if mail is None:
+                    gone.append(row.id)
+                    continue
+                ready.append(_Ready(row.id, row.attempts, build_message(mail), row.recipient_email))
+            except Exception as exc:
+                # a row that cannot be rendered is a bug: record it, don't block the others
+                log.exception("outbox row %s (%s) could not be rendered", row.id, row.key)
+                poison.append((row.id, f"render: {exc!r}"[:1000]))
+        session.commit()
+    finally:
+        session.close()
+    return ready, gone, poison
+
+
+def _mark(
+    connection: Connection, ids: Sequence[int], token: datetime, values: dict[str, Any]
+) -> int:
+    """One small transaction that changes rows we still hold the claim on."""
+    if not ids:
+        return 0
+    with connection.begin():
+        _relax_durability(connection)
+        result = connection.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id.in_(list(ids)),
+                OutboxMessage.status == OutboxStatus.CLAIMED,
+                OutboxMessage.claimed_until == token,
+            )
+            .values(**values)
+        )
+        return result.rowcount or 0
+
+
+def _relax_durability(connection: Connection) -> None:
+    # Marking a row sent need not wait for the WAL flush: if PostgreSQL itself crashes in that
+    # instant the row is merely sent again with the same Message-ID (the documented boundary).
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+
+
+def _sender(config: Config) -> str:
+    return parseaddr(config.mail_from)[1] or "kindred@localhost"
+
+
+def deliver_batch(
+    services: Services,
+    transport: Transport,
+    *,
+    now_fn: Callable[[], datetime] = utcnow,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    gathering_id: int | None = None,
+) -> DeliveryReport:
+    """Claim one batch of due rows and deliver it over `transport`."""
+    config = services.config
+    report = DeliveryReport()
+    session = services.db.session_factory()
+    try:
+        ids, token = claim_due(
+            session,
+            now=now_fn(),
+            limit=batch_size,
+            claim_seconds=config.outbox_claim_seconds,
+            gathering_id=gathering_id,
+        )
+        session.commit()
+    finally:
+        session.close()
+    report.claimed = len(ids)
+    if not ids:
+        return report
+    ready, gone, poison = _render_batch(services, ids, token, now_fn())
+    # one connection for the batch's marks (no checkout and ping per mail)
+    with services.db.engine.connect() as connection:
+        report.withdrawn += _mark(
+            connection, gone, token, {"status": OutboxStatus.WITHDRAWN, "claimed_until": None}
+        )
+        for row_id, error in poison:
+            report.failed += _mark(
+                connection,
+                [row_id],
+                token,
+                {"status": OutboxStatus.FAILED, "last_error": error, "claimed_until": None},
+            )
+        sender = _sender(config)
+        for index, item in enumerate(ready):
+            result: SendResult = transport.send(item.message, sender, item.recipient)
+            if result.ok:
+                report.sent += _mark(
+                    connection,
+                    [item.row_id],
+                    token,
+                    {"status": OutboxStatus.SENT, "sent_at": now_fn(), "claimed_until": None},
+                )
+                continue
+            report.errors.append(result.error or "")
+            if result.permanent or item.attempts >= config.outbox_max_attempts:
+                log.warning("outbox row %s failed for good: %s", item.row_id, result.error)
+                report.failed += _mark(
+                    connection,
+                    [item.row_id],
+                    token,
+                    {
+                        "status": OutboxStatus.FAILED,
+                        "last_error": result.error,
+                        "claimed_until": None,
+                    },
+                )
+                continue
+            report.retried += _mark(
+                connection,
+                [item.row_id],
+                token,
+                {
+                    "status": OutboxStatus.PENDING,
+                    "due_at": now_fn() + retry_delay(config, item.attempts),
+                    "last_error": result.error,
+                    "claimed_until": None,
+                },
+            )
+            if (result.error or "").startswith("connection:"):
+                # the server is unreachable: hand the rest back untouched for the next run
+                rest = [later.row_id for later in ready[index + 1 :]]
+                report.released += _mark(
+                    connection,
+                    rest,
+                    token,
+                    {
+                        "status": OutboxStatus.PENDING,
+                        "attempts": OutboxMessage.attempts - 1,
+                        "claimed_until": None,
+                    },
+                )
+                break
+    return report
+
+
+def deliver_due(
+    services: Services,
+    *,
+    now_fn: Callable[[], datetime] = utcnow,
+    batch_size: int | None = None,
+    gathering_id: int | None = None,
+    budget_seconds: float = JOB_BUDGET_SECONDS,
+) -> DeliveryReport:
+    """Deliver batch after batch over one connection until nothing is due (or time is up)."""
+    report = DeliveryReport()
+    batch_size = batch_size or services.config.outbox_batch_size
+    started = time.monotonic()
+    with open_transport(services.config) as transport:
+        while time.monotonic() - started < budget_seconds:
+            batch = deliver_batch(
+                services,
+                transport,
+                now_fn=now_fn,
+                batch_size=batch_size,
+                gathering_id=gathering_id,
+            )
+            report.add(batch)
+            if batch.claimed < batch_size or batch.released:
+                break
+    if report.claimed:
+        log.info(
+            "delivered: %d sent, %d retried, %d failed, %d withdrawn",
+            report.sent,
+            report.retried,
+            report.failed,
+            report.withdrawn,
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class OutboxBacklog:
+    """What the sweep found: rows owed now, and the next due time in the near future."""
+
+    due_now: int
+    next_due_at: datetime | None
+
+
+def backlog(session: Session, *, now: datetime, horizon: timedelta) -> OutboxBacklog:
+    """Count rows due now (including expired claims) and find the next one due soon."""
+    due_now = session.scalar(select(func.count()).where(_due_condition(now))) or 0
+    next_due = session.scalar(
+        select(func.min(OutboxMessage.due_at)).where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.due_at > now,
+            OutboxMessage.due_at <= now + horizon,
+        )
+    )
+    return OutboxBacklog(due_now=int(due_now), next_due_at=next_due)
+
+
+def jobs_needed(due_now: int, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
+    """How many delivery jobs to run in parallel for a backlog."""
+    return min(MAX_PARALLEL_JOBS, math.ceil(due_now / batch_size)) if due_now else 0
+
+
+def deliver_soon_after_commit(session: Session) -> None:
+    """Mail owed in this transaction is due now: start delivery once it commits (once)."""
+    services: Services | None = session.info.get("services")
+    if services is None:
+        return
+    pending = session.info.get("after_commit_callbacks", [])
+    if any(getattr(callback, _MARKER, False) for callback in pending):
+        return
+
+    def _enqueue() -> None:
+        from workers.queues import MAIL
+
+        services.enqueue(DELIVER_DUE_JOB, queue=MAIL)
+
+    setattr(_enqueue, _MARKER, True)
+    after_commit(session, _enqueue)
+
+
+# --- what organizers and operators see -------------------------------------------------------
+
+
+def mail_status(session: Session, gathering: Gathering) -> dict[str, Any]:
+    """Counts per kind and status for a gathering, and the mail that failed for good."""
+    counts: dict[str, dict[str, int]] = {}
+    for kind, status, count in session.execute(
+        select(OutboxMessage.kind, OutboxMessage.status, func.count())
+        .where(OutboxMessage.gathering_id == gathering.id)
+        .group_by(OutboxMessage.kind, OutboxMessage.status)
+    ):
+        counts.setdefault(kind, {})[status] = int(count)
+    failed = session.scalars(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.gathering_id == gathering.id,
+            OutboxMessage.status == OutboxStatus.FAILED,
+        )
+        .order_by(OutboxMessage.id)
+        .limit(200)
+    ).all()
+    return {
+        "gathering_id": gathering.id,
+        "counts": counts,
+        "failed": [
+            {
+                "kind": row.kind,
+                "recipient_email": row.recipient_email,
+                "attempts": row.attempts,
+                "error": row.last_error or "",
+                "due_at": row.due_at,
+            }
+            for row in failed
+        ],
+    }
+
+
+def outbox_counts(session: Session, *, now: datetime) -> dict[str, int]:
+    """Operator view: due now, scheduled later, claimed, sent, failed, withdrawn."""
+    totals = dict(
+        session.execute(
+            select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+        ).all()
+    )
+    due = session.scalar(select(func.count()).where(_due_condition(now))) or 0
+    scheduled = session.scalar(
+        select(func.count()).where(
+            OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at > now
+        )
+    )
+    return {
+        "due": int(due),
+        "scheduled": int(scheduled or 0),
+        "claimed": int(totals.get(OutboxStatus.CLAIMED, 0)),
+        "sent": int(totals.get(OutboxStatus.SENT, 0)),
+        "failed": int(totals.get(OutboxStatus.FAILED, 0)),
+        "withdrawn": int(totals.get(OutboxStatus.WITHDRAWN, 0)),
+    }
+
+
+def retry_failed(session: Session, *, now: datetime, row_ids: Sequence[int] | None = None) -> int:
+    """Put failed rows back in line, due now with a fresh attempt count."""
+    stmt = (
+        update(OutboxMessage)
+        .where(OutboxMessage.status == OutboxStatus.FAILED)
+        .values(status=OutboxStatus.PENDING, due_at=now, attempts=0, claimed_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    if row_ids:
+        stmt = stmt.where(OutboxMessage.id.in_(list(row_ids)))
+    count = session.execute(stmt).rowcount or 0
+    if count:
+        deliver_soon_after_commit(session)
+    return count
