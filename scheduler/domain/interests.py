@@ -35,3 +35,34 @@ def normalise_interests(raw: list[str], *, field: str = "interests") -> list[str
             )
         seen.setdefault(tag, None)
     return list(seen)
+
+
+# Short or alternative spellings people type, mapped to the tag everyone should converge on.
+# Organizers add more at runtime (InterestAlias rows); these hold on every installation.
+BUILTIN_ALIASES: dict[str, str] = {
+    "astro": "astronomy",
+    "ml": "machine learning",
+    "ai": "artificial intelligence",
+    "js": "javascript",
+    "ts": "typescript",
+    "py": "python",
+    "golang": "go",
+    "k8s": "kubernetes",
+    "diy": "do it yourself",
+    "d&d": "dungeons & dragons",
+    "dnd": "dungeons & dragons",
+    "rpg": "role-playing games",
+    "sci-fi": "science fiction",
+    "scifi": "science fiction",
+    "ham radio": "amateur radio",
+    "photo": "photography",
+}
+
+
+def apply_aliases(names: list[str], aliases: dict[str, str] | None = None) -> list[str]:
+    """Map normalised tags through the aliases (built-in, then `aliases`), de-duplicated."""
+    table = {**BUILTIN_ALIASES, **(aliases or {})}
+    seen: dict[str, None] = {}
+    for name in names:
+        seen.setdefault(table.get(name, name), None)
+    return list(seen)

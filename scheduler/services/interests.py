@@ -9,13 +9,14 @@ from sqlalchemy.orm import Session
 from scheduler.domain.interests import normalise_interest, normalise_interests
 from scheduler.models import Interest
 from scheduler.models.interest import gathering_interests, group_interests, user_interests
+from scheduler.services.aliases import canonical_names
 
 
 def resolve_interests(
     session: Session, raw: list[str], *, field: str = "interests"
 ) -> list[Interest]:
     """The Interest rows for these tags, creating the missing ones."""
-    names = normalise_interests(raw, field=field)
+    names = canonical_names(session, normalise_interests(raw, field=field))
     if not names:
         return []
     found = {i.name: i for i in session.scalars(select(Interest).where(Interest.name.in_(names)))}
@@ -34,7 +35,8 @@ def resolve_interests(
 
 def find_interest(session: Session, raw: str) -> Interest | None:
     """The existing Interest for a tag, if anyone uses it."""
-    return session.scalars(select(Interest).where(Interest.name == normalise_interest(raw))).first()
+    (name,) = canonical_names(session, [normalise_interest(raw)])
+    return session.scalars(select(Interest).where(Interest.name == name)).first()
 
 
 def search_interests(session: Session, query: str, limit: int = 20) -> list[tuple[str, int]]:

@@ -1,0 +1,212 @@
+"""Recommendation scoring: pure functions over plain facts, no database and no clock.
+
+An item (group or gathering) scores by the interests it shares with me, each weighted by how
+rare it is (inverse document frequency), plus a boost for people I have met who are in it,
+plus a little for free seats. Full gatherings with a long waitlist sink below everything open.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+# a tag used by at most this share of everything (or this few things) counts as "rare"
+RARE_SHARE = 0.01
+RARE_MIN_USES = 5
+MET_WEIGHT = 1.5
+MET_CAP = 5
+SEATS_WEIGHT = 0.25
+# full with a waitlist at least this long: the item sinks below every open item
+LONG_WAITLIST = 5
+FULL_FACTOR = 0.5
+SINK_FACTOR = 0.05
+
+
+@dataclass(frozen=True)
+class InterestWeights:
+    """IDF weights of the interests one person holds: name → weight, plus what is rare."""
+
+    weights: Mapping[str, float]
+    rare: frozenset[str]
+
+    def weight(self, name: str) -> float:
+        """The weight of one shared interest (0 for an interest I don't hold)."""
+        return self.weights.get(name, 0.0)
+
+
+def interest_weights(usage: Mapping[str, int], total: int) -> InterestWeights:
+    """IDF weights from how many users, groups and gatherings use each tag out of `total`."""
+    total = max(total, 1)
+    weights: dict[str, float] = {}
+    rare: set[str] = set()
+    for name, count in usage.items():
+        count = max(count, 1)
+        weights[name] = math.log((total + 1) / count) + 1.0
+        if count <= max(RARE_MIN_USES, RARE_SHARE * total):
+            rare.add(name)
+    return InterestWeights(weights=weights, rare=frozenset(rare))
+
+
+def interest_score(shared: Iterable[str], weights: InterestWeights) -> float:
+    """The summed rarity weight of the shared interests."""
+    return sum(weights.weight(name) for name in shared)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What is known about one recommendable item; `capacity` None means unlimited."""
+
+    id: int
+    shared_interests: Sequence[str]
+    met_count: int = 0
+    capacity: int | None = None
+    going_count: int = 0
+    waitlist_length: int = 0
+    starts_at: datetime | None = None
+    cancelled: bool = False
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A candidate with its score and the human reasons behind it."""
+
+    candidate: Candidate
+    score: float
+    reasons: list[str] = field(default_factory=list)
+    shared_interests: list[str] = field(default_factory=list)
+
+
+def _quoted(names: Sequence[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def score_candidate(
+    candidate: Candidate, weights: InterestWeights, *, now: datetime, member_word: str = "going"
+) -> Scored | None:
+    """Score one item; None when it must not be recommended at all (cancelled or past)."""
+    if candidate.cancelled:
+        return None
+    if candidate.starts_at is not None and candidate.starts_at <= now:
+        return None
+    shared = sorted(candidate.shared_interests, key=lambda n: (-weights.weight(n), n))
+    score = interest_score(shared, weights)
+    reasons: list[str] = []
+    rare = [n for n in shared if n in weights.rare]
+    common = [n for n in shared if n not in weights.rare]
+    if rare:
+        noun = "interest" if len(rare) == 1 else "interests"
+        reasons.append(f"shares the rare {noun} {_quoted(rare)}")
+    if common:
+        noun = "interest" if len(common) == 1 else "interests"
+        also = "also " if rare else ""
+        reasons.append(f"{also}shares your {noun} {_quoted(common)}")
+    if candidate.met_count:
+        score += MET_WEIGHT * min(candidate.met_count, MET_CAP)
+        who = "1 person" if candidate.met_count == 1 else f"{candidate.met_count} people"
+        verb = "is" if candidate.met_count == 1 else "are"
+        reasons.append(f"{who} you've met {verb} {member_word}")
+    if candidate.capacity is not None:
+        left = max(0, candidate.capacity - candidate.going_count)
+        if left > 0:
+            score += SEATS_WEIGHT * min(1.0, left / candidate.capacity)
+            reasons.append(f"{left} seat{'s' if left != 1 else ''} left")
+        elif candidate.waitlist_length >= LONG_WAITLIST:
+            score *= SINK_FACTOR
+            reasons.append(f"full, {candidate.waitlist_length} people on the waitlist")
+        else:
+            score *= FULL_FACTOR
+            waiting = candidate.waitlist_length
+            reasons.append(
+                f"full, {waiting} on the waitlist" if waiting else "full: join the waitlist"
+            )
+    else:
+        score += SEATS_WEIGHT
+    return Scored(
+        candidate=candidate, score=round(score, 4), reasons=reasons, shared_interests=shared
+    )
+
+
+def rank(
+    candidates: Iterable[Candidate],
+    weights: InterestWeights,
+    *,
+    now: datetime,
+    member_word: str = "going",
+) -> list[Scored]:
+    """Scored candidates, best first; ties go to the sooner start, then the lower id."""
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    scored = [
+        s
+        for c in candidates
+        if (s := score_candidate(c, weights, now=now, member_word=member_word)) is not None
+    ]
+    scored.sort(key=lambda s: (-s.score, s.candidate.starts_at or far, s.candidate.id))
+    return scored
+
+
+@dataclass(frozen=True)
+class UsualSlot:
+    """A group's habit: the local weekday, start time and length of its gatherings."""
+
+    weekday: int  # Monday = 0
+    start: time
+    duration_minutes: int
+    timezone: str
+
+
+def usual_slot(past: Sequence[tuple[datetime, int, str]]) -> UsualSlot | None:
+    """The most common (weekday, local start) of past gatherings given as (start, minutes, tz).
+
+    Later gatherings win ties, so a group that moved its night is followed.
+    """
+    if not past:
+        return None
+    ordered = sorted(past, key=lambda p: p[0])
+    local = [(start.astimezone(ZoneInfo(tz)), minutes, tz) for start, minutes, tz in ordered]
+    counts = Counter((s.weekday(), s.time().replace(second=0, microsecond=0)) for s, _, _ in local)
+    last_seen = {
+        (s.weekday(), s.time().replace(second=0, microsecond=0)): i
+        for i, (s, _, _) in enumerate(local)
+    }
+    weekday, start = max(counts, key=lambda k: (counts[k], last_seen[k]))
+    matching = [
+        (m, tz)
+        for s, m, tz in local
+        if (s.weekday(), s.time().replace(second=0, microsecond=0)) == (weekday, start)
+    ]
+    minutes, tz = matching[-1]
+    return UsualSlot(weekday=weekday, start=start, duration_minutes=minutes, timezone=tz)
+
+
+def proposed_window(
+    slot: UsualSlot, *, now: datetime, margin: timedelta = timedelta(hours=2)
+) -> tuple[datetime, datetime]:
+    """A poll window around the group's usual time on its usual day, at least 6 days ahead.
+
+    Six days leave people time to answer the poll before the evening comes.
+    """
+    tz = ZoneInfo(slot.timezone)
+    local_now = now.astimezone(tz)
+    day = local_now.date() + timedelta(days=6)
+    day += timedelta(days=(slot.weekday - day.weekday()) % 7)
+    start = datetime.combine(day, slot.start, tzinfo=tz)
+    window_start = max(start - margin, now)
+    window_end = start + timedelta(minutes=slot.duration_minutes) + margin
+    return window_start.astimezone(now.tzinfo), window_end.astimezone(now.tzinfo)
+
+
+def iso_week(moment: datetime) -> str:
+    """The ISO week of a moment, e.g. "2026-W49": the period of a weekly digest."""
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def quiet_period(last_activity: datetime, now: datetime, weeks: int) -> int:
+    """How many whole `weeks`-long quiet spells have passed since the last activity (0: none)."""
+    if weeks <= 0 or now <= last_activity:
+        return 0
+    return int((now - last_activity) // timedelta(weeks=weeks))
