@@ -1,0 +1,210 @@
+"""Gathering pages: the new-gathering form, a gathering's page, RSVP and cancel buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+from werkzeug.wrappers import Response
+
+from scheduler.domain.errors import KindredError, NotAllowed
+from scheduler.extensions import current_services, db_session
+from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, User, utcnow
+from scheduler.models.gathering import DEFAULT_REMINDERS
+from scheduler.schemas.gatherings import GatheringArgsSchema
+from scheduler.services import accounts, gatherings, rsvps
+from scheduler.services.feeds_urls import feed_urls, webcal
+from scheduler.web.auth import login_required, page_user, protect, require_user
+from scheduler.web.forms import (
+    DURATION_CHOICES,
+    REMINDER_CHOICES,
+    STEP_CHOICES,
+    FormState,
+    gathering_args,
+    load_with,
+    recurrence_labels,
+    timezone_choices,
+)
+
+bp = protect(Blueprint("gathering_pages", __name__))
+
+RSVP_LABELS = {"yes": "Going", "maybe": "Maybe", "no": "Can't go"}
+
+
+def supports_recurrence() -> bool:
+    """True once the gatherings API takes a `recurrence` rule (the series feature)."""
+    return "recurrence" in GatheringArgsSchema._declared_fields
+
+
+def _my_groups(user: User) -> list[Group]:
+    return list(
+        db_session().scalars(
+            select(Group)
+            .join(GroupMember, GroupMember.group_id == Group.id)
+            .where(GroupMember.user_id == user.id)
+            .order_by(Group.name)
+        )
+    )
+
+
+@bp.route("/gatherings/new", methods=["GET", "POST"])
+@login_required
+def new() -> Any:
+    """Fixed time or "find a time"; errors next to their fields, input kept."""
+    user = require_user()
+    state = FormState(
+        values={
+            "timezone": user.timezone,
+            "mode": request.args.get("mode", "fixed"),
+            "group_id": request.args.get("group_id", ""),
+            "duration_minutes": "120",
+            "step_minutes": "30",
+            "min_attendees": "1",
+            "reminders": [str(m) for m in DEFAULT_REMINDERS],
+            "recurrence": "none",
+        }
+    )
+    if request.method == "POST":
+        body = gathering_args(request.form, state, supports_recurrence=supports_recurrence())
+        had_errors = not state.ok
+        args = load_with(GatheringArgsSchema(), body, state)
+        if had_errors and state.errors.keys() & {"starts_at", "window_start", "window_end"}:
+            # the time itself was unreadable: "give a fixed time or a poll" would only confuse
+            state.errors.pop("mode", None)
+        if args is not None and state.ok:
+            session = db_session()
+            try:
+                gathering = gatherings.create_gathering(
+                    session,
+                    user,
+                    args,
+                    now=utcnow(),
+                    uid_domain=current_services().config.mail_domain,
+                )
+                session.commit()
+            except NotAllowed as exc:
+                session.rollback()
+                state.add("group_id", exc.message)
+            except KindredError as exc:
+                session.rollback()
+                state.add_error(exc)
+            else:
+                if gathering.status == GatheringStatus.POLLING:
+                    flash(
+                        "Your poll is open. Share this page so people can paint when they can come.",
+                        "success",
+                    )
+                else:
+                    flash("Your gathering is on the calendar.", "success")
+                return redirect(url_for("gathering_pages.show", gathering_id=gathering.id))
+    return (
+        render_template(
+            "gathering_new.html",
+            form=state,
+            my_groups=_my_groups(user),
+            timezones=timezone_choices(),
+            durations=DURATION_CHOICES,
+            steps=STEP_CHOICES,
+            reminder_choices=REMINDER_CHOICES,
+            recurrence_options=recurrence_labels(None),
+            recurrence_enabled=supports_recurrence(),
+        ),
+        422 if state.errors else 200,
+    )
+
+
+@bp.get("/g/<int:gathering_id>")
+def show(gathering_id: int) -> Any:
+    """When and where (in my zone and the gathering's), RSVP buttons, who is coming, links."""
+    session = db_session()
+    gathering = gatherings.get_gathering(session, gathering_id)
+    if gathering.status == GatheringStatus.POLLING:
+        from scheduler.web.poll_pages import render_poll
+
+        return render_poll(gathering)
+    user = page_user()
+    my_rsvp = rsvps.get_rsvp(session, gathering.id, user.id) if user else None
+    position = rsvps.waitlist_position(session, my_rsvp) if my_rsvp else None
+    attendees = None
+    if user is not None:
+        try:
+            attendees = rsvps.attendees(session, gathering, user)
+        except NotAllowed:
+            attendees = None
+    return render_template(
+        "gathering.html",
+        gathering=gathering,
+        status=gatherings.effective_status(gathering, utcnow()),
+        user=user,
+        my_tz=user.timezone if user else gathering.timezone,
+        my_rsvp=my_rsvp,
+        waitlist_position=position,
+        attendees=attendees,
+        seats_left=gatherings.seats_left(gathering),
+        rsvp_labels=RSVP_LABELS,
+        is_organizer=user is not None and user.id == gathering.organizer_id,
+        **calendar_links(gathering, user),
+    )
+
+
+def calendar_links(gathering: Gathering, user: User | None) -> dict[str, str | None]:
+    """ "Add to calendar" (.ics) and "Subscribe" (the group's feed, else my personal feed)."""
+    config = current_services().config
+    ics_url = f"{config.base_url}/gatherings/{gathering.id}.ics"
+    subscribe = None
+    subscribe_label = None
+    if gathering.group_id is not None:
+        subscribe = webcal(f"{config.base_url}/groups/{gathering.group_id}.ics")
+        subscribe_label = "Subscribe to the group's calendar"
+    elif user is not None:
+        token = accounts.current_feed_token(user, config.secret_key)
+        subscribe = feed_urls(config.base_url, token)["webcal_url"]
+        subscribe_label = "Subscribe to my Kindred calendar"
+    return {"ics_url": ics_url, "subscribe_url": subscribe, "subscribe_label": subscribe_label}
+
+
+@bp.post("/g/<int:gathering_id>/rsvp")
+@login_required
+def rsvp(gathering_id: int) -> Response:
+    """Going / Maybe / Can't go."""
+    session = db_session()
+    response = request.form.get("response", "")
+    try:
+        outcome = rsvps.set_rsvp(session, gathering_id, require_user(), response, now=utcnow())
+        session.commit()
+    except KindredError as exc:
+        session.rollback()
+        if exc.status == 404:
+            raise
+        flash(exc.message, "error")
+    else:
+        if outcome.state == rsvps.RsvpState.WAITLISTED:
+            flash(
+                f"It's full: you are number {outcome.waitlist_position} on the waitlist. "
+                "We'll email you if a seat frees up.",
+                "info",
+            )
+        elif outcome.state == rsvps.RsvpState.GOING:
+            flash("You're going. See you there!", "success")
+        else:
+            flash("Thanks, your answer is saved.", "success")
+    return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
+
+
+@bp.post("/g/<int:gathering_id>/cancel")
+@login_required
+def cancel(gathering_id: int) -> Response:
+    """Cancel the gathering (organizer only); attendees are told."""
+    session = db_session()
+    try:
+        gatherings.cancel_gathering(session, gathering_id, require_user(), now=utcnow())
+        session.commit()
+    except KindredError as exc:
+        session.rollback()
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+    else:
+        flash("The gathering is cancelled; everyone who answered will be told.", "info")
+    return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
