@@ -28,7 +28,13 @@ class PeriodicTask:
 
 
 # Periodic work, declared as data. Each task runs in the clock process and only enqueues.
-PERIODIC_TASKS: list[PeriodicTask] = []
+PERIODIC_TASKS: list[PeriodicTask] = [
+    PeriodicTask("workers.slots.sweep_polls"),
+    PeriodicTask("workers.gatherings.sweep_ended", every_seconds=60),
+    PeriodicTask("workers.nudges.sweep", every_seconds=3600),
+    PeriodicTask("workers.mail.sweep_outbox"),
+    PeriodicTask("workers.series.sweep", every_seconds=3600),
+]
 
 
 def _call(path: str) -> None:

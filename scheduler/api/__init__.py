@@ -9,7 +9,16 @@ from scheduler.api.errors import KindredApi, register_error_handlers
 
 def init_api(app: Flask) -> KindredApi:
     """Bind the API, its blueprints and error handlers to the app."""
-    from scheduler.api import accounts, gatherings, groups, health
+    from scheduler.api import (
+        accounts,
+        gatherings,
+        groups,
+        health,
+        interests,
+        mail_status,
+        polls,
+        recommendations,
+    )
 
     app.config.update(
         API_TITLE="Kindred",
@@ -30,7 +39,15 @@ def init_api(app: Flask) -> KindredApi:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/tokens"}
     )
-    for module in (accounts, groups, gatherings):
+    for module in (
+        accounts,
+        groups,
+        gatherings,
+        polls,
+        interests,
+        recommendations,
+        mail_status,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)
     register_error_handlers(app)

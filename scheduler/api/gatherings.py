@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 from scheduler.api.auth import BEARER_AUTH, current_user
 from scheduler.api.pagination import paginate
 from scheduler.extensions import current_services, db_session
-from scheduler.models import Gathering, utcnow
+from scheduler.models import Gathering, Series, utcnow
 from scheduler.schemas.common import ErrorSchema, WithExtra
 from scheduler.schemas.gatherings import (
     GatheringArgsSchema,
@@ -20,16 +20,23 @@ from scheduler.schemas.gatherings import (
     GatheringSchema,
 )
 from scheduler.schemas.rsvps import AttendeeSchema, RsvpArgsSchema, RsvpSchema
-from scheduler.services import gatherings, rsvps
+from scheduler.services import gatherings, rsvps, series
 
 blp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings", description="Gatherings")
 
 
-def gathering_view(gathering: Gathering) -> WithExtra:
-    """A gathering plus the links and figures the schema shows."""
+def gathering_view(gathering: Gathering, *, detail: bool = False) -> WithExtra:
+    """A gathering plus the links and figures the schema shows (detail: its series too)."""
     base_url = current_services().config.base_url
+    extra: dict[str, Any] = {}
+    if detail and gathering.series_id is not None:
+        session = db_session()
+        made = session.get(Series, gathering.series_id)
+        extra["recurrence"] = made.rule if made is not None else None
+        extra["occurrences"] = series.occurrences_of(session, gathering.series_id)
     return WithExtra(
         gathering,
+        **extra,
         status=gatherings.effective_status(gathering, utcnow()),
         seats_left=gatherings.seats_left(gathering),
         url=f"{base_url}/g/{gathering.id}",
@@ -65,7 +72,7 @@ class Gatherings(MethodView):
             session, current_user(), args, now=utcnow(), uid_domain=config.mail_domain
         )
         session.commit()
-        return gathering_view(gathering)
+        return gathering_view(gathering, detail=True)
 
 
 @blp.route("/<int:gathering_id>")
@@ -75,7 +82,7 @@ class GatheringById(MethodView):
     @blp.response(200, GatheringSchema)
     def get(self, gathering_id: int) -> Any:
         """The gathering, with starts_at/ends_at once scheduled."""
-        return gathering_view(gatherings.get_gathering(db_session(), gathering_id))
+        return gathering_view(gatherings.get_gathering(db_session(), gathering_id), detail=True)
 
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(GatheringPatchArgsSchema)
@@ -84,9 +91,19 @@ class GatheringById(MethodView):
         """Change any create field (organizer only); a time or place change re-sends invites."""
         session = db_session()
         user = current_user()
-        gathering = gatherings.update_gathering(session, gathering_id, user, args, now=utcnow())
+        if args.pop("scope") == "following":
+            gathering = series.update_following(
+                session,
+                gathering_id,
+                user,
+                args,
+                now=utcnow(),
+                uid=gatherings.new_uid(current_services().config.mail_domain),
+            )
+        else:
+            gathering = gatherings.update_gathering(session, gathering_id, user, args, now=utcnow())
         session.commit()
-        return gathering_view(gathering)
+        return gathering_view(gathering, detail=True)
 
 
 @blp.route("/<int:gathering_id>/cancel")
@@ -116,7 +133,12 @@ class GatheringRsvp(MethodView):
         """Answer yes (a seat or the waitlist), maybe (no seat) or no; repeating is a no-op."""
         session = db_session()
         user = current_user()
-        outcome = rsvps.set_rsvp(session, gathering_id, user, args["response"], now=utcnow())
+        if args["all_future"]:
+            outcome = series.answer_all_future_by_id(
+                session, gathering_id, user, args["response"], now=utcnow()
+            )
+        else:
+            outcome = rsvps.set_rsvp(session, gathering_id, user, args["response"], now=utcnow())
         session.commit()
         return outcome
 

@@ -1,5 +1,6 @@
 """All models, imported here so metadata and Alembic see every table."""
 
+from scheduler.models.alias import InterestAlias
 from scheduler.models.base import Base, UTCDateTime, utcnow
 from scheduler.models.gathering import (
     AvailabilityInterval,
@@ -10,8 +11,10 @@ from scheduler.models.gathering import (
 )
 from scheduler.models.group import Group, GroupMember
 from scheduler.models.interest import Interest
+from scheduler.models.mail_preferences import GatheringMute
 from scheduler.models.outbox import OutboxMessage, OutboxStatus
 from scheduler.models.rsvp import Rsvp
+from scheduler.models.series import Series, SeriesAnswer
 from scheduler.models.user import ApiToken, User
 
 __all__ = [
@@ -19,15 +22,19 @@ __all__ = [
     "AvailabilityInterval",
     "Base",
     "Gathering",
+    "GatheringMute",
     "GatheringStatus",
     "Group",
     "GroupMember",
     "Interest",
+    "InterestAlias",
     "Invitation",
     "OutboxMessage",
     "OutboxStatus",
     "Poll",
     "Rsvp",
+    "Series",
+    "SeriesAnswer",
     "UTCDateTime",
     "User",
     "utcnow",

@@ -30,7 +30,11 @@ class Gathering(Base):
     """A meetup. `uid` is its iCalendar UID for life; `sequence` rises on every change."""
 
     __tablename__ = "gatherings"
-    __table_args__ = (Index("ix_gatherings_status_starts_at", "status", "starts_at"),)
+    __table_args__ = (
+        Index("ix_gatherings_status_starts_at", "status", "starts_at"),
+        # one materialised occurrence per original start of a series
+        UniqueConstraint("series_id", "recurrence_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(255), unique=True)
@@ -53,7 +57,9 @@ class Gathering(Base):
     # seats taken and the waitlist ticket counter, both changed only under the gathering lock
     going_count: Mapped[int] = mapped_column(Integer, default=0)
     waitlist_counter: Mapped[int] = mapped_column(Integer, default=0)
-    series_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True)
+    # for a poll that ends in a series ("find our weekly slot"): the weekly RRULE to follow
+    recurrence: Mapped[str | None] = mapped_column(String(500))
     # for an occurrence of a series: its original start (the iCalendar RECURRENCE-ID)
     recurrence_id: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -117,3 +123,5 @@ class Invitation(Base):
     gathering_id: Mapped[int] = mapped_column(ForeignKey("gatherings.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # when they last answered the poll (an empty answer, "nothing works", is still an answer)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

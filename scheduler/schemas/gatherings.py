@@ -70,6 +70,15 @@ class GatheringArgsSchema(ArgsSchema):
     interests = interests_field(load_default=list)
     starts_at = UTCDateTimeField(load_default=None, allow_none=True)
     poll = fields.Nested(PollArgsSchema, load_default=None, allow_none=True)
+    recurrence = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(min=1, max=500),
+        metadata={
+            "description": "an RFC 5545 RRULE such as FREQ=WEEKLY;BYDAY=TH;COUNT=8: the "
+            "gathering becomes a series whose occurrences are gatherings of their own"
+        },
+    )
     reminders = _reminders_field(load_default=None)
     followup_minutes = fields.Integer(
         load_default=None, strict=True, validate=validate.Range(min=0, max=30 * 24 * 60)
@@ -87,6 +96,14 @@ class GatheringArgsSchema(ArgsSchema):
 class GatheringPatchArgsSchema(ArgsSchema):
     """Change a gathering (organizer only); every field optional."""
 
+    scope = fields.String(
+        load_default="this",
+        validate=validate.OneOf(["this", "following"]),
+        metadata={
+            "description": "for an occurrence of a series: change only this one (default), "
+            "or this and all following ones (the series is split; past ones stay)"
+        },
+    )
     title = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=20_000))
     location = fields.String(validate=validate.Length(max=500))
@@ -125,6 +142,14 @@ class PollSchema(Schema):
     min_attendees = fields.Integer()
 
 
+class OccurrenceSchema(Schema):
+    """One occurrence of a series."""
+
+    id = fields.Integer()
+    starts_at = UTCDateTimeField()
+    status = fields.String()
+
+
 class GatheringSchema(Schema):
     """A gathering as the API shows it."""
 
@@ -149,6 +174,13 @@ class GatheringSchema(Schema):
     reminders = fields.List(fields.Integer())
     followup_minutes = fields.Integer()
     series_id = fields.Integer(allow_none=True)
+    recurrence = fields.String(
+        allow_none=True, metadata={"description": "the series' RRULE, for occurrences"}
+    )
+    occurrences = fields.List(
+        fields.Nested(OccurrenceSchema),
+        metadata={"description": "every materialised occurrence of the series"},
+    )
     url = fields.String(metadata={"description": "the gathering's page"})
     ics_url = fields.String()
     created_at = UTCDateTimeField()

@@ -18,6 +18,13 @@ class RsvpArgsSchema(ArgsSchema):
         required=True,
         validate=validate.OneOf(["yes", "no", "maybe"], error="Answer yes, no or maybe."),
     )
+    all_future = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "for an occurrence of a series: answer this one and every later "
+            "one, including occurrences created later as the series rolls forward"
+        },
+    )
 
 
 class _DropEmpty(Schema):

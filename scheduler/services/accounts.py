@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from scheduler.domain.errors import Conflict, InvalidInput, NotAuthenticated
 from scheduler.domain.timezones import zone
@@ -131,10 +131,16 @@ def issue_api_token(session: Session, user: User) -> str:
 
 def user_for_api_token(session: Session, token: str) -> User:
     """The user a bearer token belongs to, or NotAuthenticated."""
-    row = session.scalars(select(ApiToken).where(ApiToken.token_hash == sha256_hex(token))).first()
-    if row is None:
+    # one query on the hot path of every API call; interests load only if a view needs them
+    user = session.scalars(
+        select(User)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == sha256_hex(token))
+        .options(lazyload(User.interests))
+    ).first()
+    if user is None:
         raise NotAuthenticated("Invalid or expired token.")
-    return row.user
+    return user
 
 
 def current_feed_token(user: User, secret_key: str) -> str:

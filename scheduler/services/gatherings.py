@@ -35,6 +35,13 @@ def create_gathering(
             raise InvalidInput(f"No group with id {group_id}.", field="group_id")
         if group_service.membership(session, group_id, organizer.id) is None:
             raise NotAllowed("Only members of the group can create gatherings in it.")
+    if args.get("recurrence") and args.get("starts_at") is not None:
+        from scheduler.services import series
+
+        _made, occurrences = series.create_series(
+            session, organizer, args, now=now, uid=new_uid(uid_domain)
+        )
+        return occurrences[0]
     reminders = args.get("reminders")
     followup = args.get("followup_minutes")
     gathering = Gathering(
@@ -63,10 +70,27 @@ def create_gathering(
     else:
         gathering.status = GatheringStatus.POLLING
         attach_poll(gathering, args["poll"], now=now)
+        if args.get("recurrence"):
+            # "find our weekly slot": the winner becomes a weekly series when scheduled
+            gathering.recurrence = weekly_poll_rule(args["recurrence"], args["timezone"])
     session.add(gathering)
     session.flush()
     schedule_deadline_job(session, gathering)
     return gathering
+
+
+def weekly_poll_rule(text: str, timezone: str) -> str:
+    """The rule a polled series will follow: FREQ=WEEKLY (the weekday comes from the winner)."""
+    from scheduler.domain import recurrence
+
+    rule = recurrence.parse_rule(text, timezone)
+    if rule.freq != recurrence.Frequency.WEEKLY or rule.by_day or rule.by_month_day:
+        raise InvalidInput(
+            "A poll can end in a weekly series only: give FREQ=WEEKLY (optionally with "
+            "INTERVAL, COUNT or UNTIL); the weekday is the one of the winning slot.",
+            field="recurrence",
+        )
+    return rule.text
 
 
 def get_gathering(session: Session, gathering_id: int) -> Gathering:

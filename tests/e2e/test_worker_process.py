@@ -14,7 +14,13 @@ pytestmark = pytest.mark.e2e
 
 def test_worker_joins_the_test_redis_and_stops_on_sigterm(app, config, redis_client, tmp_path):
     with running("worker", config, tmp_path, name="e2e-probe") as worker:
-        wait_for(lambda: any(w.name == "e2e-probe" for w in Worker.all(connection=redis_client)))
+        # idle: past start-up (signal handlers installed), waiting for jobs
+        wait_for(
+            lambda: any(
+                w.name == "e2e-probe" and w.get_state() == "idle"
+                for w in Worker.all(connection=redis_client)
+            )
+        )
     assert worker.popen.returncode == 0, worker.log()[-2000:]
     assert not any(w.name == "e2e-probe" for w in Worker.all(connection=redis_client))
 

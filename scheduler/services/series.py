@@ -1,0 +1,449 @@
+"""Recurring gatherings: create a series, materialise its occurrences, edit, answer for all.
+
+Each occurrence is a Gathering with `series_id` and `recurrence_id` (its original start), so
+RSVPs, capacity, waitlist, reminders and follow-ups work per occurrence unchanged.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from scheduler.domain import recurrence
+from scheduler.domain.errors import InvalidInput
+from scheduler.models import Gathering, GatheringStatus, Series, SeriesAnswer, User
+from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
+from scheduler.services.interests import resolve_interests
+from scheduler.services.outbox import withdraw_mail
+
+TEMPLATE_FIELDS = ("duration_minutes", "capacity", "reminders", "followup_minutes", "interests")
+
+
+def occurrence_uid(series_uid: str, instant: datetime) -> str:
+    """The unique column value of an occurrence; its iCalendar UID is the series' UID."""
+    return f"{series_uid}/{instant.astimezone(UTC):%Y%m%dT%H%M%SZ}"
+
+
+def _local_wall_clock(instant: datetime, timezone: str) -> str:
+    return instant.astimezone(ZoneInfo(timezone)).replace(tzinfo=None).isoformat()
+
+
+def create_series(
+    session: Session,
+    organizer: User,
+    args: dict[str, Any],
+    *,
+    now: datetime,
+    uid: str,
+) -> tuple[Series, list[Gathering]]:
+    """A series from a create request with `recurrence` and `starts_at`; returns its occurrences.
+
+    The first occurrence is the first instant the rule yields from `starts_at` (a start
+    that does not match the rule, e.g. a Monday for BYDAY=TH, moves to the first match).
+    """
+    if args.get("starts_at") is None:
+        raise InvalidInput(
+            "A recurring gathering needs starts_at (polls for a weekly slot end in a series "
+            "when scheduled).",
+            field="starts_at",
+        )
+    timezone = args["timezone"]
+    rule = recurrence.parse_rule(args["recurrence"], timezone)
+    first_local = _local_wall_clock(args["starts_at"], timezone)
+    horizon = now + timedelta(days=recurrence.HORIZON_DAYS)
+    instants = recurrence.expand(
+        rule,
+        datetime.fromisoformat(first_local),
+        timezone,
+        until=None if rule.is_bounded else horizon,
+    )
+    if not instants:
+        raise InvalidInput("The rule has no occurrences from starts_at on.", field="recurrence")
+    if instants[0] <= now:
+        raise InvalidInput("A new series cannot start in the past.", field="starts_at")
+    reminders = args.get("reminders")
+    followup = args.get("followup_minutes")
+    series = Series(
+        uid=uid,
+        organizer_id=organizer.id,
+        group_id=args.get("group_id"),
+        rule=rule.text,
+        timezone=timezone,
+        first_start_local=_local_wall_clock(instants[0], timezone),
+        title=args["title"],
+        description=args.get("description", ""),
+        location=args.get("location", ""),
+        template={
+            "duration_minutes": args["duration_minutes"],
+            "capacity": args.get("capacity"),
+            "reminders": sorted(
+                set(reminders if reminders is not None else DEFAULT_REMINDERS), reverse=True
+            ),
+            "followup_minutes": DEFAULT_FOLLOWUP_MINUTES if followup is None else followup,
+            "interests": list(args.get("interests") or []),
+        },
+    )
+    session.add(series)
+    session.flush()
+    occurrences = materialize(session, series, now=now)
+    return series, occurrences
+
+
+def series_rule(series: Series) -> recurrence.RecurrenceRule:
+    """The parsed rule of a series."""
+    return recurrence.parse_rule(series.rule, series.timezone)
+
+
+def materialize(session: Session, series: Series, *, now: datetime) -> list[Gathering]:
+    """Create the occurrences that do not exist yet, up to the horizon; return the new ones.
+
+    Idempotent: (series_id, recurrence_id) is unique, and existing occurrences are skipped.
+    New occurrences inherit "all future" answers.
+    """
+    rule = series_rule(series)
+    horizon = None if rule.is_bounded else now + timedelta(days=recurrence.HORIZON_DAYS)
+    instants = recurrence.expand(
+        rule,
+        datetime.fromisoformat(series.first_start_local),
+        series.timezone,
+        until=horizon,
+    )
+    existing = set(
+        session.scalars(select(Gathering.recurrence_id).where(Gathering.series_id == series.id))
+    )
+    template = series.template
+    interests = resolve_interests(session, template.get("interests", []))
+    created: list[Gathering] = []
+    for instant in instants:
+        if instant in existing:
+            continue
+        gathering = Gathering(
+            uid=occurrence_uid(series.uid, instant),
+            series_id=series.id,
+            recurrence_id=instant,
+            title=series.title,
+            description=series.description,
+            location=series.location,
+            group_id=series.group_id,
+            organizer_id=series.organizer_id,
+            timezone=series.timezone,
+            duration_minutes=template["duration_minutes"],
+            capacity=template.get("capacity"),
+            reminders=list(template.get("reminders", DEFAULT_REMINDERS)),
+            followup_minutes=template.get("followup_minutes", DEFAULT_FOLLOWUP_MINUTES),
+            status=GatheringStatus.SCHEDULED,
+            starts_at=instant,
+            ends_at=instant + timedelta(minutes=template["duration_minutes"]),
+            interests=interests,
+        )
+        session.add(gathering)
+        created.append(gathering)
+    series.materialized_until = instants[-1] if instants else series.materialized_until
+    session.flush()
+    if created:
+        _apply_series_answers(session, series, created, now=now)
+    return created
+
+
+def _apply_series_answers(
+    session: Session, series: Series, occurrences: list[Gathering], *, now: datetime
+) -> None:
+    from scheduler.services import rsvps
+
+    answers = session.scalars(select(SeriesAnswer).where(SeriesAnswer.series_id == series.id))
+    for answer in answers:
+        user = session.get(User, answer.user_id)
+        if user is None:
+            continue
+        for gathering in occurrences:
+            assert gathering.starts_at is not None
+            if gathering.starts_at >= answer.from_start and gathering.starts_at > now:
+                rsvps.set_rsvp(session, gathering.id, user, answer.response, now=now)
+
+
+def occurrences_of(session: Session, series_id: int) -> list[Gathering]:
+    """Every materialised occurrence of a series, by original start."""
+    return list(
+        session.scalars(
+            select(Gathering)
+            .where(Gathering.series_id == series_id)
+            .order_by(Gathering.recurrence_id)
+        )
+    )
+
+
+def answer_all_future(
+    session: Session, occurrence: Gathering, user: User, response: str, *, now: datetime
+) -> list[Any]:
+    """Answer this occurrence and every later one, including those not yet materialised."""
+    from scheduler.services import rsvps
+
+    assert occurrence.series_id is not None and occurrence.starts_at is not None
+    answer = session.scalars(
+        select(SeriesAnswer).where(
+            SeriesAnswer.series_id == occurrence.series_id, SeriesAnswer.user_id == user.id
+        )
+    ).first()
+    if answer is None:
+        answer = SeriesAnswer(series_id=occurrence.series_id, user_id=user.id)
+        session.add(answer)
+    answer.response = response
+    answer.from_start = occurrence.starts_at
+    results = []
+    answered: list[int] = []
+    for gathering in occurrences_of(session, occurrence.series_id):
+        assert gathering.starts_at is not None
+        if gathering.starts_at < occurrence.starts_at or gathering.starts_at <= now:
+            continue
+        if gathering.status != GatheringStatus.SCHEDULED:
+            continue
+        results.append(rsvps.set_rsvp(session, gathering.id, user, response, now=now))
+        answered.append(gathering.id)
+    session.flush()
+    if response in ("yes", "maybe") and answered:
+        _owe_series_invite(session, occurrence, user, answered)
+    return results
+
+
+def _owe_series_invite(
+    session: Session, anchor: Gathering, user: User, answered: list[int]
+) -> None:
+    """One invite carrying the RRULE instead of one per occurrence."""
+    from scheduler.models import OutboxMessage
+    from scheduler.services.outbox import owe_mail
+
+    made = session.get(Series, anchor.series_id)
+    assert made is not None
+    # the per-occurrence invites just owed by set_rsvp are replaced by the series invite
+    for gathering_id in answered:
+        withdraw_mail(session, gathering_id=gathering_id, kinds=["invite"], recipient_id=user.id)
+    earlier = session.scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.kind == "series_invite", OutboxMessage.recipient_id == user.id)
+    )
+    owe_mail(
+        session,
+        key=f"series-invite:{made.id}:{user.id}:seq{made.sequence}:n{earlier or 0}",
+        kind="series_invite",
+        recipient=user,
+        gathering_id=anchor.id,
+        payload={"series_id": made.id, "sequence": made.sequence},
+    )
+
+
+def split_series(
+    session: Session,
+    occurrence: Gathering,
+    *,
+    new_start: datetime | None,
+    changes: dict[str, Any],
+    now: datetime,
+    uid: str,
+) -> Series:
+    """ "This and following": end the series before `occurrence`, start a new one from it.
+
+    Past occurrences stay untouched. The occurrences from this one on move to the new series
+    (keeping their RSVPs), take the new time and details, and owe an update mail each.
+    """
+    from scheduler.services import notify, rsvps
+
+    assert occurrence.series_id is not None and occurrence.recurrence_id is not None
+    if occurrence.starts_at is not None and occurrence.starts_at <= now:
+        raise InvalidInput("Only future occurrences can start a new series.", field="scope")
+    old = session.get(Series, occurrence.series_id, with_for_update=True)
+    assert old is not None
+    rule = series_rule(old)
+    split = recurrence.split_rule(
+        rule,
+        datetime.fromisoformat(old.first_start_local),
+        old.timezone,
+        occurrence.recurrence_id,
+    )
+    timezone = changes.get("timezone", old.timezone)
+    first_local = split.after_first_start_local
+    if new_start is not None:
+        first_local = new_start.astimezone(ZoneInfo(timezone)).replace(tzinfo=None)
+    template = dict(old.template)
+    for key in TEMPLATE_FIELDS:
+        if key in changes:
+            template[key] = changes[key]
+    fields = {
+        "rule": split.after.text,
+        "timezone": timezone,
+        "first_start_local": first_local.isoformat(),
+        "title": changes.get("title", old.title),
+        "description": changes.get("description", old.description),
+        "location": changes.get("location", old.location),
+        "template": template,
+    }
+    if split.before is None:
+        # from the first occurrence on is the whole series: edit it in place, same UID
+        new = old
+        for key, value in fields.items():
+            setattr(new, key, value)
+    else:
+        new = Series(
+            uid=uid,
+            organizer_id=old.organizer_id,
+            group_id=old.group_id,
+            split_from_id=old.id,
+            **fields,
+        )
+        session.add(new)
+        old.rule = split.before.text
+    old.sequence += 1
+    session.flush()
+
+    moved = [
+        g
+        for g in occurrences_of(session, new.id if new is old else old.id)
+        if g.recurrence_id is not None and g.recurrence_id >= occurrence.recurrence_id
+    ]
+    new_rule = series_rule(new)
+    horizon = None if new_rule.is_bounded else now + timedelta(days=recurrence.HORIZON_DAYS)
+    instants = recurrence.expand(new_rule, first_local, timezone, until=horizon)
+    duration = template["duration_minutes"]
+    for gathering, instant in zip(moved, instants, strict=False):
+        if "capacity" in changes and changes["capacity"] != gathering.capacity:
+            # under the occurrence's lock: raising promotes, lowering below "going" is refused
+            locked = rsvps.lock_gathering(session, gathering.id)
+            rsvps.change_capacity(session, locked, changes["capacity"])
+        time_changed = gathering.starts_at != instant or gathering.duration_minutes != duration
+        place_changed = gathering.location != new.location
+        gathering.series_id = new.id
+        gathering.uid = occurrence_uid(new.uid, instant)
+        gathering.recurrence_id = instant
+        gathering.starts_at = instant
+        gathering.ends_at = instant + timedelta(minutes=duration)
+        gathering.duration_minutes = duration
+        gathering.timezone = timezone
+        gathering.title = new.title
+        gathering.description = new.description
+        gathering.location = new.location
+        gathering.sequence += 1
+        gathering.revision += 1
+        changed = {"starts_at"} if time_changed else set()
+        if place_changed:
+            changed.add("location")
+        notify.on_gathering_changed(session, gathering, changed or {"title"})
+    # occurrences beyond the new rule's reach (e.g. a shorter COUNT) are cancelled
+    for gathering in moved[len(instants) :]:
+        gathering.status = GatheringStatus.CANCELLED
+        gathering.sequence += 1
+        notify.on_gathering_cancelled(session, gathering)
+    answers = (
+        []
+        if new is old
+        else session.scalars(select(SeriesAnswer).where(SeriesAnswer.series_id == old.id)).all()
+    )
+    for answer in answers:
+        session.add(
+            SeriesAnswer(
+                series_id=new.id,
+                user_id=answer.user_id,
+                response=answer.response,
+                from_start=max(answer.from_start, instants[0] if instants else answer.from_start),
+            )
+        )
+    session.flush()
+    materialize(session, new, now=now)
+    return new
+
+
+def extend_horizons(session: Session, *, now: datetime) -> int:
+    """Materialise occurrences of unbounded series up to the rolling horizon; count new ones."""
+    created = 0
+    for series in session.scalars(select(Series)):
+        if series_rule(series).is_bounded:
+            continue
+        created += len(materialize(session, series, now=now))
+    return created
+
+
+def _occurrence(session: Session, gathering_id: int, field: str) -> Gathering:
+    from scheduler.services.gatherings import get_gathering
+
+    gathering = get_gathering(session, gathering_id)
+    if gathering.series_id is None:
+        raise InvalidInput("This gathering is not part of a series.", field=field)
+    return gathering
+
+
+def answer_all_future_by_id(
+    session: Session, gathering_id: int, user: User, response: str, *, now: datetime
+) -> Any:
+    """RSVP `all_future`: answer this occurrence and the later ones; returns this one's outcome."""
+    from scheduler.services import rsvps
+
+    occurrence = _occurrence(session, gathering_id, "all_future")
+    rsvps.ensure_rsvps_open(occurrence, now)
+    answer_all_future(session, occurrence, user, response, now=now)
+    return rsvps.set_rsvp(session, occurrence.id, user, response, now=now)
+
+
+def update_following(
+    session: Session,
+    gathering_id: int,
+    user: User,
+    args: dict[str, Any],
+    *,
+    now: datetime,
+    uid: str,
+) -> Gathering:
+    """PATCH with scope=following: split the series at this occurrence and apply the changes."""
+    from scheduler.services.gatherings import require_organizer
+
+    occurrence = _occurrence(session, gathering_id, "scope")
+    require_organizer(occurrence, user)
+    if occurrence.status != GatheringStatus.SCHEDULED:
+        raise InvalidInput("Only a scheduled occurrence can start new series.", field="scope")
+    new_start = args.pop("starts_at", None)
+    if new_start is not None and new_start <= now:
+        raise InvalidInput("A gathering cannot be moved into the past.", field="starts_at")
+    split_series(session, occurrence, new_start=new_start, changes=args, now=now, uid=uid)
+    session.flush()
+    session.refresh(occurrence)
+    return occurrence
+
+
+def series_from_poll(session: Session, gathering: Gathering, *, now: datetime) -> Series:
+    """A "find our weekly slot" poll was scheduled: it becomes the first of a weekly series.
+
+    The winner's weekday (in the gathering's zone) completes the stored FREQ=WEEKLY rule; the
+    polled gathering keeps its id and its UID becomes the series' UID.
+    """
+    assert gathering.recurrence and gathering.starts_at is not None
+    local = gathering.starts_at.astimezone(ZoneInfo(gathering.timezone))
+    weekday = recurrence.WEEKDAY_CODES[local.weekday()]
+    rule = recurrence.parse_rule(f"{gathering.recurrence};BYDAY={weekday}", gathering.timezone)
+    made = Series(
+        uid=gathering.uid,
+        organizer_id=gathering.organizer_id,
+        group_id=gathering.group_id,
+        rule=rule.text,
+        timezone=gathering.timezone,
+        first_start_local=local.replace(tzinfo=None).isoformat(),
+        title=gathering.title,
+        description=gathering.description,
+        location=gathering.location,
+        template={
+            "duration_minutes": gathering.duration_minutes,
+            "capacity": gathering.capacity,
+            "reminders": list(gathering.reminders),
+            "followup_minutes": gathering.followup_minutes,
+            "interests": [i.name for i in gathering.interests],
+        },
+    )
+    session.add(made)
+    session.flush()
+    gathering.series_id = made.id
+    gathering.recurrence_id = gathering.starts_at
+    gathering.uid = occurrence_uid(made.uid, gathering.starts_at)
+    session.flush()
+    materialize(session, made, now=now)
+    return made
