@@ -18,14 +18,10 @@ from scheduler.domain.ical import build_invite
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, Rsvp, User
 from scheduler.services import calendar
-from scheduler.services.mail_content import compose, renderer, when_text
+from scheduler.services.mail_content import compose, gathering_context, renderer, when_text
 from scheduler.services.reminders import FOLLOWUP, REMINDER, still_owed
+from scheduler.services.rsvp_links import rsvp_link
 from scheduler.services.unsubscribe import unsubscribe_url
-
-try:  # the RSVP engineer's one-click links; without them the mail links the gathering page
-    from scheduler.services.rsvp_links import rsvp_link
-except ImportError:  # pragma: no cover - only while that module is missing
-    rsvp_link = None  # type: ignore[assignment]
 
 
 def lead_time(minutes: int) -> str:
@@ -60,29 +56,7 @@ def gathering_ics(gathering: Gathering, config: Config, now: datetime) -> bytes:
     return ics
 
 
-def _common_context(
-    gathering: Gathering, user: User, config: Config, state: str | None
-) -> dict[str, Any]:
-    scheduled = calendar.is_calendar_event(gathering)
-    return {
-        "gathering": gathering,
-        "when": when_text(gathering, user.timezone) if scheduled else None,
-        "when_there": (
-            when_text(gathering, gathering.timezone)
-            if scheduled and gathering.timezone != user.timezone
-            else None
-        ),
-        "url": calendar.gathering_url(config, gathering.id),
-        "ics_url": f"{config.base_url}/gatherings/{gathering.id}.ics",
-        "organizer_name": gathering.organizer.name,
-        "state": state,
-    }
-
-
 def _rsvp_links(config: Config, gathering: Gathering, user: User) -> dict[str, str]:
-    if rsvp_link is None:
-        page = calendar.gathering_url(config, gathering.id)
-        return {"yes": page, "maybe": page, "no": page}
     return {
         response: rsvp_link(config, gathering.id, user.id, response)
         for response in ("yes", "maybe", "no")
@@ -110,7 +84,7 @@ def render_reminder(
     from scheduler.services.reminders import _state_and_mute
 
     state, _ = _state_and_mute(session, gathering.id, user.id)
-    context = _common_context(gathering, user, config, state)
+    context = gathering_context(gathering, user, config, state)
     context["lead_time"] = lead_time(int(row.payload.get("offset", 0)))
     context["rsvp_links"] = _rsvp_links(config, gathering, user)
     unsubscribe = unsubscribe_url(config, user.id, gathering.id)
@@ -167,7 +141,7 @@ def render_followup(
     if loaded is None:
         return None
     gathering, user = loaded
-    context = _common_context(gathering, user, config, "going")
+    context = gathering_context(gathering, user, config, "going")
     names, came = _who_came(session, gathering)
     context["names"] = names
     context["others"] = max(0, came - len(names))

@@ -182,11 +182,10 @@ def _wants_calendar_entry(session: Session, gathering: Gathering, user: User) ->
     return is_invited(session, gathering.id, user.id)
 
 
-def _gathering_context(
-    session: Session, gathering: Gathering, user: User, config: Config
+def gathering_context(
+    gathering: Gathering, user: User, config: Config, state: str | None
 ) -> dict[str, Any]:
-    """What every gathering mail template can show."""
-    rsvp = rsvp_of(session, gathering.id, user.id)
+    """What every gathering mail template can show, in the recipient's time zone."""
     scheduled = calendar.is_calendar_event(gathering)
     return {
         "gathering": gathering,
@@ -199,8 +198,15 @@ def _gathering_context(
         "url": calendar.gathering_url(config, gathering.id),
         "ics_url": f"{config.base_url}/gatherings/{gathering.id}.ics",
         "organizer_name": gathering.organizer.name,
-        "state": rsvp.state if rsvp is not None else None,
+        "state": state,
     }
+
+
+def _gathering_context(
+    session: Session, gathering: Gathering, user: User, config: Config
+) -> dict[str, Any]:
+    rsvp = rsvp_of(session, gathering.id, user.id)
+    return gathering_context(gathering, user, config, rsvp.state if rsvp is not None else None)
 
 
 def _itip(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -11,7 +12,7 @@ from scheduler.domain.errors import KindredError
 from scheduler.extensions import current_services, db_session
 from scheduler.models import GatheringStatus, utcnow
 from scheduler.schemas.groups import GroupArgsSchema
-from scheduler.services import gatherings, groups
+from scheduler.services import gatherings, groups, nudges
 from scheduler.services.feeds_urls import webcal
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import FormState, load_with, split_interests
@@ -108,3 +109,36 @@ def join(group_id: int) -> Response:
     if created:
         flash(f"You joined {group.name}.", "success")
     return redirect(url_for("group_pages.show", group_id=group.id))
+
+
+@bp.get("/groups/<int:group_id>/propose")
+@login_required
+def propose(group_id: int) -> str:
+    """The nudge's and follow-up's "propose the next one" link: confirm before creating a poll."""
+    session = db_session()
+    group = groups.get_group(session, group_id)
+    user = require_user()
+    proposal = nudges.proposal_for(session, group, now=utcnow())
+    return render_template(
+        "group_propose.html",
+        group=group,
+        proposal=proposal,
+        window_start=datetime.fromisoformat(proposal["poll"]["window_start"]),
+        window_end=datetime.fromisoformat(proposal["poll"]["window_end"]),
+        is_organizer=group.organizer_id == user.id,
+    )
+
+
+@bp.post("/groups/<int:group_id>/propose")
+@login_required
+def propose_post(group_id: int) -> Response:
+    """Start the poll for the group's next gathering and open it."""
+    session = db_session()
+    group = groups.get_group(session, group_id)
+    config = current_services().config
+    gathering = nudges.propose_next(
+        session, group, require_user(), now=utcnow(), uid_domain=config.mail_domain
+    )
+    session.commit()
+    flash("A poll for the next get-together is open: share it with the group.", "success")
+    return redirect(url_for("gathering_pages.show", gathering_id=gathering.id))

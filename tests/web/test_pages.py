@@ -410,3 +410,28 @@ def test_unknown_pages_are_friendly_404s(client: FlaskClient) -> None:
         response = client.get(path)
         assert response.status_code == 404
         assert "<main" in response.text
+
+
+def test_propose_the_next_one_link_starts_a_poll_for_the_organizer(
+    client: FlaskClient, app: Any
+) -> None:
+    sign_up(client, "Ann", "ann@example.org")
+    token = csrf(client.get("/groups/new").text)
+    created = client.post(
+        "/groups/new", data={"csrf_token": token, "name": "Go Club", "interests": "go"}
+    )
+    path = created.headers["Location"]
+    # the link in nudge and follow-up mails: GET only asks, POST creates the poll
+    page = client.get(f"{path}/propose")
+    assert page.status_code == 200 and "Start the poll" in page.text
+    started = client.post(f"{path}/propose", data={"csrf_token": csrf(page.text)})
+    assert started.status_code == 302
+    poll_page = client.get(started.headers["Location"])
+    assert "Go Club: next get-together" in poll_page.text
+    assert "When can you come?" in poll_page.text
+
+    bob = app.test_client()
+    sign_up(bob, "Bob", "bob@example.org")
+    assert "Only the group's organizer" in bob.get(f"{path}/propose").text
+    refused = bob.post(f"{path}/propose", data={"csrf_token": csrf(bob.get("/profile").text)})
+    assert refused.status_code == 403
