@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from scheduler.extensions import Services
-from scheduler.models import User
-from scheduler.services import accounts, groups
+from scheduler.models import Gathering, User, utcnow
+from scheduler.services import accounts, gatherings, groups, rsvps
 
 DEMO_PASSWORD = "kindred-demo-password"
 
@@ -22,6 +25,69 @@ GROUPS = [
     ("Python Hack Night", "Bring a laptop and a half-finished project.", ["python"], 2),
     ("Sci-Fi Reading Circle", "One book a month, tea provided.", ["reading", "science fiction"], 3),
 ]
+
+
+def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> None:
+    """A fixed-time meetup with RSVPs, an open poll and a weekly series (once)."""
+    if session.scalars(select(Gathering.id).limit(1)).first() is not None:
+        return
+    by_name = {g.name: g for g in session.scalars(select(groups.Group))}
+    now = utcnow()
+    soon = (now + timedelta(days=3)).replace(hour=18, minute=0, second=0, microsecond=0)
+    star_night = gatherings.create_gathering(
+        session,
+        users[0],
+        {
+            "title": "Star party at the observatory hill",
+            "description": "Bring warm clothes; telescopes provided.",
+            "location": "Observatory hill",
+            "group_id": by_name["Backyard Astronomers"].id,
+            "timezone": "Europe/Berlin",
+            "duration_minutes": 150,
+            "capacity": 2,
+            "interests": ["astronomy"],
+            "starts_at": soon,
+        },
+        now=now,
+        uid_domain=uid_domain,
+    )
+    for user in users[1:]:
+        rsvps.set_rsvp(session, star_night.id, user, "yes", now=now)
+    window = (now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
+    gatherings.create_gathering(
+        session,
+        users[2],
+        {
+            "title": "Hack night: pick the evening",
+            "group_id": by_name["Python Hack Night"].id,
+            "timezone": "America/New_York",
+            "duration_minutes": 120,
+            "interests": ["python"],
+            "poll": {
+                "window_start": window,
+                "window_end": window + timedelta(days=5),
+                "step_minutes": 30,
+                "min_attendees": 2,
+            },
+        },
+        now=now,
+        uid_domain=uid_domain,
+    )
+    gatherings.create_gathering(
+        session,
+        users[3],
+        {
+            "title": "Sci-fi circle",
+            "group_id": by_name["Sci-Fi Reading Circle"].id,
+            "timezone": "Asia/Kolkata",
+            "duration_minutes": 90,
+            "interests": ["reading", "science fiction"],
+            "starts_at": soon + timedelta(days=1),
+            "recurrence": "FREQ=MONTHLY;BYDAY=1SA",
+        },
+        now=now,
+        uid_domain=uid_domain,
+    )
 
 
 def load_demo(services: Services) -> str:
@@ -57,6 +123,8 @@ def load_demo(services: Services) -> str:
                 )
                 for member in users:
                     groups.join_group(session, group, member)
+        session.flush()
+        _demo_gatherings(session, users, config.mail_domain)
         session.commit()
     finally:
         session.close()
