@@ -19,6 +19,7 @@ log = logging.getLogger("kindred.mail")
 
 def deliver_due(batch_size: int | None = None) -> dict[str, int]:
     """Send everything due now in batches over one connection (idempotent: claims first)."""
+    delivery.clear_delivery_kick(services())
     report = delivery.deliver_due(services(), batch_size=batch_size)
     return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
 

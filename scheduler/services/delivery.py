@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
+import redis
 from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -345,6 +346,18 @@ def jobs_needed(due_now: int, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
     return min(MAX_PARALLEL_JOBS, math.ceil(due_now / batch_size)) if due_now else 0
 
 
+DELIVERY_KICK_KEY = "kindred:outbox:kick"
+DELIVERY_KICK_TTL = 30
+
+
+def clear_delivery_kick(services: Services) -> None:
+    """Called as a delivery job starts: the next owed mail may queue a new job."""
+    try:
+        services.redis.delete(DELIVERY_KICK_KEY)
+    except redis.RedisError:
+        log.warning("could not clear the delivery kick flag", exc_info=True)
+
+
 def deliver_soon_after_commit(session: Session) -> None:
     """Mail owed in this transaction is due now: start delivery once it commits (once)."""
     services: Services | None = session.info.get("services")
@@ -357,6 +370,14 @@ def deliver_soon_after_commit(session: Session) -> None:
     def _enqueue() -> None:
         from workers.queues import MAIL
 
+        # One queued kick at a time across all requests: a burst of RSVPs would otherwise
+        # queue one delivery job each. deliver_due clears the flag before it claims, so mail
+        # committed after that queues a new kick; the sweep covers a lost flag or job.
+        try:
+            if not services.redis.set(DELIVERY_KICK_KEY, 1, nx=True, ex=DELIVERY_KICK_TTL):
+                return
+        except redis.RedisError:
+            pass  # enqueue anyway: a duplicate delivery job finds nothing left to claim
         services.enqueue(DELIVER_DUE_JOB, queue=MAIL)
 
     setattr(_enqueue, _MARKER, True)

@@ -1,6 +1,6 @@
 """Owing mail: rows in the outbox, written in the same transaction as the change that owes them.
 
-Delivery (claiming due rows, rendering, sending in batches) lives in services/mail.py and the
+Delivery (claiming due rows, rendering, sending in batches) lives in services/delivery.py and the
 workers; this module only records what is owed or no longer owed.
 """
 
@@ -10,8 +10,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from scheduler.models import OutboxMessage, OutboxStatus, User, utcnow
@@ -26,36 +27,42 @@ def owe_mail(
     gathering_id: int | None = None,
     due_at: datetime | None = None,
     payload: dict[str, Any] | None = None,
-) -> OutboxMessage | None:
-    """Record that `recipient` is owed this mail; a second call with the same key is a no-op.
+) -> int | None:
+    """Record that `recipient` is owed this mail; returns the new row's id, or None when the
+    same key was owed before (a no-op).
 
     The key names the purpose, the gathering, the recipient and the revision, e.g.
-    `invite:42:7:seq3`, so the same mail can never be owed (or sent) twice.
+    `invite:42:7:seq3`, so the same mail can never be owed (or sent) twice. One statement,
+    INSERT ... ON CONFLICT DO NOTHING, so concurrent transactions owing the same mail need
+    no savepoint and no retry.
     """
-    existing = session.scalars(select(OutboxMessage).where(OutboxMessage.key == key)).first()
-    if existing is not None:
-        return None
-    row = OutboxMessage(
-        key=key,
-        kind=kind,
-        gathering_id=gathering_id,
-        recipient_id=recipient.id,
-        recipient_email=recipient.email,
-        due_at=due_at or utcnow(),
-        status=OutboxStatus.PENDING,
-        payload=payload or {},
+    due = due_at or utcnow()
+    values = {
+        "key": key,
+        "kind": kind,
+        "gathering_id": gathering_id,
+        "recipient_id": recipient.id,
+        "recipient_email": recipient.email,
+        "due_at": due,
+        "status": OutboxStatus.PENDING,
+        "attempts": 0,
+        "payload": payload or {},
+        "created_at": utcnow(),
+    }
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    stmt = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
     )
-    try:
-        with session.begin_nested():
-            session.add(row)
-            session.flush()
-    except IntegrityError:
-        return None  # owed concurrently by another transaction: still owed exactly once
-    if row.due_at <= utcnow():
+    row_id = session.execute(stmt).scalar()
+    if row_id is not None and due <= utcnow():
         from scheduler.services.delivery import deliver_soon_after_commit
 
         deliver_soon_after_commit(session)  # don't wait for the next sweep
-    return row
+    return row_id
 
 
 def withdraw_mail(
