@@ -5,23 +5,28 @@ Pure: the send time is part of the mail, so nothing here reads the clock or the 
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import quopri
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email import policy
 from email.errors import HeaderParseError
+from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
-from email.utils import format_datetime
+from email.utils import format_datetime, formataddr
 from urllib.parse import quote
 
 __all__ = [
     "ICS_METHODS",
     "UNSUBSCRIBABLE_KINDS",
     "OutgoingMail",
+    "RenderedMail",
     "build_message",
+    "render_message",
     "stable_message_id",
 ]
 
@@ -124,8 +129,8 @@ def _cte(text: str) -> str | None:
     return None if text.isascii() else "quoted-printable"
 
 
-def build_message(mail: OutgoingMail) -> EmailMessage:
-    """Render an OutgoingMail as an RFC 5322 message (policy SMTP: CRLF, folded headers)."""
+def _check(mail: OutgoingMail) -> None:
+    """Refuse a mail that could not be sent as it says (shared by both renderers)."""
     if not _KIND.fullmatch(mail.kind):
         raise ValueError(f"invalid mail kind {mail.kind!r}")
     if mail.sent_at.utcoffset() is None:
@@ -134,6 +139,21 @@ def build_message(mail: OutgoingMail) -> EmailMessage:
         raise ValueError(f"a {mail.kind} mail needs list_unsubscribe_url")
     if mail.ics is None and mail.ics_method is not None:
         raise ValueError("ics_method without ics")
+    for name in mail.headers:
+        if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
+            raise ValueError(f"header {name!r} cannot be set here")
+
+
+def _unsubscribe_header(url: str) -> str:
+    quoted = quote(_one_line(url), safe=_URI_SAFE)
+    if not quoted.lower().startswith(("https://", "http://", "mailto:")):
+        raise ValueError(f"invalid list_unsubscribe_url {url!r}")
+    return f"<{quoted}>"
+
+
+def build_message(mail: OutgoingMail) -> EmailMessage:
+    """Render an OutgoingMail as an RFC 5322 message (policy SMTP: CRLF, folded headers)."""
+    _check(mail)
 
     message = EmailMessage(policy=policy.SMTP)
     message["From"] = _address(mail.from_name, mail.from_email)
@@ -144,14 +164,9 @@ def build_message(mail: OutgoingMail) -> EmailMessage:
     message["Auto-Submitted"] = "auto-generated"
     message["X-Kindred-Kind"] = mail.kind
     if mail.list_unsubscribe_url:
-        url = quote(_one_line(mail.list_unsubscribe_url), safe=_URI_SAFE)
-        if not url.lower().startswith(("https://", "http://", "mailto:")):
-            raise ValueError(f"invalid list_unsubscribe_url {mail.list_unsubscribe_url!r}")
-        message["List-Unsubscribe"] = f"<{url}>"
+        message["List-Unsubscribe"] = _unsubscribe_header(mail.list_unsubscribe_url)
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     for name, value in mail.headers.items():
-        if not _HEADER_NAME.fullmatch(name) or name.lower() in _RESERVED_HEADERS:
-            raise ValueError(f"header {name!r} cannot be set here")
         message[name] = _one_line(value)
 
     message.set_content(mail.text, subtype="plain", charset="utf-8", cte=_cte(mail.text))
@@ -167,3 +182,98 @@ def build_message(mail: OutgoingMail) -> EmailMessage:
     for part in message.iter_parts():
         del part["MIME-Version"]  # the stdlib repeats it on added parts; it belongs on top
     return message
+
+
+# --- the fast path for delivery: the same message written straight to bytes ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMail:
+    """A mail ready for the wire: its Message-ID and its RFC 5322 bytes (CRLF line ends)."""
+
+    message_id: str
+    data: bytes
+
+
+def _encoded_words(value: str) -> str:
+    """A header value as RFC 2047 encoded words when it is not plain short ASCII."""
+    if value.isascii() and len(value) < 900:
+        return value
+    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\n")
+
+
+def _address_header(name: str, email: str) -> str:
+    address = _address(name, email)
+    return formataddr((address.display_name, address.addr_spec), charset="utf-8")
+
+
+def _text_part(subtype: str, text: str) -> list[str]:
+    body = text.replace("\r\n", "\n").replace("\r", "\n")
+    if body.isascii() and all(len(line) <= 998 for line in body.split("\n")):
+        encoding, payload = "7bit", body
+    else:
+        encoding = "quoted-printable"
+        payload = quopri.encodestring(body.encode("utf-8")).decode("ascii")
+    if not payload.endswith("\n"):
+        payload += "\n"
+    return [
+        f'Content-Type: text/{subtype}; charset="utf-8"',
+        f"Content-Transfer-Encoding: {encoding}",
+        "",
+        payload,
+    ]
+
+
+def render_message(mail: OutgoingMail) -> RenderedMail:
+    """The bytes `build_message(mail)` stands for, written directly (several times faster).
+
+    Delivery sends thousands of these; the stdlib's EmailMessage parses every header it is
+    given through its header registry, which was most of the cost of a reminder. Same
+    checks, same headers, same parts; tests compare the two renderings.
+    """
+    _check(mail)
+    message_id = _message_id(mail.message_id)
+    lines = [
+        f"From: {_address_header(mail.from_name, mail.from_email)}",
+        f"To: {_address_header(mail.to_name, mail.to_email)}",
+        f"Subject: {_encoded_words(_one_line(mail.subject))}",
+        f"Date: {format_datetime(mail.sent_at.astimezone(UTC))}",
+        f"Message-ID: {message_id}",
+        "Auto-Submitted: auto-generated",
+        f"X-Kindred-Kind: {mail.kind}",
+    ]
+    if mail.list_unsubscribe_url:
+        lines.append(f"List-Unsubscribe: {_unsubscribe_header(mail.list_unsubscribe_url)}")
+        lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
+    for name, value in mail.headers.items():
+        lines.append(f"{name}: {_encoded_words(_one_line(value))}")
+    parts = [_text_part("plain", mail.text)]
+    if mail.html is not None:
+        parts.append(_text_part("html", mail.html))
+    if mail.ics is not None:
+        method = _ics_method(mail.ics, mail.ics_method)
+        params = '; charset="utf-8"' + (f'; method="{method}"' if method else "")
+        parts.append(
+            [
+                f"Content-Type: text/calendar{params}",
+                "Content-Transfer-Encoding: base64",
+                "",
+                base64.encodebytes(mail.ics).decode("ascii"),
+            ]
+        )
+    # A boundary no body can contain: bodies are 7bit text we can check, QP or base64.
+    boundary = "kindred-" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
+    while any(boundary in "\n".join(part) for part in parts):
+        boundary = "kindred-" + hashlib.sha256(boundary.encode()).hexdigest()[:32]
+    lines += [
+        "MIME-Version: 1.0",
+        f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        "",
+    ]
+    for part in parts:
+        lines.append(f"--{boundary}")
+        lines.extend(part)
+    lines.append(f"--{boundary}--")
+    lines.append("")
+    text = "\n".join(lines)
+    return RenderedMail(message_id, text.replace("\n", "\r\n").encode("ascii"))

@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any
 
@@ -25,7 +24,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
-from scheduler.domain.messages import build_message
+from scheduler.domain.messages import RenderedMail, render_message
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, OutboxMessage, OutboxStatus, utcnow
 from scheduler.services.transport import SendResult, Transport, open_transport
@@ -116,7 +115,7 @@ def claim_due(
 class _Ready:
     row_id: int
     attempts: int
-    message: EmailMessage
+    message: RenderedMail
     recipient: str
 
 
@@ -151,7 +150,9 @@ def _render_batch(
                 if mail is None:
                     gone.append(row.id)
                     continue
-                ready.append(_Ready(row.id, row.attempts, build_message(mail), row.recipient_email))
+                ready.append(
+                    _Ready(row.id, row.attempts, render_message(mail), row.recipient_email)
+                )
             except Exception as exc:
                 # a row that cannot be rendered is a bug: record it, don't block the others
                 log.exception("outbox row %s (%s) could not be rendered", row.id, row.key)

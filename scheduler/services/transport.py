@@ -11,13 +11,13 @@ import os
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol, Self
 from urllib.parse import unquote, urlsplit
 
 from scheduler.config import Config
+from scheduler.domain.messages import RenderedMail
 
 SMTP_TIMEOUT_SECONDS = 30
 
@@ -42,7 +42,7 @@ ACCEPTED = SendResult(ok=True)
 class Transport(Protocol):
     """Sends messages; used as a context manager so the connection is closed."""
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> SendResult: ...
+    def send(self, message: RenderedMail, sender: str, recipient: str) -> SendResult: ...
 
     def __enter__(self) -> Self: ...
 
@@ -109,13 +109,13 @@ class SmtpTransport:
             smtp.login(s.username, s.password or "")
         return smtp
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> SendResult:
+    def send(self, message: RenderedMail, sender: str, recipient: str) -> SendResult:
         """Send one message; a dropped connection is retried once on a fresh one."""
         for attempt in (1, 2):
             try:
                 if self._smtp is None:
                     self._smtp = self._connect()
-                refused = self._smtp.send_message(message, from_addr=sender, to_addrs=[recipient])
+                refused = self._smtp.sendmail(sender, [recipient], message.data)
             except smtplib.SMTPRecipientsRefused as exc:
                 code, text = next(iter(exc.recipients.values()))
                 return _code_result(code, text)
@@ -163,14 +163,14 @@ class FileTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def send(self, message: EmailMessage, sender: str, recipient: str) -> SendResult:
+    def send(self, message: RenderedMail, sender: str, recipient: str) -> SendResult:
         """Write the message atomically; the same Message-ID always lands in the same file."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        message_id = str(message.get("Message-ID", "")) or repr(id(message))
+        message_id = message.message_id
         name = hashlib.sha256(message_id.encode()).hexdigest()[:32] + ".eml"
         temporary = self.folder / f".{name}.{os.getpid()}.tmp"
         try:
-            temporary.write_bytes(message.as_bytes())
+            temporary.write_bytes(message.data)
             os.replace(temporary, self.folder / name)
         except OSError as exc:
             return SendResult(ok=False, error=f"writing {name}: {exc}")

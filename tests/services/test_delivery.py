@@ -11,6 +11,7 @@ import pytest
 from rq import Queue
 from sqlalchemy import select
 
+from scheduler.domain.messages import RenderedMail
 from scheduler.extensions import Services
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
 from scheduler.services import delivery
@@ -197,8 +198,9 @@ def test_file_transport_writes_one_eml_per_message_id(session, app, config, tmp_
     # a resend of the same Message-ID overwrites its file instead of adding one
     from email import message_from_bytes, policy
 
-    again = message_from_bytes(files[0].read_bytes(), policy=policy.SMTP)
-    FileTransport(config.outbox_path).send(again, "a@b", "c@d")  # type: ignore[arg-type]
+    data = files[0].read_bytes()
+    message_id = str(message_from_bytes(data, policy=policy.SMTP)["Message-ID"])
+    FileTransport(config.outbox_path).send(RenderedMail(message_id, data), "a@b", "c@d")
     assert len(list(config.outbox_path.glob("*.eml"))) == 2
 
 
