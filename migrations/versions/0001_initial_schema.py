@@ -258,7 +258,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_gatherings_series_id"), ["series_id"], unique=False)
         batch_op.create_index(
-            "ix_gatherings_status_starts_at", ["status", "starts_at"], unique=False
+            "ix_gatherings_status_starts_at", ["status", "starts_at", "id"], unique=False
         )
 
     op.create_table(

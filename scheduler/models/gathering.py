@@ -31,7 +31,7 @@ class Gathering(Base):
 
     __tablename__ = "gatherings"
     __table_args__ = (
-        Index("ix_gatherings_status_starts_at", "status", "starts_at"),
+        Index("ix_gatherings_status_starts_at", "status", "starts_at", "id"),
         # one materialised occurrence per original start of a series
         UniqueConstraint("series_id", "recurrence_id"),
     )
