@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parseaddr
@@ -166,28 +167,45 @@ def _render_batch(
 def _mark(
     connection: Connection, ids: Sequence[int], token: datetime, values: dict[str, Any]
 ) -> int:
-    """One small transaction that changes rows we still hold the claim on."""
+    """One UPDATE, committed on its own, of rows we still hold the claim on.
+
+    `connection` is in autocommit mode (see `_marks_connection`): one round trip per mark.
+    """
     if not ids:
         return 0
-    with connection.begin():
-        _relax_durability(connection)
-        result = connection.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id.in_(list(ids)),
-                OutboxMessage.status == OutboxStatus.CLAIMED,
-                OutboxMessage.claimed_until == token,
-            )
-            .values(**values)
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id.in_(list(ids)),
+            OutboxMessage.status == OutboxStatus.CLAIMED,
+            OutboxMessage.claimed_until == token,
         )
-        return result.rowcount or 0
+        .values(**values)
+    )
+    if connection.dialect.name != "postgresql":
+        # SQLite keeps its serialised BEGIN IMMEDIATE transactions
+        with connection.begin():
+            return connection.execute(stmt).rowcount or 0
+    return connection.execute(stmt).rowcount or 0
 
 
-def _relax_durability(connection: Connection) -> None:
-    # Marking a row sent need not wait for the WAL flush: if PostgreSQL itself crashes in that
-    # instant the row is merely sent again with the same Message-ID (the documented boundary).
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+@contextmanager
+def _marks_connection(services: Services) -> Iterator[Connection]:
+    """One autocommit connection for a batch's marks (no checkout, BEGIN or COMMIT per mail).
+
+    Marking a row sent need not wait for the WAL flush: if PostgreSQL itself crashes in that
+    instant the row is merely sent again with the same Message-ID (the documented boundary).
+    """
+    with services.db.engine.connect() as connection:
+        postgres = connection.dialect.name == "postgresql"
+        if postgres:
+            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+            connection.exec_driver_sql("SET synchronous_commit TO OFF")
+        try:
+            yield connection
+        finally:
+            if postgres:
+                connection.exec_driver_sql("RESET synchronous_commit")
 
 
 def _sender(config: Config) -> str:
@@ -221,8 +239,7 @@ def deliver_batch(
     if not ids:
         return report
     ready, gone, poison = _render_batch(services, ids, token, now_fn())
-    # one connection for the batch's marks (no checkout and ping per mail)
-    with services.db.engine.connect() as connection:
+    with _marks_connection(services) as connection:
         report.withdrawn += _mark(
             connection, gone, token, {"status": OutboxStatus.WITHDRAWN, "claimed_until": None}
         )
