@@ -31,6 +31,7 @@ from scheduler.extensions import after_commit
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.series import Series, SeriesAnswer
 from scheduler.services import calendar
+from scheduler.services.series import occurrences_of
 
 log = logging.getLogger(__name__)
 
@@ -241,13 +242,7 @@ def series_fragments(
         series = session.get(Series, series_id)
         if series is None:
             continue
-        occurrences = list(
-            session.scalars(
-                select(Gathering)
-                .where(Gathering.series_id == series_id)
-                .order_by(Gathering.recurrence_id)
-            )
-        )
+        occurrences = occurrences_of(session, series_id)
         excluded = {g.id for g in occurrences if g.id not in feed_ids}
         stamp = max((g.updated_at for g in occurrences), default=series.created_at)
         for spec in calendar.series_event_specs(series, occurrences, config, excluded=excluded):

@@ -19,6 +19,14 @@ from scheduler.services.interests import find_interest, resolve_interests
 from scheduler.services.polls import attach_poll, schedule_deadline_job
 
 
+def reminder_settings(args: dict[str, Any]) -> tuple[list[int], int]:
+    """(reminder offsets, largest first, de-duplicated; follow-up minutes), with defaults."""
+    reminders = args.get("reminders")
+    followup = args.get("followup_minutes")
+    offsets = sorted(set(DEFAULT_REMINDERS if reminders is None else reminders), reverse=True)
+    return offsets, DEFAULT_FOLLOWUP_MINUTES if followup is None else followup
+
+
 def new_uid(domain: str) -> str:
     """A fresh iCalendar UID, assigned once and kept for the gathering's life."""
     return f"{uuid.uuid4()}@{domain}"
@@ -42,8 +50,7 @@ def create_gathering(
             session, organizer, args, now=now, uid=new_uid(uid_domain)
         )
         return occurrences[0]
-    reminders = args.get("reminders")
-    followup = args.get("followup_minutes")
+    reminders, followup = reminder_settings(args)
     gathering = Gathering(
         uid=new_uid(uid_domain),
         title=args["title"].strip() or args["title"],
@@ -54,10 +61,8 @@ def create_gathering(
         timezone=args["timezone"],
         duration_minutes=args["duration_minutes"],
         capacity=args.get("capacity"),
-        reminders=sorted(
-            set(reminders if reminders is not None else DEFAULT_REMINDERS), reverse=True
-        ),
-        followup_minutes=DEFAULT_FOLLOWUP_MINUTES if followup is None else followup,
+        reminders=reminders,
+        followup_minutes=followup,
         interests=resolve_interests(session, args.get("interests") or []),
     )
     if args.get("starts_at") is not None:

@@ -68,20 +68,23 @@ def owe_mail(
 def withdraw_mail(
     session: Session,
     *,
-    gathering_id: int,
     kinds: Iterable[str],
+    gathering_id: int | None = None,
     recipient_id: int | None = None,
 ) -> int:
-    """Withdraw pending mail of these kinds for a gathering (optionally one recipient)."""
+    """Withdraw pending mail of these kinds for a gathering, a recipient, or both."""
+    if gathering_id is None and recipient_id is None:
+        raise ValueError("withdraw mail of a gathering, of a recipient, or both")
     stmt = (
         update(OutboxMessage)
         .where(
-            OutboxMessage.gathering_id == gathering_id,
             OutboxMessage.kind.in_(list(kinds)),
             OutboxMessage.status == OutboxStatus.PENDING,
         )
         .values(status=OutboxStatus.WITHDRAWN)
     )
+    if gathering_id is not None:
+        stmt = stmt.where(OutboxMessage.gathering_id == gathering_id)
     if recipient_id is not None:
         stmt = stmt.where(OutboxMessage.recipient_id == recipient_id)
     return session.execute(stmt).rowcount or 0

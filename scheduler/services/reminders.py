@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,6 +29,7 @@ from scheduler.models import (
     User,
     utcnow,
 )
+from scheduler.services.outbox import withdraw_mail
 
 REMINDER = "reminder"
 FOLLOWUP = "followup"
@@ -107,19 +108,9 @@ def owed_for(
 
 
 def _withdraw(session: Session, gathering_id: int, user_id: int | None = None) -> int:
-    stmt = (
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.gathering_id == gathering_id,
-            OutboxMessage.kind.in_(FOLLOW_THROUGH_KINDS),
-            OutboxMessage.status == OutboxStatus.PENDING,
-        )
-        .values(status=OutboxStatus.WITHDRAWN)
-        .execution_options(synchronize_session=False)
+    return withdraw_mail(
+        session, kinds=FOLLOW_THROUGH_KINDS, gathering_id=gathering_id, recipient_id=user_id
     )
-    if user_id is not None:
-        stmt = stmt.where(OutboxMessage.recipient_id == user_id)
-    return session.execute(stmt).rowcount or 0
 
 
 def _muted_user_ids(session: Session, gathering_id: int) -> set[int]:
@@ -241,19 +232,9 @@ def withdraw_gathering(session: Session, gathering: Gathering) -> int:
 
 def withdraw_for_user(session: Session, user_id: int, gathering_id: int | None = None) -> int:
     """Someone unsubscribed: withdraw their pending reminders and follow-ups."""
-    stmt = (
-        update(OutboxMessage)
-        .where(
-            OutboxMessage.recipient_id == user_id,
-            OutboxMessage.kind.in_(FOLLOW_THROUGH_KINDS),
-            OutboxMessage.status == OutboxStatus.PENDING,
-        )
-        .values(status=OutboxStatus.WITHDRAWN)
-        .execution_options(synchronize_session=False)
+    return withdraw_mail(
+        session, kinds=FOLLOW_THROUGH_KINDS, gathering_id=gathering_id, recipient_id=user_id
     )
-    if gathering_id is not None:
-        stmt = stmt.where(OutboxMessage.gathering_id == gathering_id)
-    return session.execute(stmt).rowcount or 0
 
 
 _PREFETCH = "follow_through_prefetch"

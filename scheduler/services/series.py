@@ -65,8 +65,9 @@ def create_series(
         raise InvalidInput("The rule has no occurrences from starts_at on.", field="recurrence")
     if instants[0] <= now:
         raise InvalidInput("A new series cannot start in the past.", field="starts_at")
-    reminders = args.get("reminders")
-    followup = args.get("followup_minutes")
+    from scheduler.services.gatherings import reminder_settings
+
+    reminders, followup = reminder_settings(args)
     series = Series(
         uid=uid,
         organizer_id=organizer.id,
@@ -80,10 +81,8 @@ def create_series(
         template={
             "duration_minutes": args["duration_minutes"],
             "capacity": args.get("capacity"),
-            "reminders": sorted(
-                set(reminders if reminders is not None else DEFAULT_REMINDERS), reverse=True
-            ),
-            "followup_minutes": DEFAULT_FOLLOWUP_MINUTES if followup is None else followup,
+            "reminders": reminders,
+            "followup_minutes": followup,
             "interests": list(args.get("interests") or []),
         },
     )
@@ -197,8 +196,10 @@ def answer_all_future(
     answered: list[int] = []
     for gathering in occurrences_of(session, occurrence.series_id):
         assert gathering.starts_at is not None
-        if gathering.starts_at < occurrence.starts_at or gathering.starts_at <= now:
+        if gathering.starts_at < occurrence.starts_at:
             continue
+        if gathering.id != occurrence.id and gathering.starts_at <= now:
+            continue  # the occurrence answered may be under way; later ones must lie ahead
         if gathering.status != GatheringStatus.SCHEDULED:
             continue
         results.append(rsvps.set_rsvp(session, gathering.id, user, response, now=now))
@@ -382,8 +383,9 @@ def answer_all_future_by_id(
 
     occurrence = _occurrence(session, gathering_id, "all_future")
     rsvps.ensure_rsvps_open(occurrence, now)
-    answer_all_future(session, occurrence, user, response, now=now)
-    return rsvps.set_rsvp(session, occurrence.id, user, response, now=now)
+    outcomes = answer_all_future(session, occurrence, user, response, now=now)
+    # an open occurrence is always among those answered
+    return next(o for o in outcomes if o.gathering_id == occurrence.id)
 
 
 def update_following(

@@ -21,6 +21,7 @@ from scheduler.services.mail_content import (
     renderer,
     short_when,
 )
+from scheduler.services.series import occurrences_of
 
 
 @renderer("series_invite")
@@ -35,13 +36,7 @@ def render_series_invite(
         return None
     if row.payload.get("sequence") != series.sequence:
         return None  # the series changed since; its own mail says so
-    occurrences = list(
-        session.scalars(
-            select(Gathering)
-            .where(Gathering.series_id == series.id)
-            .order_by(Gathering.recurrence_id)
-        )
-    )
+    occurrences = occurrences_of(session, series.id)
     states = dict(
         session.execute(
             select(Rsvp.gathering_id, Rsvp.state).where(
