@@ -5,14 +5,43 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from scheduler.domain.errors import InvalidInput
 from scheduler.domain.interests import MAX_INTEREST_LENGTH, MAX_INTERESTS
 from scheduler.domain.timezones import zone
 
 
-class ArgsSchema(Schema):
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+class InputSchema(Schema):
+    """Base of every input schema: text with NUL characters is refused, naming the field.
+
+    PostgreSQL text cannot hold NUL, so such input would otherwise fail at the database.
+    """
+
+    @pre_load
+    def _refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
+        if isinstance(data, dict):
+            bad = {
+                str(k): ["Text cannot contain NUL characters."]
+                for k, v in data.items()
+                if _has_nul(v)
+            }
+            if bad:
+                raise ValidationError(bad)
+        return data
+
+
+class ArgsSchema(InputSchema):
     """Input schema: unknown fields are an error, not silently dropped."""
 
     class Meta:
@@ -90,7 +119,7 @@ class ErrorSchema(Schema):
     )
 
 
-class QueryArgsSchema(Schema):
+class QueryArgsSchema(InputSchema):
     """Query-string filters: unknown parameters (paging, cache busters) are ignored."""
 
     class Meta:

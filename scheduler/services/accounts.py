@@ -106,7 +106,13 @@ def create_user(
 
 def authenticate(session: Session, *, email: str, password: str, policy: PasswordPolicy) -> User:
     """The user with these credentials, or NotAuthenticated (same answer for any mismatch)."""
-    user = session.scalars(select(User).where(User.email == email.strip().lower())).first()
+    email = email.strip().lower()
+    # no stored email holds NUL (PostgreSQL text cannot), so skip a query that would fail
+    user = (
+        None
+        if "\x00" in email
+        else session.scalars(select(User).where(User.email == email)).first()
+    )
     hasher = policy.hasher()
     if user is None:
         # spend the same time as a real check so response times do not reveal accounts

@@ -162,3 +162,33 @@ def test_profile_update_validates_time_zone_and_normalises_interests(api):
     assert ok.status_code == 200
     assert ok.get_json()["timezone"] == "Asia/Kolkata"
     assert ok.get_json()["interests"] == ["go"]
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "field"),
+    [
+        (
+            "/api/v1/users",
+            {"email": "a@b.org", "name": "A\u0000", "password": "long enough pw"},
+            "name",
+        ),
+        ("/api/v1/tokens", {"email": "a\u0000@b.org", "password": "long enough pw"}, "email"),
+        ("/api/v1/groups", {"name": "G", "description": "\u0000", "interests": []}, "description"),
+        ("/api/v1/groups", {"name": "G", "interests": ["go\u0000"]}, "interests"),
+    ],
+)
+def test_nul_characters_are_refused_naming_the_field(api, path, body, field):
+    user = api.signup()
+    response = api.call("POST", path, user, json=body)
+    assert response.status_code == 422, response.get_json()
+    assert field in response.get_json()["errors"]
+
+
+def test_a_nul_in_the_login_form_is_a_wrong_login_not_a_crash(client):
+    page = client.get("/login").text
+    token = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    response = client.post(
+        "/login", data={"csrf_token": token, "email": "a\u0000@b.org", "password": "x" * 12}
+    )
+    assert response.status_code < 500
+    assert "Wrong email or password" in response.text
