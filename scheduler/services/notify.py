@@ -117,14 +117,14 @@ def on_promoted(session: Session, gathering: Gathering, rsvp: Rsvp) -> None:
         gathering_id=gathering.id,
         payload={"sequence": gathering.sequence},
     )
-    reminders.follow_rsvp(session, gathering, rsvp)
+    reminders.follow_rsvp(session, gathering, rsvp, previous_state="waitlisted")
 
 
 def on_rsvp_changed(
     session: Session, gathering: Gathering, rsvp: Rsvp, previous_state: str | None
 ) -> None:
     """Yes/maybe owes an invite; a change to no owes that person a cancellation."""
-    reminders.follow_rsvp(session, gathering, rsvp)
+    reminders.follow_rsvp(session, gathering, rsvp, previous_state)
     if gathering.status != GatheringStatus.SCHEDULED:
         return
     user = session.get(User, rsvp.user_id)

@@ -44,25 +44,36 @@ def owe_mail(
         "recipient_id": recipient.id,
         "recipient_email": recipient.email,
         "due_at": due,
-        "status": OutboxStatus.PENDING,
-        "attempts": 0,
         "payload": payload or {},
-        "created_at": utcnow(),
     }
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    stmt = (
-        insert(OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(OutboxMessage.id)
-    )
+    stmt = _insert_if_new(session, [values]).returning(OutboxMessage.id)
     row_id = session.execute(stmt).scalar()
     if row_id is not None and due <= utcnow():
         from scheduler.services.delivery import deliver_soon_after_commit
 
         deliver_soon_after_commit(session)  # don't wait for the next sweep
     return row_id
+
+
+def owe_many(session: Session, rows: list[dict[str, Any]]) -> None:
+    """Owe several mails in one statement; keys owed before are left as they are.
+
+    Each row gives key, kind, gathering_id, recipient_id, recipient_email, due_at, payload.
+    """
+    if rows:
+        session.execute(_insert_if_new(session, rows))
+
+
+def _insert_if_new(session: Session, rows: list[dict[str, Any]]) -> Any:
+    """INSERT ... ON CONFLICT (key) DO NOTHING of pending rows: concurrent transactions owing
+    the same mail need no savepoint and no retry."""
+    now = utcnow()
+    values = [
+        {**row, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now} for row in rows
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    return insert(OutboxMessage).values(values).on_conflict_do_nothing(index_elements=["key"])
 
 
 def withdraw_mail(

@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from scheduler.models import (
     Gathering,
@@ -29,7 +28,7 @@ from scheduler.models import (
     User,
     utcnow,
 )
-from scheduler.services.outbox import withdraw_mail
+from scheduler.services.outbox import owe_many, withdraw_mail
 
 REMINDER = "reminder"
 FOLLOWUP = "followup"
@@ -122,85 +121,78 @@ def _muted_user_ids(session: Session, gathering_id: int) -> set[int]:
 
 
 def _owe_all(session: Session, gathering_id: int, owed: Iterable[OwedFollowThrough]) -> int:
-    """Make exactly these rows pending: revive withdrawn ones, insert missing ones."""
+    """Make exactly these rows pending: revive withdrawn ones, insert missing ones.
+
+    Two statements whatever the number of rows (the revive is one executemany), both in
+    Core: this runs on every RSVP.
+    """
     owed = list(owed)
     if not owed:
         return 0
-    keys = [item.key for item in owed]
-    existing: dict[str, OutboxMessage] = {}
-    for start in range(0, len(keys), 500):
-        for row in session.scalars(
-            select(OutboxMessage).where(OutboxMessage.key.in_(keys[start : start + 500]))
-        ):
-            existing[row.key] = row
-    fresh: list[OutboxMessage] = []
-    for item in owed:
-        row = existing.get(item.key)
-        if row is None:
-            fresh.append(
-                OutboxMessage(
-                    key=item.key,
-                    kind=item.kind,
-                    gathering_id=gathering_id,
-                    recipient_id=item.user_id,
-                    recipient_email=item.email,
-                    due_at=item.due_at,
-                    status=OutboxStatus.PENDING,
-                    attempts=0,
-                    payload=item.payload,
-                )
-            )
-        elif row.status == OutboxStatus.WITHDRAWN:
-            row.status = OutboxStatus.PENDING
-            row.due_at = item.due_at
-            row.attempts = 0
-            row.last_error = None
-            row.payload = item.payload
-    if fresh:
-        try:
-            with session.begin_nested():
-                session.add_all(fresh)
-                session.flush()
-        except IntegrityError:
-            # another transaction owed some of these at the same moment: owe the rest one by one
-            for row in fresh:
-                try:
-                    with session.begin_nested():
-                        session.add(_copy(row))
-                        session.flush()
-                except IntegrityError:
-                    pass
-    session.flush()
+    table = OutboxMessage.__table__
+    session.connection().execute(
+        update(table)
+        .where(table.c.key == bindparam("b_key"), table.c.status == OutboxStatus.WITHDRAWN)
+        .values(
+            status=OutboxStatus.PENDING,
+            due_at=bindparam("b_due_at"),
+            attempts=0,
+            last_error=None,
+            payload=bindparam("b_payload"),
+        ),
+        [{"b_key": o.key, "b_due_at": o.due_at, "b_payload": o.payload} for o in owed],
+    )
+    owe_many(
+        session,
+        [
+            {
+                "key": o.key,
+                "kind": o.kind,
+                "gathering_id": gathering_id,
+                "recipient_id": o.user_id,
+                "recipient_email": o.email,
+                "due_at": o.due_at,
+                "payload": o.payload,
+            }
+            for o in owed
+        ],
+    )
     return len(owed)
 
 
-def _copy(row: OutboxMessage) -> OutboxMessage:
-    return OutboxMessage(
-        key=row.key,
-        kind=row.kind,
-        gathering_id=row.gathering_id,
-        recipient_id=row.recipient_id,
-        recipient_email=row.recipient_email,
-        due_at=row.due_at,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        payload=row.payload,
+def _is_muted(session: Session, gathering_id: int, user_id: int) -> bool:
+    return (
+        session.scalar(
+            select(GatheringMute.user_id).where(
+                GatheringMute.gathering_id == gathering_id, GatheringMute.user_id == user_id
+            )
+        )
+        is not None
     )
 
 
 def sync_attendee(
-    session: Session, gathering: Gathering, user_id: int, state: str, *, now: datetime
+    session: Session,
+    gathering: Gathering,
+    user_id: int,
+    state: str,
+    *,
+    now: datetime,
+    previous_state: str | None = REMINDED_STATES[0],
 ) -> None:
-    """After an RSVP change: withdraw what no longer fits, owe what the new state earns."""
-    _withdraw(session, gathering.id, user_id)
-    user = session.get(User, user_id)
-    if (
-        user is None
-        or not user.reminders_enabled
-        or user_id in _muted_user_ids(session, gathering.id)
-    ):
+    """After an RSVP change: withdraw what no longer fits, owe what the new state earns.
+
+    Rows are pending only while the person is in a reminded state (every change out of one
+    withdraws them), so coming from another state there is nothing to withdraw.
+    """
+    if previous_state in REMINDED_STATES + FOLLOWED_UP_STATES:
+        _withdraw(session, gathering.id, user_id)
+    user = session.get(User, user_id, options=[lazyload(User.interests)])
+    if user is None or not user.reminders_enabled:
         return
-    _owe_all(session, gathering.id, owed_for(gathering, user.id, user.email, state, now=now))
+    owed = owed_for(gathering, user.id, user.email, state, now=now)
+    if owed and not _is_muted(session, gathering.id, user_id):
+        _owe_all(session, gathering.id, owed)
 
 
 def reschedule_gathering(session: Session, gathering: Gathering, *, now: datetime) -> None:
@@ -313,9 +305,13 @@ TIMING_FIELDS = frozenset(
 )
 
 
-def follow_rsvp(session: Session, gathering: Gathering, rsvp: Rsvp) -> None:
+def follow_rsvp(
+    session: Session, gathering: Gathering, rsvp: Rsvp, previous_state: str | None
+) -> None:
     """An answer changed (or a seat was given): owe or withdraw this person's follow-through."""
-    sync_attendee(session, gathering, rsvp.user_id, rsvp.state, now=utcnow())
+    sync_attendee(
+        session, gathering, rsvp.user_id, rsvp.state, now=utcnow(), previous_state=previous_state
+    )
 
 
 def follow_gathering(

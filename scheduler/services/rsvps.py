@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, lazyload
@@ -59,21 +60,36 @@ class Attendee:
     email: str | None  # the organizer's view only
 
 
+def _locked(stmt: Any) -> Any:
+    # lazyload("*"): the hot path needs no relationships; they load if a hook asks for them
+    stmt = stmt.options(lazyload("*")).execution_options(populate_existing=True)
+    return stmt.with_for_update(of=Gathering) if LOCKING else stmt
+
+
 def lock_gathering(session: Session, gathering_id: int) -> Gathering:
     """Load the gathering with its row locked for the rest of the transaction, or NotFound."""
-    stmt = (
-        select(Gathering)
-        .where(Gathering.id == gathering_id)
-        # the hot path needs no relationships; they load lazily if a hook asks for them
-        .options(lazyload("*"))
-        .execution_options(populate_existing=True)
-    )
-    if LOCKING:
-        stmt = stmt.with_for_update(of=Gathering)
-    gathering = session.scalars(stmt).first()
+    gathering = session.scalars(
+        _locked(select(Gathering).where(Gathering.id == gathering_id))
+    ).first()
     if gathering is None:
         raise NotFound(f"No gathering with id {gathering_id}.")
     return gathering
+
+
+def lock_gathering_with_rsvp(
+    session: Session, gathering_id: int, user_id: int
+) -> tuple[Gathering, Rsvp | None]:
+    """The locked gathering and the user's RSVP to it, in one round trip (or NotFound)."""
+    row = session.execute(
+        _locked(
+            select(Gathering, Rsvp)
+            .outerjoin(Rsvp, (Rsvp.gathering_id == Gathering.id) & (Rsvp.user_id == user_id))
+            .where(Gathering.id == gathering_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"No gathering with id {gathering_id}.")
+    return row[0], row[1]
 
 
 def has_ended(gathering: Gathering, now: datetime) -> bool:
@@ -101,14 +117,8 @@ def set_rsvp(
     """Record `user`'s answer: take a seat, join the waitlist, or free a seat (and promote)."""
     if response not in RESPONSES:
         raise InvalidInput("Answer yes, no or maybe.", field="response")
-    gathering = lock_gathering(session, gathering_id)
+    gathering, rsvp = lock_gathering_with_rsvp(session, gathering_id, user.id)
     ensure_rsvps_open(gathering, now)
-    rsvp = session.scalars(
-        select(Rsvp)
-        .where(Rsvp.gathering_id == gathering.id, Rsvp.user_id == user.id)
-        .options(lazyload("*"))
-        .execution_options(populate_existing=True)
-    ).first()
     if rsvp is not None and rsvp.response == response:
         return _outcome(session, gathering, rsvp, changed=False)
 
@@ -161,8 +171,10 @@ def promote_from_waitlist(session: Session, gathering: Gathering) -> list[Rsvp]:
         limit = gathering.capacity - gathering.going_count
         if limit <= 0:
             return []
+    # their users come along, so the mail hooks find them in the identity map
     stmt = (
-        select(Rsvp)
+        select(Rsvp, User)
+        .join(User, User.id == Rsvp.user_id)
         .where(Rsvp.gathering_id == gathering.id, Rsvp.state == RsvpState.WAITLISTED)
         .order_by(Rsvp.waitlist_ticket)
         .options(lazyload("*"))
@@ -170,7 +182,8 @@ def promote_from_waitlist(session: Session, gathering: Gathering) -> list[Rsvp]:
     )
     if limit is not None:
         stmt = stmt.limit(limit)
-    promoted = list(session.scalars(stmt))
+    rows = session.execute(stmt).all()  # held: the identity map keeps weak references
+    promoted = [rsvp for rsvp, _user in rows]
     for rsvp in promoted:
         # the ticket stays on the row: it names this promotion (mail keys use it)
         rsvp.state = RsvpState.GOING
