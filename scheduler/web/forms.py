@@ -18,6 +18,7 @@ from werkzeug.datastructures import MultiDict
 
 from scheduler.api.errors import flatten_messages
 from scheduler.domain.errors import InvalidInput, KindredError
+from scheduler.domain.interests import normalise_interest
 from scheduler.domain.timezones import known_timezones, zone
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -107,23 +108,31 @@ def local_to_utc(raw: str, tz_name: str, name: str, state: FormState) -> datetim
     text = raw.strip()
     if not text:
         return None
+    unreadable = "Give a date and time, e.g. 2026-06-03 18:00."
     try:
         naive = datetime.fromisoformat(text)
     except ValueError:
-        state.add(name, "Give a date and time, e.g. 2026-06-03 18:00.")
+        state.add(name, unreadable)
         return None
-    if naive.tzinfo is not None:
-        return naive.astimezone(UTC)
+    if len(text) <= len("2026-06-03"):  # a date alone would silently mean midnight
+        state.add(name, unreadable)
+        return None
     try:
-        tz = zone(tz_name)
-    except InvalidInput:
-        return None  # the time zone field carries that error
-    aware = naive.replace(tzinfo=tz)
-    # a wall-clock time skipped by a daylight-saving jump does not survive the round trip
-    if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
-        state.add(name, f"That time does not exist in {tz_name} (the clocks change then).")
+        if naive.tzinfo is not None:
+            return naive.astimezone(UTC)
+        try:
+            tz = zone(tz_name)
+        except InvalidInput:
+            return None  # the time zone field carries that error
+        aware = naive.replace(tzinfo=tz)
+        # a wall-clock time skipped by a daylight-saving jump does not survive the round trip
+        if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
+            state.add(name, f"That time does not exist in {tz_name} (the clocks change then).")
+            return None
+        return aware.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by the offset
+        state.add(name, unreadable)
         return None
-    return aware.astimezone(UTC)
 
 
 def utc_to_local_input(value: datetime | None, tz: ZoneInfo) -> str:
@@ -171,34 +180,63 @@ def recurrence_labels(weekday: int | None) -> list[tuple[str, str]]:
     ]
 
 
-def gathering_args(
-    form: MultiDict[str, str], state: FormState, *, supports_recurrence: bool
-) -> dict[str, Any]:
-    """The new-gathering form → a GatheringArgsSchema body (ISO strings with offsets)."""
-    values = {key: form.get(key, "") for key in form}
+def _keep_typed(form: MultiDict[str, str], state: FormState) -> None:
+    """Remember what was typed, so the page shows it again next to any error."""
+    values: dict[str, Any] = {key: form.get(key, "") for key in form}
     values["reminders"] = form.getlist("reminders")
     values["interests"] = form.get("interests", "")
     state.values = values
-    tz_name = form.get("timezone", "").strip()
-    body: dict[str, Any] = {
-        "title": form.get("title", "").strip(),
-        "description": form.get("description", "").strip(),
-        "location": form.get("location", "").strip(),
-        "timezone": tz_name,
+
+
+def _text(form: MultiDict[str, str], name: str) -> str:
+    """A text field as typed, trimmed, with the browser's CRLF line breaks as LF."""
+    return clean_text(form.get(name, ""))
+
+
+def clean_text(text: str) -> str:
+    """Text as stored: LF line breaks, no surrounding whitespace."""
+    return text.replace("\r\n", "\n").strip()
+
+
+def _details(form: MultiDict[str, str]) -> dict[str, Any]:
+    """What a gathering is: title, description, location, interests."""
+    return {
+        "title": _text(form, "title"),
+        "description": _text(form, "description"),
+        "location": _text(form, "location"),
         "interests": split_interests(form.get("interests", "")),
     }
-    for name in ("duration_minutes", "capacity", "group_id"):
-        number = _int_or_none(form.get(name, ""), name, state)
-        if number is not None:
-            body[name] = number
-    if "duration_minutes" not in body and "duration_minutes" not in state.errors:
-        state.add("duration_minutes", "Choose how long it lasts.")
+
+
+def _settings(form: MultiDict[str, str], state: FormState, body: dict[str, Any]) -> str:
+    """Time zone, duration, seats (blank = unlimited) and reminders into `body`; the zone."""
+    tz_name = form.get("timezone", "").strip()
+    body["timezone"] = tz_name
+    for name in ("duration_minutes", "capacity"):
+        body[name] = _int_or_none(form.get(name, ""), name, state)
+    if body["duration_minutes"] is None:
+        del body["duration_minutes"]
+        if "duration_minutes" not in state.errors:
+            state.add("duration_minutes", "Choose how long it lasts.")
     reminders: list[int] = []
     for raw in form.getlist("reminders"):
         number = _int_or_none(raw, "reminders", state)
         if number is not None:
             reminders.append(number)
     body["reminders"] = reminders
+    return tz_name
+
+
+def gathering_args(
+    form: MultiDict[str, str], state: FormState, *, supports_recurrence: bool
+) -> dict[str, Any]:
+    """The new-gathering form → a GatheringArgsSchema body (ISO strings with offsets)."""
+    _keep_typed(form, state)
+    body = _details(form)
+    tz_name = _settings(form, state, body)
+    group_id = _int_or_none(form.get("group_id", ""), "group_id", state)
+    if group_id is not None:
+        body["group_id"] = group_id
     mode = form.get("mode", "fixed")
     if mode == "fixed":
         starts_at = local_to_utc(form.get("starts_at", ""), tz_name, "starts_at", state)
@@ -236,6 +274,108 @@ def gathering_args(
     else:
         state.add("mode", "Choose a fixed time or find a time.")
     return body
+
+
+# what the edit form shows of a gathering, and compares the submitted values against
+EDIT_FIELDS = (
+    "title",
+    "description",
+    "location",
+    "interests",
+    "timezone",
+    "duration_minutes",
+    "capacity",
+    "reminders",
+    "starts_at",
+)
+# a polling gathering gets its time, zone and length from the poll: only these change here
+POLL_EDIT_FIELDS = ("title", "description", "location", "interests")
+SCOPE_CHOICES = (
+    ("this", "Only this one"),
+    ("following", "This and all following ones"),
+)
+
+
+def edit_values(gathering: Any) -> dict[str, Any]:
+    """A gathering as the edit form shows it (datetime-local in the gathering's zone)."""
+    return {
+        "title": gathering.title,
+        "description": gathering.description,
+        "location": gathering.location,
+        "interests": ", ".join(i.name for i in gathering.interests),
+        "timezone": gathering.timezone,
+        "duration_minutes": str(gathering.duration_minutes),
+        "capacity": "" if gathering.capacity is None else str(gathering.capacity),
+        "reminders": [str(m) for m in gathering.reminders],
+        "starts_at": utc_to_local_input(gathering.starts_at, zone(gathering.timezone)),
+        "scope": "this",
+    }
+
+
+def edit_args(
+    form: MultiDict[str, str], state: FormState, *, polling: bool, in_series: bool
+) -> dict[str, Any]:
+    """The edit form → a GatheringPatchArgsSchema body holding every field the form shows."""
+    _keep_typed(form, state)
+    body = _details(form)
+    if polling:
+        return body
+    tz_name = _settings(form, state, body)
+    raw_start = form.get("starts_at", "")
+    starts_at = local_to_utc(raw_start, tz_name, "starts_at", state)
+    if starts_at is not None:
+        body["starts_at"] = starts_at.isoformat()
+    elif not raw_start.strip():
+        state.add("starts_at", "Choose when it starts.")
+    if in_series:
+        body["scope"] = form.get("scope", "this")
+    return body
+
+
+def changed_args(args: Mapping[str, Any], gathering: Any) -> dict[str, Any]:
+    """The loaded edit arguments that differ from the gathering (scope left out).
+
+    Equal in the sense a person means: text up to surrounding whitespace and line-break style,
+    interests up to case and spacing, reminders as a set, the start to the minute the form shows.
+    """
+    changes: dict[str, Any] = {}
+    for name in EDIT_FIELDS:
+        if name in args and not _same(name, args[name], getattr(gathering, name)):
+            changes[name] = args[name]
+    return changes
+
+
+def _same(name: str, new: Any, old: Any) -> bool:
+    if name in ("title", "description", "location"):
+        return clean_text(new) == clean_text(old or "")
+    if name == "interests":
+        return {normalise_interest(n) for n in new} == {i.name for i in old}
+    if name == "reminders":
+        return set(new) == set(old)
+    if name == "starts_at" and old is not None:
+        return bool(new == old.replace(second=0, microsecond=0) or new == old)
+    return bool(new == old)
+
+
+def duration_choices(current: int | None = None) -> list[tuple[int, str]]:
+    """The "how long" options in words, with the gathering's own length if it is unusual."""
+    minutes = sorted({*DURATION_CHOICES, *([current] if current else [])})
+    return [(m, _duration_words(m)) for m in minutes]
+
+
+def _duration_words(m: int) -> str:
+    if m < 60:
+        return f"{m} minutes"
+    hours = f"{m // 60} hour" + ("" if m // 60 == 1 else "s")
+    return f"{m // 60} h {m % 60} min" if m % 60 else hours
+
+
+def reminder_choices(current: Iterable[int] = ()) -> list[tuple[int, str]]:
+    """The reminder checkboxes, plus any the gathering has that the form does not offer."""
+    choices = dict(REMINDER_CHOICES)
+    for minutes in current:
+        choices.setdefault(minutes, f"{_duration_words(minutes)} before")
+    return sorted(choices.items(), reverse=True)
 
 
 def availability_intervals(

@@ -1,4 +1,4 @@
-"""Gathering pages: the new-gathering form, a gathering's page, RSVP and cancel buttons."""
+"""Gathering pages: the new-gathering form, a gathering's page, its edit form, RSVP, cancel."""
 
 from __future__ import annotations
 
@@ -8,22 +8,29 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from scheduler.domain.errors import KindredError, NotAllowed
+from scheduler.domain.errors import Conflict, KindredError, NotAllowed
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, User, utcnow
 from scheduler.models.gathering import DEFAULT_REMINDERS
-from scheduler.schemas.gatherings import GatheringArgsSchema
-from scheduler.services import accounts, gatherings, rsvps
+from scheduler.schemas.gatherings import GatheringArgsSchema, GatheringPatchArgsSchema
+from scheduler.services import accounts, gatherings, rsvps, series
 from scheduler.services.feeds_urls import feed_urls, webcal
+from scheduler.services.notify import TIME_OR_PLACE
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import (
     DURATION_CHOICES,
     REMINDER_CHOICES,
+    SCOPE_CHOICES,
     STEP_CHOICES,
     FormState,
+    changed_args,
+    duration_choices,
+    edit_args,
+    edit_values,
     gathering_args,
     load_with,
     recurrence_labels,
+    reminder_choices,
     timezone_choices,
 )
 
@@ -146,6 +153,92 @@ def show(gathering_id: int) -> Any:
         is_organizer=user is not None and user.id == gathering.organizer_id,
         **calendar_links(gathering, user),
     )
+
+
+@bp.route("/g/<int:gathering_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(gathering_id: int) -> Any:
+    """Change a gathering (organizer only); only what changed reaches the service.
+
+    A poll's time, zone and length come from the poll, so for a polling gathering only the
+    words (title, description, place, interests) can change here.
+    """
+    session = db_session()
+    user = require_user()
+    gathering = gatherings.get_gathering(session, gathering_id)
+    if gathering.organizer_id != user.id:
+        raise NotAllowed("Only the organizer can change this gathering.")
+    status = gatherings.effective_status(gathering, utcnow())
+    polling = status == GatheringStatus.POLLING
+    in_series = gathering.series_id is not None and not polling
+    editable = status in (GatheringStatus.SCHEDULED, GatheringStatus.POLLING)
+    state = FormState(values=edit_values(gathering))
+    code = 200
+    if request.method == "POST" and not editable:
+        code = 409
+    elif request.method == "POST":
+        body = edit_args(request.form, state, polling=polling, in_series=in_series)
+        args = load_with(GatheringPatchArgsSchema(), body, state)
+        if args is not None and state.ok:
+            scope = args.pop("scope", "this")
+            changes = changed_args(args, gathering)
+            if not changes:
+                flash("Nothing changed.", "info")
+                return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
+            try:
+                _apply_edit(gathering_id, user, scope, changes)
+                session.commit()
+            except KindredError as exc:
+                session.rollback()
+                if exc.status in (403, 404):
+                    raise
+                code = 409 if isinstance(exc, Conflict) else 422
+                state.add_error(exc)
+                # the rolled-back session must not show the typed values as if saved
+                gathering = gatherings.get_gathering(session, gathering_id)
+            else:
+                flash(_saved_message(changes, scheduled=not polling, scope=scope), "success")
+                return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
+        if state.errors and code == 200:
+            code = 422
+    return (
+        render_template(
+            "gathering_edit.html",
+            gathering=gathering,
+            status=status,
+            editable=editable,
+            polling=polling,
+            in_series=in_series,
+            form=state,
+            timezones=timezone_choices(),
+            durations=duration_choices(gathering.duration_minutes),
+            reminder_choices=reminder_choices(gathering.reminders),
+            scope_choices=SCOPE_CHOICES,
+        ),
+        code,
+    )
+
+
+def _apply_edit(gathering_id: int, user: User, scope: str, changes: dict[str, Any]) -> None:
+    session = db_session()
+    if scope == "following":
+        series.update_following(
+            session,
+            gathering_id,
+            user,
+            changes,
+            now=utcnow(),
+            uid=gatherings.new_uid(current_services().config.mail_domain),
+        )
+    else:
+        gatherings.update_gathering(session, gathering_id, user, changes, now=utcnow())
+
+
+def _saved_message(changes: dict[str, Any], *, scheduled: bool, scope: str) -> str:
+    which = "this and the following gatherings" if scope == "following" else "the gathering"
+    if scheduled and changes.keys() & TIME_OR_PLACE:
+        return f"Saved. Everyone coming to {which} will get an updated invite."
+    return "Saved."
 
 
 def calendar_links(gathering: Gathering, user: User | None) -> dict[str, str | None]:
