@@ -210,6 +210,17 @@ def test_poll_to_rsvp_in_chromium(
         assert f"{new_york:%H:%M}" in bob.page.get_by_role("time").first.inner_text()
         bob.snap("gathering")
 
+        # Ann moves it to another room through the Edit form; the page shows the new place
+        page.goto(poll_url.replace("/poll", ""))
+        page.get_by_role("link", name="Edit gathering").click()
+        page.get_by_role("heading", name=re.compile("^Edit")).wait_for()
+        assert page.get_by_label("Where").input_value() == "Café Rix, Berlin"
+        ann.snap("gathering-edit")
+        page.get_by_label("Where").fill("Room 2, Café Rix")
+        page.get_by_role("button", name="Save changes").click()
+        page.get_by_role("status").filter(has_text="updated invite").wait_for()
+        assert "Room 2, Café Rix" in page.locator("dl.facts").inner_text()
+
         page.goto("/profile")
         ann.snap("profile")
         page.goto("/groups/new")
