@@ -440,3 +440,18 @@ def test_the_start_is_read_in_the_chosen_zone(
     assert start == next_evening() + timedelta(hours=1)
     assert body["timezone"] == "Europe/London"
     assert start > datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("starts_at", "tz"),
+    [("0001-01-01T00:30", "Europe/Berlin"), ("9999-12-31T23:30", "America/New_York")],
+)
+def test_a_start_off_the_calendar_is_422_on_the_new_form_too(
+    client: FlaskClient, starts_at: str, tz: str
+) -> None:
+    sign_up(client, "Ann", "ann@example.org")
+    response = create_gathering(client, starts_at=starts_at, timezone=tz)
+    assert response.status_code == 422
+    assert field_errors(response.text) == {
+        "starts_at": "Give a date and time, e.g. 2026-06-03 18:00."
+    }
