@@ -156,6 +156,8 @@ def load(url: str) -> tuple[list[int], dict[int, str]]:
             ((g, u, "member", ts) for g, u in members),
         )
         reminders = json.dumps([1440, 60])
+        # each gathering's start while scheduled, copied onto its interest rows as the app does
+        scheduled_start: dict[int, datetime | None] = {}
 
         def gathering_rows() -> Iterable[tuple]:
             for gid in range(1, UPCOMING + PAST + 1):
@@ -166,6 +168,9 @@ def load(url: str) -> tuple[list[int], dict[int, str]]:
                     else NOW + timedelta(minutes=rng.randint(60, 60 * 24 * 120))
                 )
                 capacity = rng.choice([None, None, 10, 20, 50])
+                group_id, organizer_id = rng.randint(1, GROUPS), rng.randint(1, USERS)
+                status = "completed" if past else rng.choice(["scheduled"] * 19 + ["cancelled"])
+                scheduled_start[gid] = start if status == "scheduled" else None
                 yield (
                     gid,
                     f"uid{gid}@bench",
@@ -174,12 +179,12 @@ def load(url: str) -> tuple[list[int], dict[int, str]]:
                     f"Gathering {gid}",
                     "",
                     "",
-                    rng.randint(1, GROUPS),
-                    rng.randint(1, USERS),
+                    group_id,
+                    organizer_id,
                     "UTC",
                     120,
                     capacity,
-                    "completed" if past else rng.choice(["scheduled"] * 19 + ["cancelled"]),
+                    status,
                     start,
                     start + timedelta(hours=2),
                     reminders,
@@ -221,8 +226,12 @@ def load(url: str) -> tuple[list[int], dict[int, str]]:
         copy_rows(
             conn,
             "gathering_interests",
-            ["gathering_id", "interest_id"],
-            ((g, t) for g in range(1, UPCOMING + PAST + 1) for t in zipf_tags(rng, 3)),
+            ["gathering_id", "interest_id", "scheduled_start"],
+            (
+                (g, t, scheduled_start[g])
+                for g in range(1, UPCOMING + PAST + 1)
+                for t in zipf_tags(rng, 3)
+            ),
         )
         samples = rng.sample(range(1, USERS + 1), SAMPLE_USERS)
         rsvps: set[tuple[int, int]] = set()

@@ -84,16 +84,46 @@ def _quoted(names: Sequence[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def score_candidate(
-    candidate: Candidate, weights: InterestWeights, *, now: datetime, member_word: str = "going"
-) -> Scored | None:
-    """Score one item; None when it must not be recommended at all (cancelled or past)."""
+def _shared_by_weight(candidate: Candidate, weights: InterestWeights) -> list[str]:
+    return sorted(candidate.shared_interests, key=lambda n: (-weights.weight(n), n))
+
+
+def candidate_score(
+    candidate: Candidate, weights: InterestWeights, *, now: datetime
+) -> float | None:
+    """The score of one item, or None when it must not be recommended (cancelled or past).
+
+    The one place the score is computed: `score_candidate` explains it, `rank` sorts by it.
+    """
     if candidate.cancelled:
         return None
     if candidate.starts_at is not None and candidate.starts_at <= now:
         return None
-    shared = sorted(candidate.shared_interests, key=lambda n: (-weights.weight(n), n))
-    score = interest_score(shared, weights)
+    # summed in the explained order, so every path gives the same float
+    score = interest_score(_shared_by_weight(candidate, weights), weights)
+    if candidate.met_count:
+        score += MET_WEIGHT * min(candidate.met_count, MET_CAP)
+    if candidate.capacity is not None:
+        left = max(0, candidate.capacity - candidate.going_count)
+        if left > 0:
+            score += SEATS_WEIGHT * min(1.0, left / candidate.capacity)
+        elif candidate.waitlist_length >= LONG_WAITLIST:
+            score *= SINK_FACTOR
+        else:
+            score *= FULL_FACTOR
+    else:
+        score += SEATS_WEIGHT
+    return round(score, 4)
+
+
+def score_candidate(
+    candidate: Candidate, weights: InterestWeights, *, now: datetime, member_word: str = "going"
+) -> Scored | None:
+    """Score one item and say why; None when it must not be recommended (cancelled or past)."""
+    score = candidate_score(candidate, weights, now=now)
+    if score is None:
+        return None
+    shared = _shared_by_weight(candidate, weights)
     reasons: list[str] = []
     rare = [n for n in shared if n in weights.rare]
     common = [n for n in shared if n not in weights.rare]
@@ -105,29 +135,35 @@ def score_candidate(
         also = "also " if rare else ""
         reasons.append(f"{also}shares your {noun} {_quoted(common)}")
     if candidate.met_count:
-        score += MET_WEIGHT * min(candidate.met_count, MET_CAP)
         who = "1 person" if candidate.met_count == 1 else f"{candidate.met_count} people"
         verb = "is" if candidate.met_count == 1 else "are"
         reasons.append(f"{who} you've met {verb} {member_word}")
     if candidate.capacity is not None:
         left = max(0, candidate.capacity - candidate.going_count)
         if left > 0:
-            score += SEATS_WEIGHT * min(1.0, left / candidate.capacity)
             reasons.append(f"{left} seat{'s' if left != 1 else ''} left")
         elif candidate.waitlist_length >= LONG_WAITLIST:
-            score *= SINK_FACTOR
             reasons.append(f"full, {candidate.waitlist_length} people on the waitlist")
         else:
-            score *= FULL_FACTOR
             waiting = candidate.waitlist_length
             reasons.append(
                 f"full, {waiting} on the waitlist" if waiting else "full: join the waitlist"
             )
-    else:
-        score += SEATS_WEIGHT
-    return Scored(
-        candidate=candidate, score=round(score, 4), reasons=reasons, shared_interests=shared
-    )
+    return Scored(candidate=candidate, score=score, reasons=reasons, shared_interests=shared)
+
+
+def _ranked(
+    candidates: Iterable[Candidate], weights: InterestWeights, now: datetime
+) -> list[tuple[float, Candidate]]:
+    far = datetime.max.replace(tzinfo=now.tzinfo)
+    scored = [
+        (score, c)
+        for c in candidates
+        if (score := candidate_score(c, weights, now=now)) is not None
+    ]
+    # best first; ties go to the sooner start, then the lower id
+    scored.sort(key=lambda sc: (-sc[0], sc[1].starts_at or far, sc[1].id))
+    return scored
 
 
 def rank(
@@ -138,14 +174,26 @@ def rank(
     member_word: str = "going",
 ) -> list[Scored]:
     """Scored candidates, best first; ties go to the sooner start, then the lower id."""
-    far = datetime.max.replace(tzinfo=now.tzinfo)
-    scored = [
-        s
-        for c in candidates
-        if (s := score_candidate(c, weights, now=now, member_word=member_word)) is not None
+    return rank_page(candidates, weights, now=now, member_word=member_word)[0]
+
+
+def rank_page(
+    candidates: Iterable[Candidate],
+    weights: InterestWeights,
+    *,
+    now: datetime,
+    member_word: str = "going",
+    start: int = 0,
+    stop: int | None = None,
+) -> tuple[list[Scored], int]:
+    """`rank(...)[start:stop]` and how many ranked in all; only the slice is explained."""
+    ranked = _ranked(candidates, weights, now)
+    page = [
+        explained
+        for _, c in ranked[start:stop]
+        if (explained := score_candidate(c, weights, now=now, member_word=member_word)) is not None
     ]
-    scored.sort(key=lambda s: (-s.score, s.candidate.starts_at or far, s.candidate.id))
-    return scored
+    return page, len(ranked)
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import chain
+from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    Update,
+    case,
+    event,
+    inspect,
+    select,
+    update,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from scheduler.models.base import Base, UTCDateTime, utcnow
 from scheduler.models.group import Group
@@ -73,6 +91,42 @@ class Gathering(Base):
     poll: Mapped[Poll | None] = relationship(
         back_populates="gathering", uselist=False, lazy="selectin", cascade="all, delete-orphan"
     )
+
+
+def sync_scheduled_starts(gathering_ids: Iterable[int] | Any) -> Update:
+    """Copy each gathering's start-while-scheduled onto its interest rows (ids or a select)."""
+    gi = gathering_interests
+    scheduled_start = (
+        select(
+            case((Gathering.status == GatheringStatus.SCHEDULED, Gathering.starts_at), else_=None)
+        )
+        .where(Gathering.id == gi.c.gathering_id)
+        .scalar_subquery()
+    )
+    return (
+        update(gi)
+        .where(gi.c.gathering_id.in_(gathering_ids))
+        .values(scheduled_start=scheduled_start)
+    )
+
+
+_SYNCED = ("status", "starts_at", "interests")
+
+
+@event.listens_for(Session, "after_flush")
+def _keep_scheduled_starts(session: Session, _context: object) -> None:
+    """Every flush that creates a gathering, moves it, changes its status or its tags keeps
+    gathering_interests.scheduled_start right (bulk UPDATEs call sync_scheduled_starts)."""
+    ids = {
+        obj.id
+        for obj in chain(session.new, session.dirty)
+        if isinstance(obj, Gathering)
+        and (
+            obj in session.new or any(inspect(obj).attrs[a].history.has_changes() for a in _SYNCED)
+        )
+    }
+    if ids:
+        session.connection().execute(sync_scheduled_starts(sorted(ids)))
 
 
 class Poll(Base):

@@ -277,9 +277,16 @@ def cancel_gathering(
 
 def complete_ended_gatherings(session: Session, *, now: datetime) -> int:
     """Mark every scheduled gathering whose end has passed as completed; returns how many."""
+    ended = (Gathering.status == GatheringStatus.SCHEDULED, Gathering.ends_at <= now)
+    # a bulk UPDATE passes the flush hook by: clear their interest rows' start in step
+    session.execute(
+        update(gathering_interests)
+        .where(gathering_interests.c.gathering_id.in_(select(Gathering.id).where(*ended)))
+        .values(scheduled_start=None)
+    )
     result = session.execute(
         update(Gathering)
-        .where(Gathering.status == GatheringStatus.SCHEDULED, Gathering.ends_at <= now)
+        .where(*ended)
         .values(status=GatheringStatus.COMPLETED, revision=Gathering.revision + 1)
         .execution_options(synchronize_session=False)
     )

@@ -3,20 +3,44 @@
 The database prunes: only items sharing one of my interests (through the indexed association
 tables) or with people I have met in them are candidates, and only the best few hundred by
 interest weight come back. The pure domain (domain/recommend.py) then scores and explains them.
+
+A request runs four statements (my interests with their weights, gathering candidates, group
+candidates, the page's rows). They are built once per number of interests with bound
+parameters: building and cache-keying such statements costs more than running them.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Select, and_, case, exists, func, or_, select, union_all
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union,
+)
 from sqlalchemy.orm import Session, aliased, lazyload
 
-from scheduler.domain.recommend import Candidate, InterestWeights, Scored, interest_weights, rank
-from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, Rsvp, User
+from scheduler.domain.recommend import (
+    Candidate,
+    InterestWeights,
+    Scored,
+    interest_weights,
+    rank_page,
+)
+from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, Rsvp, User, UTCDateTime
 from scheduler.models.interest import (
     Interest,
     gathering_interests,
@@ -48,27 +72,64 @@ def my_interests(session: Session, user_id: int) -> dict[int, str]:
     return {iid: name for iid, name in rows}
 
 
+def _usage_counts(interest_id: Any) -> Any:
+    """How many users, groups and gatherings carry the tag `interest_id` (index-only counts)."""
+    return sum(
+        (
+            select(func.count())
+            .select_from(table)
+            .where(table.c.interest_id == interest_id)
+            .correlate_except(table)
+            .scalar_subquery()
+            for table in (user_interests, group_interests, gathering_interests)
+        ),
+        start=literal(0),
+    )
+
+
+def _documents() -> Any:
+    """Everything that can carry tags: the max ids are index lookups and a fine estimate
+    (exact counts would scan 160k rows per request)."""
+    return sum(
+        (
+            select(func.coalesce(func.max(model.id), 0)).scalar_subquery()
+            for model in (User, Group, Gathering)
+        ),
+        start=literal(0),
+    )
+
+
+@lru_cache(maxsize=1)
+def _my_interests_statement() -> Select[Any]:
+    return (
+        select(Interest.id, Interest.name, _usage_counts(Interest.id), _documents())
+        .join(user_interests, user_interests.c.interest_id == Interest.id)
+        .where(user_interests.c.user_id == bindparam("user_id", type_=Integer))
+    )
+
+
+def my_interests_and_weights(
+    session: Session, user_id: int
+) -> tuple[dict[int, str], InterestWeights]:
+    """The user's interests (id → name) and their IDF weights, in one statement."""
+    rows = session.execute(_my_interests_statement(), {"user_id": user_id}).all()
+    if not rows:
+        return {}, interest_weights({}, 1)
+    interests = {iid: name for iid, name, _, _ in rows}
+    return interests, interest_weights({name: uses for _, name, uses, _ in rows}, rows[0][3])
+
+
 def weights_for(session: Session, interests: dict[int, str]) -> InterestWeights:
     """IDF weights of these interests over every user, group and gathering that uses tags."""
     if not interests:
         return interest_weights({}, 1)
-    ids = list(interests)
-    uses = union_all(
-        *(
-            select(table.c.interest_id).where(table.c.interest_id.in_(ids))
-            for table in (user_interests, group_interests, gathering_interests)
+    rows = session.execute(
+        select(Interest.id, _usage_counts(Interest.id), _documents()).where(
+            Interest.id.in_(list(interests))
         )
-    ).subquery()
-    counts = dict(
-        session.execute(select(uses.c.interest_id, func.count()).group_by(uses.c.interest_id)).all()
-    )
-    # the number of "documents": everything that can carry tags (max id is an index lookup
-    # and a fine estimate; exact counts would scan 160k rows per request)
-    total = sum(
-        session.scalar(select(func.coalesce(func.max(model.id), 0))) or 0
-        for model in (User, Group, Gathering)
-    )
-    return interest_weights({interests[i]: counts.get(i, 0) for i in ids}, total)
+    ).all()
+    usage = {interests[iid]: uses for iid, uses, _ in rows}
+    return interest_weights(usage, rows[0][2] if rows else 1)
 
 
 def met_people_query(user_id: int, now: datetime) -> Select[tuple[int, int]]:
@@ -97,20 +158,123 @@ def met_people_query(user_id: int, now: datetime) -> Select[tuple[int, int]]:
     )
 
 
-def _weight_sum(column: object, weights: InterestWeights, interests: dict[int, str]) -> object:
-    whens = [(column == iid, weights.weight(name)) for iid, name in interests.items()]
-    return func.sum(case(*whens, else_=0.0))
+class _Params:
+    """The bound parameters every candidate statement shares: who, when, which interests."""
+
+    user_id = bindparam("user_id", type_=Integer)
+    now = bindparam("now", type_=UTCDateTime())
+
+    @staticmethod
+    def interest_ids(n: int) -> list[Any]:
+        return [bindparam(f"iid_{i}", type_=Integer) for i in range(n)]
+
+    @staticmethod
+    def weight_sum(column: Any, n: int) -> Any:
+        """The summed weight of my interests among the rows (one weight per interest)."""
+        whens = [
+            (column == bindparam(f"iid_{i}", type_=Integer), bindparam(f"w_{i}", type_=Float))
+            for i in range(n)
+        ]
+        return func.sum(case(*whens, else_=0.0))
+
+    @staticmethod
+    def values(
+        user_id: int, now: datetime, interests: dict[int, str], weights: InterestWeights
+    ) -> dict[str, Any]:
+        values: dict[str, Any] = {"user_id": user_id, "now": now}
+        for i, (iid, name) in enumerate(interests.items()):
+            values[f"iid_{i}"] = iid
+            values[f"w_{i}"] = weights.weight(name)
+        return values
 
 
-def _open_gathering_filter(user_id: int, now: datetime) -> list[object]:
+def _open_gathering_filter() -> list[Any]:
     mine = aliased(Rsvp)
-    answered = exists().where(mine.gathering_id == Gathering.id, mine.user_id == user_id)
+    answered = exists().where(mine.gathering_id == Gathering.id, mine.user_id == _Params.user_id)
     return [
         Gathering.status == GatheringStatus.SCHEDULED,
-        Gathering.starts_at > now,
-        Gathering.organizer_id != user_id,
+        Gathering.starts_at > _Params.now,
+        Gathering.organizer_id != _Params.user_id,
         ~answered,
     ]
+
+
+def _top_gatherings(n: int) -> Select[Any]:
+    """Ids of the open gatherings sharing most interest weight with me, best first.
+
+    Only gathering_interests is read (an index-only scan of the upcoming rows of my tags):
+    `scheduled_start` is the gathering's start while it is scheduled, so `> now` is
+    "scheduled and upcoming"; mine and answered ones are two small hashed lists.
+    """
+    gi = gathering_interests
+    weight = _Params.weight_sum(gi.c.interest_id, n)
+    answered = select(Rsvp.gathering_id).where(Rsvp.user_id == _Params.user_id)
+    organized = select(Gathering.id).where(Gathering.organizer_id == _Params.user_id)
+    return (
+        select(gi.c.gathering_id.label("id"))
+        .where(
+            gi.c.interest_id.in_(_Params.interest_ids(n)),
+            gi.c.scheduled_start > _Params.now,
+            gi.c.gathering_id.not_in(answered),
+            gi.c.gathering_id.not_in(organized),
+        )
+        .group_by(gi.c.gathering_id)
+        .order_by(weight.desc(), func.min(gi.c.scheduled_start), gi.c.gathering_id)
+        .limit(CANDIDATE_LIMIT)
+    )
+
+
+@lru_cache(maxsize=64)
+def _gathering_statement(n: int) -> Select[Any]:
+    """Top gatherings by interest weight (n interests) plus the open ones people I met are
+    going to, with every fact the ranking needs."""
+    met = met_people_query(_Params.user_id, _Params.now).subquery("met")  # type: ignore[arg-type]
+    met_going = (
+        select(Rsvp.gathering_id.label("id"), func.count().label("met"))
+        .join(Gathering, Gathering.id == Rsvp.gathering_id)
+        .where(
+            Rsvp.state == "going",
+            Rsvp.user_id.in_(select(met.c.user_id)),
+            *_open_gathering_filter(),
+        )
+        .group_by(Rsvp.gathering_id)
+        .cte("met_going")
+    )
+    ids: Any = select(met_going.c.id)
+    if n:
+        top = _top_gatherings(n).subquery("top")
+        ids = union(ids, select(top.c.id))
+    candidate = ids.subquery("candidate")
+    # the waitlist only counts for a full gathering (domain/recommend.py): count it only there
+    full = and_(Gathering.capacity.is_not(None), Gathering.going_count >= Gathering.capacity)
+    waiting = case(
+        (
+            full,
+            select(func.count())
+            .where(Rsvp.gathering_id == Gathering.id, Rsvp.state == "waitlisted")
+            .scalar_subquery(),
+        ),
+        else_=0,
+    )
+    gi = gathering_interests
+    return (
+        select(
+            Gathering.id,
+            Gathering.capacity,
+            Gathering.going_count,
+            Gathering.starts_at,
+            Gathering.status,
+            waiting,
+            func.coalesce(met_going.c.met, 0),
+            gi.c.interest_id,
+        )
+        .join(candidate, candidate.c.id == Gathering.id)
+        .outerjoin(met_going, met_going.c.id == Gathering.id)
+        .outerjoin(
+            gi,
+            and_(gi.c.gathering_id == Gathering.id, gi.c.interest_id.in_(_Params.interest_ids(n))),
+        )
+    )
 
 
 def _gathering_candidates(
@@ -120,66 +284,68 @@ def _gathering_candidates(
     weights: InterestWeights,
     now: datetime,
 ) -> list[Candidate]:
-    gi = gathering_interests
-    ids: list[int] = []
-    if interests:
-        weight = _weight_sum(gi.c.interest_id, weights, interests)
-        ids = list(
-            session.scalars(
-                select(gi.c.gathering_id)
-                .join(Gathering, Gathering.id == gi.c.gathering_id)
-                .where(gi.c.interest_id.in_(list(interests)), *_open_gathering_filter(user_id, now))
-                .group_by(gi.c.gathering_id)
-                .order_by(weight.desc(), func.min(Gathering.starts_at), gi.c.gathering_id)
-                .limit(CANDIDATE_LIMIT)
-            )
-        )
-    met = met_people_query(user_id, now).subquery()
-    met_going = dict(
-        session.execute(
-            select(Rsvp.gathering_id, func.count())
-            .join(Gathering, Gathering.id == Rsvp.gathering_id)
-            .where(
-                Rsvp.state == "going",
-                Rsvp.user_id.in_(select(met.c.user_id)),
-                *_open_gathering_filter(user_id, now),
-            )
-            .group_by(Rsvp.gathering_id)
-        ).all()
-    )
-    ids = list(dict.fromkeys([*ids, *met_going]))
-    if not ids:
-        return []
-    shared = _shared_names(session, gi, gi.c.gathering_id, ids, interests)
-    waiting = dict(
-        session.execute(
-            select(Rsvp.gathering_id, func.count())
-            .where(Rsvp.gathering_id.in_(ids), Rsvp.state == "waitlisted")
-            .group_by(Rsvp.gathering_id)
-        ).all()
-    )
+    facts: dict[int, tuple[Any, ...]] = {}
+    shared: dict[int, list[str]] = defaultdict(list)
     rows = session.execute(
-        select(
-            Gathering.id,
-            Gathering.capacity,
-            Gathering.going_count,
-            Gathering.starts_at,
-            Gathering.status,
-        ).where(Gathering.id.in_(ids))
+        _gathering_statement(len(interests)), _Params.values(user_id, now, interests, weights)
     )
+    for gid, capacity, going, starts_at, status, waits, met_n, iid in rows:
+        facts[gid] = (capacity, going, starts_at, status, waits, met_n)
+        if iid is not None:
+            shared[gid].append(interests[iid])
     return [
         Candidate(
             id=gid,
             shared_interests=shared.get(gid, []),
-            met_count=met_going.get(gid, 0),
+            met_count=met_n,
             capacity=capacity,
             going_count=going,
-            waitlist_length=waiting.get(gid, 0),
+            waitlist_length=waits,
             starts_at=starts_at,
             cancelled=status == GatheringStatus.CANCELLED,
         )
-        for gid, capacity, going, starts_at, status in rows
+        for gid, (capacity, going, starts_at, status, waits, met_n) in facts.items()
     ]
+
+
+@lru_cache(maxsize=64)
+def _group_statement(n: int) -> Select[Any]:
+    """Top groups I am not in by interest weight (n interests) plus those people I met are in,
+    with their shared interests and met counts."""
+    met = met_people_query(_Params.user_id, _Params.now).subquery("met")  # type: ignore[arg-type]
+    mine = aliased(GroupMember)
+    not_mine = ~exists().where(mine.group_id == Group.id, mine.user_id == _Params.user_id)
+    met_members = (
+        select(GroupMember.group_id.label("id"), func.count().label("met"))
+        .join(Group, Group.id == GroupMember.group_id)
+        .where(GroupMember.user_id.in_(select(met.c.user_id)), not_mine)
+        .group_by(GroupMember.group_id)
+        .cte("met_members")
+    )
+    ids: Any = select(met_members.c.id)
+    gri = group_interests
+    if n:
+        member = exists().where(
+            GroupMember.group_id == gri.c.group_id, GroupMember.user_id == _Params.user_id
+        )
+        top = (
+            select(gri.c.group_id.label("id"))
+            .where(gri.c.interest_id.in_(_Params.interest_ids(n)), ~member)
+            .group_by(gri.c.group_id)
+            .order_by(_Params.weight_sum(gri.c.interest_id, n).desc(), gri.c.group_id)
+            .limit(CANDIDATE_LIMIT)
+            .subquery("top")
+        )
+        ids = union(ids, select(top.c.id))
+    candidate = ids.subquery("candidate")
+    return (
+        select(candidate.c.id, func.coalesce(met_members.c.met, 0), gri.c.interest_id)
+        .outerjoin(met_members, met_members.c.id == candidate.c.id)
+        .outerjoin(
+            gri,
+            and_(gri.c.group_id == candidate.c.id, gri.c.interest_id.in_(_Params.interest_ids(n))),
+        )
+    )
 
 
 def _group_candidates(
@@ -189,93 +355,59 @@ def _group_candidates(
     weights: InterestWeights,
     now: datetime,
 ) -> list[Candidate]:
-    gi = group_interests
-    member = exists().where(GroupMember.group_id == gi.c.group_id, GroupMember.user_id == user_id)
-    ids: list[int] = []
-    if interests:
-        weight = _weight_sum(gi.c.interest_id, weights, interests)
-        ids = list(
-            session.scalars(
-                select(gi.c.group_id)
-                .where(gi.c.interest_id.in_(list(interests)), ~member)
-                .group_by(gi.c.group_id)
-                .order_by(weight.desc(), gi.c.group_id)
-                .limit(CANDIDATE_LIMIT)
-            )
-        )
-    met = met_people_query(user_id, now).subquery()
-    mine = aliased(GroupMember)
-    not_mine = ~exists().where(mine.group_id == Group.id, mine.user_id == user_id)
-    met_members = dict(
-        session.execute(
-            select(GroupMember.group_id, func.count())
-            .join(Group, Group.id == GroupMember.group_id)
-            .where(GroupMember.user_id.in_(select(met.c.user_id)), not_mine)
-            .group_by(GroupMember.group_id)
-        ).all()
-    )
-    ids = list(dict.fromkeys([*ids, *met_members]))
-    if not ids:
-        return []
-    shared = _shared_names(session, gi, gi.c.group_id, ids, interests)
-    return [
-        Candidate(id=gid, shared_interests=shared.get(gid, []), met_count=met_members.get(gid, 0))
-        for gid in ids
-    ]
-
-
-def _shared_names(
-    session: Session, table: object, owner: object, ids: list[int], interests: dict[int, str]
-) -> dict[int, list[str]]:
-    if not interests:
-        return {}
+    met_counts: dict[int, int] = {}
     shared: dict[int, list[str]] = defaultdict(list)
     rows = session.execute(
-        select(owner, table.c.interest_id).where(  # type: ignore[attr-defined]
-            owner.in_(ids),  # type: ignore[attr-defined]
-            table.c.interest_id.in_(list(interests)),  # type: ignore[attr-defined]
-        )
+        _group_statement(len(interests)), _Params.values(user_id, now, interests, weights)
     )
-    for oid, iid in rows:
-        shared[oid].append(interests[iid])
-    return shared
-
-
-def _page(items: Sequence[Scored], page: int, page_size: int) -> list[Scored]:
-    start = (page - 1) * page_size
-    return list(items[start : start + page_size])
+    for gid, met_n, iid in rows:
+        met_counts[gid] = met_n
+        if iid is not None:
+            shared[gid].append(interests[iid])
+    return [
+        Candidate(id=gid, shared_interests=shared.get(gid, []), met_count=met_n)
+        for gid, met_n in met_counts.items()
+    ]
 
 
 def recommend(
     session: Session, user: User, *, now: datetime, page: int = 1, page_size: int = 20
 ) -> Recommendations:
     """One page of recommended groups and gatherings for `user`, best first."""
-    interests = my_interests(session, user.id)
-    weights = weights_for(session, interests)
-    gathering_ranked = rank(
-        _gathering_candidates(session, user.id, interests, weights, now), weights, now=now
+    interests, weights = my_interests_and_weights(session, user.id)
+    start = (page - 1) * page_size
+    window = {"start": start, "stop": start + page_size}
+    gathering_page, gatherings_total = rank_page(
+        _gathering_candidates(session, user.id, interests, weights, now),
+        weights,
+        now=now,
+        **window,
     )
-    group_ranked = rank(
+    group_page, groups_total = rank_page(
         _group_candidates(session, user.id, interests, weights, now),
         weights,
         now=now,
         member_word="in it",
+        **window,
     )
-    gathering_page = _page(gathering_ranked, page, page_size)
-    group_page = _page(group_ranked, page, page_size)
     gatherings_by_id = _load(session, Gathering, [s.candidate.id for s in gathering_page])
     groups_by_id = _load(session, Group, [s.candidate.id for s in group_page])
     return Recommendations(
         groups=[(groups_by_id[s.candidate.id], s) for s in group_page],
         gatherings=[(gatherings_by_id[s.candidate.id], s) for s in gathering_page],
-        groups_total=len(group_ranked),
-        gatherings_total=len(gathering_ranked),
+        groups_total=groups_total,
+        gatherings_total=gatherings_total,
     )
 
 
-def _load(session: Session, model: type, ids: list[int]) -> dict[int, object]:
+@lru_cache(maxsize=2)
+def _load_statement(model: type) -> Select[Any]:
+    # only plain columns are shown: skip the eager organizer/interests/poll loads
+    ids = bindparam("ids", expanding=True)
+    return select(model).where(model.id.in_(ids)).options(lazyload("*"))  # type: ignore[attr-defined]
+
+
+def _load(session: Session, model: type, ids: list[int]) -> dict[int, Any]:
     if not ids:
         return {}
-    # only plain columns are shown: skip the eager organizer/interests/poll loads
-    stmt = select(model).where(model.id.in_(ids)).options(lazyload("*"))
-    return {row.id: row for row in session.scalars(stmt)}
+    return {row.id: row for row in session.scalars(_load_statement(model), {"ids": ids})}
