@@ -18,6 +18,7 @@ from email.header import Header
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from functools import lru_cache
 from urllib.parse import quote
 
 __all__ = [
@@ -202,9 +203,39 @@ def _encoded_words(value: str) -> str:
     return Header(value, "utf-8", maxlinelen=76).encode(linesep="\n")
 
 
+# What needs no parsing, quoting or encoding in an address header: a display name of ASCII
+# words (no RFC 5322 specials) and a dot-atom addr-spec with an ASCII domain.
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?: [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*")
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*"
+)
+
+
 def _address_header(name: str, email: str) -> str:
+    """`Name <addr>` as formataddr writes it; plain ASCII names and addresses skip the parser."""
+    if _PLAIN_EMAIL.fullmatch(email) and (not name or _PLAIN_NAME.fullmatch(name)):
+        return f"{name} <{email}>" if name else email
+    return _parsed_address_header(name, email)
+
+
+@lru_cache(maxsize=64)
+def _parsed_address_header(name: str, email: str) -> str:
+    """The general case, through the stdlib's address parser (cached: senders repeat)."""
     address = _address(name, email)
     return formataddr((address.display_name, address.addr_spec), charset="utf-8")
+
+
+@lru_cache(maxsize=16)
+def _date_header(sent_at: datetime) -> str:
+    """The Date header of a send time (a batch shares one)."""
+    return format_datetime(sent_at.astimezone(UTC))
+
+
+@lru_cache(maxsize=16)
+def _base64_lines(data: bytes) -> str:
+    """A calendar part's base64 body (the same ICS goes to a whole fan-out: encoded once)."""
+    return base64.encodebytes(data).decode("ascii")
 
 
 def _text_part(subtype: str, text: str) -> list[str]:
@@ -237,7 +268,7 @@ def render_message(mail: OutgoingMail) -> RenderedMail:
         f"From: {_address_header(mail.from_name, mail.from_email)}",
         f"To: {_address_header(mail.to_name, mail.to_email)}",
         f"Subject: {_encoded_words(_one_line(mail.subject))}",
-        f"Date: {format_datetime(mail.sent_at.astimezone(UTC))}",
+        f"Date: {_date_header(mail.sent_at)}",
         f"Message-ID: {message_id}",
         "Auto-Submitted: auto-generated",
         f"X-Kindred-Kind: {mail.kind}",
@@ -258,7 +289,7 @@ def render_message(mail: OutgoingMail) -> RenderedMail:
                 f"Content-Type: text/calendar{params}",
                 "Content-Transfer-Encoding: base64",
                 "",
-                base64.encodebytes(mail.ics).decode("ascii"),
+                _base64_lines(mail.ics),
             ]
         )
     # A boundary no body can contain: bodies are 7bit text we can check, QP or base64.

@@ -28,7 +28,7 @@ from scheduler.config import Config
 from scheduler.domain.messages import RenderedMail, render_message
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, OutboxMessage, OutboxStatus, utcnow
-from scheduler.services.transport import SendResult, Transport, open_transport
+from scheduler.services.transport import Transport, open_transport
 
 log = logging.getLogger("kindred.delivery")
 
@@ -189,6 +189,36 @@ def _mark(
     return connection.execute(stmt).rowcount or 0
 
 
+_MARK_SENT_SQL = (
+    "UPDATE outbox_messages SET status = 'sent', sent_at = %s, claimed_until = NULL"
+    " WHERE id = %s AND status = 'claimed' AND claimed_until = %s"
+)
+
+
+def _sent_marker(connection: Connection, token: datetime) -> Callable[[int, datetime], int]:
+    """Mark one row sent, the cheapest way the backend allows: returns 1, or 0 if not ours.
+
+    On PostgreSQL that is one prepared UPDATE on the batch's autocommit connection, straight
+    through the driver (psycopg prepares it after a few runs): a few microseconds of Python
+    instead of building and compiling the statement for every mail.
+    """
+    if connection.dialect.name != "postgresql":
+        return lambda row_id, at: _mark(
+            connection,
+            [row_id],
+            token,
+            {"status": OutboxStatus.SENT, "sent_at": at, "claimed_until": None},
+        )
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    assert OutboxMessage.__tablename__ == "outbox_messages"
+
+    def mark(row_id: int, at: datetime) -> int:
+        cursor.execute(_MARK_SENT_SQL, (at, row_id, token))
+        return cursor.rowcount
+
+    return mark
+
+
 @contextmanager
 def _marks_connection(services: Services) -> Iterator[Connection]:
     """One autocommit connection for a batch's marks (no checkout, BEGIN or COMMIT per mail).
@@ -251,55 +281,55 @@ def deliver_batch(
                 {"status": OutboxStatus.FAILED, "last_error": error, "claimed_until": None},
             )
         sender = _sender(config)
-        for index, item in enumerate(ready):
-            result: SendResult = transport.send(item.message, sender, item.recipient)
-            if result.ok:
-                report.sent += _mark(
-                    connection,
-                    [item.row_id],
-                    token,
-                    {"status": OutboxStatus.SENT, "sent_at": now_fn(), "claimed_until": None},
-                )
-                continue
-            report.errors.append(result.error or "")
-            if result.permanent or item.attempts >= config.outbox_max_attempts:
-                log.warning("outbox row %s failed for good: %s", item.row_id, result.error)
-                report.failed += _mark(
+        mark_sent = _sent_marker(connection, token)
+        results = transport.send_many((item.message, sender, item.recipient) for item in ready)
+        try:
+            for index, (item, result) in enumerate(zip(ready, results, strict=False)):
+                if result.ok:
+                    # right after the server's 250, before the next message's content goes out
+                    report.sent += mark_sent(item.row_id, now_fn())
+                    continue
+                report.errors.append(result.error or "")
+                if result.permanent or item.attempts >= config.outbox_max_attempts:
+                    log.warning("outbox row %s failed for good: %s", item.row_id, result.error)
+                    report.failed += _mark(
+                        connection,
+                        [item.row_id],
+                        token,
+                        {
+                            "status": OutboxStatus.FAILED,
+                            "last_error": result.error,
+                            "claimed_until": None,
+                        },
+                    )
+                    continue
+                report.retried += _mark(
                     connection,
                     [item.row_id],
                     token,
                     {
-                        "status": OutboxStatus.FAILED,
+                        "status": OutboxStatus.PENDING,
+                        "due_at": now_fn() + retry_delay(config, item.attempts),
                         "last_error": result.error,
                         "claimed_until": None,
                     },
                 )
-                continue
-            report.retried += _mark(
-                connection,
-                [item.row_id],
-                token,
-                {
-                    "status": OutboxStatus.PENDING,
-                    "due_at": now_fn() + retry_delay(config, item.attempts),
-                    "last_error": result.error,
-                    "claimed_until": None,
-                },
-            )
-            if (result.error or "").startswith("connection:"):
-                # the server is unreachable: hand the rest back untouched for the next run
-                rest = [later.row_id for later in ready[index + 1 :]]
-                report.released += _mark(
-                    connection,
-                    rest,
-                    token,
-                    {
-                        "status": OutboxStatus.PENDING,
-                        "attempts": OutboxMessage.attempts - 1,
-                        "claimed_until": None,
-                    },
-                )
-                break
+                if (result.error or "").startswith("connection:"):
+                    # the server is unreachable: hand the rest back untouched for the next run
+                    rest = [later.row_id for later in ready[index + 1 :]]
+                    report.released += _mark(
+                        connection,
+                        rest,
+                        token,
+                        {
+                            "status": OutboxStatus.PENDING,
+                            "attempts": OutboxMessage.attempts - 1,
+                            "claimed_until": None,
+                        },
+                    )
+                    break
+        finally:
+            results.close()
     return report
 
 

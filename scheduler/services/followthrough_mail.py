@@ -7,9 +7,16 @@ is withdrawn instead of sent.
 
 from __future__ import annotations
 
+import hmac
+import json
+import zlib
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from itsdangerous import TimestampSigner, want_bytes
+from itsdangerous.encoding import base64_encode, int_to_bytes
+from itsdangerous.signer import HMACAlgorithm
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,11 +24,15 @@ from scheduler.config import Config
 from scheduler.domain.ical import build_invite
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, Rsvp, User
-from scheduler.services import calendar
-from scheduler.services.mail_content import compose, gathering_context, renderer, when_text
+from scheduler.services import calendar, rsvp_links, unsubscribe
+from scheduler.services.mail_content import (
+    compose,
+    compose_shared,
+    gathering_context,
+    renderer,
+    when_text,
+)
 from scheduler.services.reminders import FOLLOWUP, REMINDER, still_owed
-from scheduler.services.rsvp_links import rsvp_link
-from scheduler.services.unsubscribe import unsubscribe_url
 
 
 def lead_time(minutes: int) -> str:
@@ -56,11 +67,71 @@ def gathering_ics(gathering: Gathering, config: Config, now: datetime) -> bytes:
     return ics
 
 
+_SIGNERS: dict[str, tuple[Callable[[Any], str], Callable[[Any], str]]] = {}
+
+
+# itsdangerous' compact JSON (json.dumps with these separators), without a new encoder per call
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+# Below this, zlib cannot shorten our payloads ([id, id, "yes"]) but costs more than the rest
+# of a token (it sets up a 256 KiB state per call); `loads` reads either form.
+_WORTH_COMPRESSING = 64
+
+
+def _token_maker(serializer: Any) -> Callable[[Any], str]:
+    """`serializer.dumps` for a URL-safe serializer, minus what it redoes for every token: a
+    new JSON encoder, signer, derived key and HMAC key schedule, and a zlib attempt on a
+    payload too short to gain. Same steps otherwise (compact JSON, base64, timestamp, HMAC);
+    tests check the tokens equal `dumps`' and verify with `loads`.
+    """
+    signer = serializer.make_signer(serializer.salt)
+    if not isinstance(signer.algorithm, HMACAlgorithm) or serializer.serializer_kwargs:
+        return lambda value: str(serializer.dumps(value))
+    keyed = hmac.new(signer.derive_key(), digestmod=signer.algorithm.digest_method)
+    sep = want_bytes(signer.sep)
+    timed = isinstance(signer, TimestampSigner)
+
+    def make(value: Any) -> str:
+        payload = _COMPACT_JSON.encode(value).encode()
+        compressed = zlib.compress(payload) if len(payload) >= _WORTH_COMPRESSING else payload
+        if len(compressed) < len(payload) - 1:
+            signed = b"." + base64_encode(compressed)
+        else:
+            signed = base64_encode(payload)
+        if timed:
+            signed += sep + base64_encode(int_to_bytes(signer.get_timestamp()))
+        mac = keyed.copy()
+        mac.update(signed)
+        return (signed + sep + base64_encode(mac.digest())).decode()
+
+    return make
+
+
+def _signers(config: Config) -> tuple[Callable[[Any], str], Callable[[Any], str]]:
+    """The one-click and unsubscribe token makers (the modules' own serializers), kept."""
+    makers = _SIGNERS.get(config.secret_key)
+    if makers is None:
+        makers = _SIGNERS[config.secret_key] = (
+            _token_maker(rsvp_links._serializer(config)),
+            _token_maker(unsubscribe._serializer(config)),
+        )
+    return makers
+
+
 def _rsvp_links(config: Config, gathering: Gathering, user: User) -> dict[str, str]:
+    """The three one-click answers (as `rsvp_links.rsvp_link` makes them)."""
+    sign = _signers(config)[0]
+    base = f"{config.base_url}/r/"
     return {
-        response: rsvp_link(config, gathering.id, user.id, response)
+        response: base + sign([gathering.id, user.id, response])
         for response in ("yes", "maybe", "no")
     }
+
+
+def _unsubscribe_url(config: Config, user: User, gathering: Gathering) -> str:
+    """This person's unsubscribe link for the gathering (as `unsubscribe.unsubscribe_url`)."""
+    return f"{config.base_url}/unsubscribe/{_signers(config)[1]([user.id, gathering.id or 0])}"
 
 
 def _loaded(session: Session, row: OutboxMessage) -> tuple[Gathering, User] | None:
@@ -84,22 +155,34 @@ def render_reminder(
     from scheduler.services.reminders import _state_and_mute
 
     state, _ = _state_and_mute(session, gathering.id, user.id)
-    context = gathering_context(gathering, user, config, state)
-    context["lead_time"] = lead_time(int(row.payload.get("offset", 0)))
-    context["rsvp_links"] = _rsvp_links(config, gathering, user)
-    unsubscribe = unsubscribe_url(config, user.id, gathering.id)
-    context["unsubscribe_url"] = unsubscribe
-    return compose(
+    offset = int(row.payload.get("offset", 0))
+    # all but the person's name and own links depends on these: built once per batch each
+    shared_key = (gathering.id, user.timezone, state, offset)
+    shared = session.info.setdefault("reminder_contexts", {})
+    if shared_key not in shared:
+        context = gathering_context(gathering, user, config, state)
+        context["lead_time"] = lead_time(offset)
+        subject = f"Reminder: {gathering.title} {context['lead_time']} ({context['when']})"
+        shared[shared_key] = (context, subject)
+    context, subject = shared[shared_key]
+    unsubscribe_link = _unsubscribe_url(config, user, gathering)
+    return compose_shared(
+        session,
         row,
         config,
         now,
+        shared_key=shared_key,
         recipient=user,
-        subject=f"Reminder: {gathering.title} {context['lead_time']} ({context['when']})",
+        subject=subject,
         template="reminder",
         context=context,
+        personal={
+            "rsvp_links": _rsvp_links(config, gathering, user),
+            "unsubscribe_url": unsubscribe_link,
+        },
         ics=gathering_ics(gathering, config, now),
         ics_method="PUBLISH",
-        list_unsubscribe_url=unsubscribe,
+        list_unsubscribe_url=unsubscribe_link,
     )
 
 
@@ -168,8 +251,8 @@ def render_followup(
         else None
     )
     context["group_url"] = f"{config.base_url}/groups/{group.id}" if group else None
-    unsubscribe = unsubscribe_url(config, user.id, gathering.id)
-    context["unsubscribe_url"] = unsubscribe
+    unsubscribe_link = _unsubscribe_url(config, user, gathering)
+    context["unsubscribe_url"] = unsubscribe_link
     return compose(
         row,
         config,
@@ -178,5 +261,5 @@ def render_followup(
         subject=f"Thanks for coming to {gathering.title}",
         template="followup",
         context=context,
-        list_unsubscribe_url=unsubscribe,
+        list_unsubscribe_url=unsubscribe_link,
     )

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -144,6 +146,141 @@ def compose(
         ics_method=ics_method,
         list_unsubscribe_url=list_unsubscribe_url,
     )
+
+
+# Stand-ins for per-recipient values while a body is rendered once for many recipients: ASCII
+# controls that no template text, autoescaping or value of ours produces.
+_SLOT = "\x1e{}\x1f"
+_BODY_CACHE = "mail_body_cache"
+
+
+def _slotted(values: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """`values` with every str (or str in a dict) swapped for a marker; and the markers."""
+    slotted: dict[str, Any] = {}
+    markers: dict[str, str] = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            slotted[name] = {}
+            for key in value:
+                markers[f"{name}.{key}"] = slotted[name][key] = _SLOT.format(len(markers))
+        else:
+            markers[name] = slotted[name] = _SLOT.format(len(markers))
+    return slotted, markers
+
+
+def _fill(body: str, markers: dict[str, str], values: dict[str, str], html: bool) -> str:
+    for path, marker in markers.items():
+        value = values[path]
+        body = body.replace(marker, str(escape(value)) if html else value)
+    return body
+
+
+_SENDERS: dict[str, tuple[str, str]] = {}
+
+
+def _sender_address(config: Config) -> tuple[str, str]:
+    """`calendar.sender_address`, parsed once per MAIL_FROM."""
+    found = _SENDERS.get(config.mail_from)
+    if found is None:
+        found = _SENDERS[config.mail_from] = calendar.sender_address(config)
+    return found
+
+
+def _flat(values: dict[str, Any]) -> dict[str, str]:
+    flat: dict[str, str] = {}
+    for name, value in values.items():
+        if isinstance(value, dict):
+            for key, leaf in value.items():
+                flat[f"{name}.{key}"] = leaf
+        else:
+            flat[name] = value
+    return flat
+
+
+def compose_shared(
+    session: Session,
+    row: OutboxMessage,
+    config: Config,
+    now: datetime,
+    *,
+    shared_key: tuple[Any, ...],
+    recipient: User,
+    subject: str,
+    template: str,
+    context: dict[str, Any],
+    personal: dict[str, Any],
+    ics: bytes | None = None,
+    ics_method: str | None = None,
+    list_unsubscribe_url: str | None = None,
+) -> OutgoingMail:
+    """`compose`, with the bodies rendered once per `shared_key` for a whole delivery batch.
+
+    A fan-out sends the same text to many people; only their name and `personal` values (str,
+    or a dict of str: signed links and the like) differ. `shared_key` must name everything
+    else the templates read from `context` (the gathering, the recipient's zone, their
+    answer...). The bodies are rendered with markers in those places and filled per person
+    (HTML-escaped in the HTML part). The first person of each key is also composed the plain
+    way and compared: a template that does more with a personal value than print it makes
+    the key fall back to plain `compose` for everyone. Cached in the session: one batch.
+    """
+    cache: dict[tuple[Any, ...], tuple[str, str, dict[str, str]] | None] = session.info.setdefault(
+        _BODY_CACHE, {}
+    )
+    key = (template, *shared_key)
+    values = {"recipient_name": recipient.name, **personal}
+
+    def plain() -> OutgoingMail:
+        return compose(
+            row,
+            config,
+            now,
+            recipient=recipient,
+            subject=subject,
+            template=template,
+            context={**context, **personal},
+            ics=ics,
+            ics_method=ics_method,
+            list_unsubscribe_url=list_unsubscribe_url,
+        )
+
+    flat = _flat(values)
+    if (key in cache and cache[key] is None) or any("\x1e" in value for value in flat.values()):
+        return plain()
+    entry = cache.get(key)
+    if entry is None:
+        slotted, markers = _slotted(values)
+        stand_in = SimpleNamespace(name=slotted["recipient_name"])
+        shared = {"recipient": stand_in, "base_url": config.base_url, **context, **slotted}
+        del shared["recipient_name"]
+        try:
+            text = render_template(f"{template}.txt", **shared)
+            html = render_template(f"{template}.html", **shared)
+        except Exception:  # the template wanted more of the recipient than their name
+            cache[key] = None
+            return plain()
+        entry = (text, html, markers)
+    text, html, markers = entry
+    from_name, from_email = _sender_address(config)
+    mail = OutgoingMail(
+        kind=row.kind,
+        to_email=row.recipient_email,
+        to_name=recipient.name,
+        from_email=from_email,
+        from_name=from_name,
+        subject=subject,
+        text=_fill(text, markers, flat, html=False),
+        html=_fill(html, markers, flat, html=True),
+        message_id=stable_message_id(row.key, config.mail_domain),
+        sent_at=now,
+        ics=ics,
+        ics_method=ics_method,
+        list_unsubscribe_url=list_unsubscribe_url,
+    )
+    if key not in cache:
+        expected = plain()
+        cache[key] = entry if expected == mail else None
+        return expected
+    return mail
 
 
 def _load(session: Session, row: OutboxMessage) -> tuple[Gathering, User] | None:
