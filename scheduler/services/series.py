@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain import recurrence
 from scheduler.domain.errors import InvalidInput
-from scheduler.models import Gathering, GatheringStatus, Series, SeriesAnswer, User
+from scheduler.models import Gathering, GatheringStatus, Interest, Series, SeriesAnswer, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.services.interests import resolve_interests
 from scheduler.services.outbox import withdraw_mail
@@ -309,28 +309,32 @@ def split_series(
     horizon = None if new_rule.is_bounded else now + timedelta(days=recurrence.HORIZON_DAYS)
     instants = recurrence.expand(new_rule, first_local, timezone, until=horizon)
     duration = template["duration_minutes"]
+    # an occurrence moved on its own keeps its time unless this edit is about the time
+    time_edit = new_start is not None or changes.keys() & {"timezone", "duration_minutes"}
+    tags = resolve_interests(session, changes["interests"]) if "interests" in changes else None
     for gathering, instant in zip(moved, instants, strict=False):
         if "capacity" in changes and changes["capacity"] != gathering.capacity:
             # under the occurrence's lock: raising promotes, lowering below "going" is refused
             locked = rsvps.lock_gathering(session, gathering.id)
             rsvps.change_capacity(session, locked, changes["capacity"])
-        time_changed = gathering.starts_at != instant or gathering.duration_minutes != duration
-        place_changed = gathering.location != new.location
+        overridden = gathering.starts_at != gathering.recurrence_id
+        start, length = (
+            (gathering.starts_at, gathering.duration_minutes)
+            if overridden and not time_edit
+            else (instant, duration)
+        )
+        changed = _apply_to_occurrence(gathering, changes, tags)
+        if gathering.starts_at != start or gathering.duration_minutes != length:
+            changed.add("starts_at")
         gathering.series_id = new.id
         gathering.uid = occurrence_uid(new.uid, instant)
         gathering.recurrence_id = instant
-        gathering.starts_at = instant
-        gathering.ends_at = instant + timedelta(minutes=duration)
-        gathering.duration_minutes = duration
+        gathering.starts_at = start
+        gathering.ends_at = start + timedelta(minutes=length)
+        gathering.duration_minutes = length
         gathering.timezone = timezone
-        gathering.title = new.title
-        gathering.description = new.description
-        gathering.location = new.location
         gathering.sequence += 1
         gathering.revision += 1
-        changed = {"starts_at"} if time_changed else set()
-        if place_changed:
-            changed.add("location")
         notify.on_gathering_changed(session, gathering, changed or {"title"})
     # occurrences beyond the new rule's reach (e.g. a shorter COUNT) are cancelled
     for gathering in moved[len(instants) :]:
@@ -354,6 +358,30 @@ def split_series(
     session.flush()
     materialize(session, new, now=now)
     return new
+
+
+def _apply_to_occurrence(
+    gathering: Gathering, changes: dict[str, Any], tags: list[Interest] | None
+) -> set[str]:
+    """Apply the edited fields (only those) to one occurrence; returns the names changed.
+
+    Fields the edit does not name keep the occurrence's own value, so a title or place given
+    to one occurrence alone survives an edit of something else to "this and following".
+    """
+    changed: set[str] = set()
+    for name in ("title", "description", "location", "followup_minutes"):
+        if name in changes and getattr(gathering, name) != changes[name]:
+            setattr(gathering, name, changes[name])
+            changed.add(name)
+    if "reminders" in changes:
+        offsets = sorted(set(changes["reminders"]), reverse=True)
+        if offsets != list(gathering.reminders):
+            gathering.reminders = offsets
+            changed.add("reminders")
+    if tags is not None and {t.id for t in tags} != {t.id for t in gathering.interests}:
+        gathering.interests = tags
+        changed.add("interests")
+    return changed
 
 
 def extend_horizons(session: Session, *, now: datetime) -> int:

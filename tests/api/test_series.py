@@ -202,6 +202,68 @@ def test_this_and_following_splits_the_series(api):
     assert [a["state"] for a in attendees if a["user_id"] == bob["id"]] == ["going"]
 
 
+def test_this_and_following_applies_reminders_interests_and_follow_up_to_existing_ones(api):
+    alice = api.signup()
+    body = api.call("POST", "/api/v1/gatherings", alice, json=weekly(count=4)).get_json()
+    occurrences = body["occurrences"]
+    response = api.call(
+        "PATCH",
+        f"/api/v1/gatherings/{occurrences[1]['id']}",
+        alice,
+        json={
+            "scope": "following",
+            "reminders": [30, 60, 30],
+            "interests": ["chess openings"],
+            "followup_minutes": 15,
+        },
+    )
+    assert response.status_code == 200, response.get_json()
+    shown = [api.call("GET", f"/api/v1/gatherings/{o['id']}").get_json() for o in occurrences]
+    assert [g["reminders"] for g in shown] == [[1440, 60]] + [[60, 30]] * 3
+    assert [g["interests"] for g in shown] == [[]] + [["chess openings"]] * 3
+    assert [g["followup_minutes"] for g in shown][1:] == [15, 15, 15]
+    assert shown[0]["followup_minutes"] != 15
+
+
+def test_this_and_following_keeps_an_occurrence_moved_on_its_own_unless_the_time_changes(api):
+    alice = api.signup()
+    body = api.call("POST", "/api/v1/gatherings", alice, json=weekly(count=4)).get_json()
+    occurrences = body["occurrences"]
+    own = datetime.fromisoformat(occurrences[2]["starts_at"].replace("Z", "+00:00")) + timedelta(
+        hours=2
+    )
+    api.call(
+        "PATCH",
+        f"/api/v1/gatherings/{occurrences[2]['id']}",
+        alice,
+        json={"starts_at": own.isoformat(), "location": "The park"},
+    )
+    response = api.call(
+        "PATCH",
+        f"/api/v1/gatherings/{occurrences[1]['id']}",
+        alice,
+        json={"scope": "following", "title": "Chess club (new season)"},
+    )
+    assert response.status_code == 200, response.get_json()
+    moved = api.call("GET", f"/api/v1/gatherings/{occurrences[2]['id']}").get_json()
+    assert moved["title"] == "Chess club (new season)"
+    assert datetime.fromisoformat(moved["starts_at"].replace("Z", "+00:00")) == own
+    assert moved["location"] == "The park"
+    # an edit of the time itself does move it back onto the rule
+    later = datetime.fromisoformat(occurrences[1]["starts_at"].replace("Z", "+00:00")) + timedelta(
+        hours=1
+    )
+    api.call(
+        "PATCH",
+        f"/api/v1/gatherings/{occurrences[1]['id']}",
+        alice,
+        json={"scope": "following", "starts_at": later.isoformat()},
+    )
+    moved = api.call("GET", f"/api/v1/gatherings/{occurrences[2]['id']}").get_json()
+    start = datetime.fromisoformat(moved["starts_at"].replace("Z", "+00:00")).astimezone(BERLIN)
+    assert (start.hour, start.minute) == (20, 0)
+
+
 def test_scope_following_on_a_plain_gathering_is_422(api):
     alice = api.signup()
     plain = weekly()
