@@ -334,6 +334,7 @@ def test_a_poll_can_change_its_words_but_not_its_time(client: FlaskClient) -> No
         min_attendees="1",
     ).headers["Location"]
     gid = gathering_id(path)
+    assert f'href="/g/{gid}/edit"' in client.get(path).text  # the poll page links to it
     page = client.get(f"/g/{gid}/edit")
     assert "still finding a time" in page.text
     data = form_as_shown(page.text)
