@@ -42,6 +42,11 @@ def create_app(config: Config | None = None) -> Flask:
     init_api(app)
     init_web(app)
 
+    # polls of personal ICS feeds are answered from Redis before Flask when they can be
+    from scheduler.web.feed_fastpath import FeedFastPath
+
+    app.wsgi_app = FeedFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
+
     from scheduler.cli import register_cli
 
     register_cli(app)

@@ -9,15 +9,20 @@ new one, without rendering anything. For a personal feed the owner's feed-token 
 part of it, so a rotated URL never shares cache entries with the old one.
 
 Rendering: each VEVENT's text is cached in Redis by (UID, SEQUENCE, revision, updated_at)
-and the whole feed by its ETag, so polling an unchanged feed costs one aggregate query and
-one Redis GET (or nothing but the query, with If-None-Match). Redis holds only caches here:
-when it is down, feeds are rendered from the database.
+and the whole feed by its ETag, plain and gzip-compressed side by side (calendar apps send
+`Accept-Encoding: gzip`), so polling an unchanged feed costs one aggregate query and one
+Redis GET (or nothing but the query, with If-None-Match). A personal feed's ETag is also
+remembered per token (see PersonalFeedState), which lets scheduler/web/feed_fastpath.py answer
+polls from Redis alone. Redis holds only caches here: when it is down or wiped, feeds are
+rendered from the database (and the caches refilled).
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import logging
+import secrets
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -184,9 +189,25 @@ def fragment_key(gathering: Gathering, config: Config) -> str:
     )
 
 
+def body_key_parts(compressed: bool = False) -> tuple[str, str]:
+    """(prefix, suffix) around the ETag in the Redis key of a feed's text."""
+    return ("kindred:ics:feed:", ":gzip" if compressed else "")
+
+
+def body_key(etag: str, compressed: bool = False) -> str:
+    """The Redis key of a feed's text for this ETag, plain or gzip-compressed."""
+    prefix, suffix = body_key_parts(compressed)
+    return f"{prefix}{etag}{suffix}"
+
+
 def feed_key(feed: Feed) -> str:
-    """The Redis key of a rendered feed."""
-    return f"kindred:ics:feed:{feed.etag}"
+    """The Redis key of a rendered feed (the plain text)."""
+    return body_key(feed.etag)
+
+
+def compress(body: bytes) -> bytes:
+    """The gzip variant of a feed: deterministic (no timestamp), so equal text, equal bytes."""
+    return gzip.compress(body, compresslevel=6, mtime=0)
 
 
 def render_fragment(gathering: Gathering, config: Config) -> str:
@@ -254,18 +275,36 @@ def _timezones(gatherings: Iterable[Gathering]) -> set[str]:
     return {g.timezone for g in gatherings}
 
 
+def _cached(cache: redis.Redis | None, key: str) -> tuple[bytes | None, redis.Redis | None]:
+    """(the cached value or None, the cache, or None once it failed)."""
+    if cache is None:
+        return None, None
+    try:
+        value = cache.get(key)
+    except redis.RedisError:
+        log.warning("feed cache unavailable", exc_info=True)
+        return None, None
+    return (bytes(value) if value is not None else None), cache
+
+
+def _store(cache: redis.Redis | None, entries: dict[str, bytes]) -> None:
+    if cache is None:
+        return
+    try:
+        pipe = cache.pipeline(transaction=False)
+        for key, value in entries.items():
+            pipe.set(key, value, ex=FEED_TTL_SECONDS)
+        pipe.execute()
+    except redis.RedisError:
+        log.warning("could not store a rendered feed", exc_info=True)
+
+
 def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis | None) -> bytes:
-    """The feed's text: the cached copy for its ETag, or assembled from fragments (and cached)."""
-    key = feed_key(feed)
-    if cache is not None:
-        try:
-            body = cache.get(key)
-        except redis.RedisError:
-            log.warning("feed cache unavailable", exc_info=True)
-            cache = None
-        else:
-            if body is not None:
-                return bytes(body)
+    """The feed's text: the cached copy for its ETag, or assembled from fragments (and cached,
+    with its gzip variant beside it)."""
+    body, cache = _cached(cache, feed_key(feed))
+    if body is not None:
+        return body
     gatherings = list(
         session.scalars(feed.gatherings().options(selectinload(Gathering.interests))).unique()
     )
@@ -274,11 +313,26 @@ def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis
     texts = fragments(single, config, cache)
     texts.extend(series_fragments(session, gatherings, masters, config))
     body = assemble_feed(feed.name, texts, _timezones(gatherings))
-    if cache is not None:
-        try:
-            cache.set(key, body, ex=FEED_TTL_SECONDS)
-        except redis.RedisError:
-            log.warning("could not store a rendered feed", exc_info=True)
+    _store(cache, {feed_key(feed): body, body_key(feed.etag, True): compress(body)})
+    return body
+
+
+def feed_body(
+    session: Session,
+    feed: Feed,
+    config: Config,
+    cache: redis.Redis | None,
+    *,
+    compressed: bool = False,
+) -> bytes:
+    """The feed's text as sent: plain, or its gzip variant (each cached under the ETag)."""
+    if not compressed:
+        return render_feed(session, feed, config, cache)
+    body, cache = _cached(cache, body_key(feed.etag, True))
+    if body is not None:
+        return body
+    body = compress(render_feed(session, feed, config, cache))
+    _store(cache, {body_key(feed.etag, True): body})
     return body
 
 
@@ -291,8 +345,19 @@ class PersonalFeedState:
     etag: str
 
 
-def _state_key(token_hash: str) -> str:
+def state_key(token_hash: str) -> str:
+    """The Redis key remembering the personal feed behind a token (by the token's SHA-256)."""
     return f"kindred:feeds:state:{token_hash}"
+
+
+def parse_state(state: bytes | None, generation: bytes | None) -> PersonalFeedState | None:
+    """The remembered state if it was stored under the current generation, else None."""
+    if state is None or generation is None:
+        return None
+    remembered_generation, etag, user_id, name = state.decode("utf-8").split("|", 3)
+    if remembered_generation.encode() != generation:
+        return None
+    return PersonalFeedState(user_id=int(user_id), name=name, etag=etag)
 
 
 def remembered_personal_feed(
@@ -300,22 +365,21 @@ def remembered_personal_feed(
 ) -> tuple[PersonalFeedState | None, bytes | None]:
     """(the remembered state if still valid, the generation to remember a new one under)."""
     try:
-        state, generation = cache.mget([_state_key(token_hash), GENERATION_KEY])
+        state, generation = cache.mget([state_key(token_hash), GENERATION_KEY])
     except redis.RedisError:
         log.warning("feed state cache unavailable", exc_info=True)
         return None, None
-    if generation is None:  # never bumped, or Redis was wiped: start the counter
+    if generation is None:
+        # Never bumped, or evicted or wiped: start the counter afresh at a random value, so
+        # that no state remembered under an earlier generation can ever match it again.
+        start = str(secrets.randbelow(2**62)).encode()
         try:
-            cache.set(GENERATION_KEY, 0, nx=True)
+            created = cache.set(GENERATION_KEY, start, nx=True)
         except redis.RedisError:
             return None, None
-        return None, b"0"  # if someone bumped it meanwhile, what we store is simply never valid
-    if state is None:
-        return None, generation
-    remembered_generation, etag, user_id, name = state.decode("utf-8").split("|", 3)
-    if remembered_generation.encode() != generation:
-        return None, generation
-    return PersonalFeedState(user_id=int(user_id), name=name, etag=etag), generation
+        # if another process started it meanwhile, remember nothing this time
+        return None, (start if created else None)
+    return parse_state(state, generation), generation
 
 
 def remember_personal_feed(
@@ -326,7 +390,7 @@ def remember_personal_feed(
         return
     value = f"{generation.decode()}|{feed.etag}|{user_id}|{feed.name}"
     try:
-        cache.set(_state_key(token_hash), value.encode("utf-8"), ex=STATE_TTL_SECONDS)
+        cache.set(state_key(token_hash), value.encode("utf-8"), ex=STATE_TTL_SECONDS)
     except redis.RedisError:
         log.warning("could not remember a feed state", exc_info=True)
 

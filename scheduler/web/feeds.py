@@ -1,4 +1,9 @@
-"""ICS feeds for calendar apps: the secret personal feed, group feeds, one-gathering files."""
+"""ICS feeds for calendar apps: the secret personal feed, group feeds, one-gathering files.
+
+Polls of a personal feed whose state Redis remembers are answered before Flask by
+scheduler/web/feed_fastpath.py; these views answer everything else (and refill its caches),
+with the same headers.
+"""
 
 from __future__ import annotations
 
@@ -12,26 +17,31 @@ from scheduler.models import Group
 from scheduler.services import feeds
 from scheduler.services.accounts import sha256_hex, user_for_feed_token
 from scheduler.services.gatherings import get_gathering
+from scheduler.web.feed_fastpath import (
+    PERSONAL_FILENAME,
+    accepts_gzip,
+    body_headers,
+    etag_matches,
+    not_modified_headers,
+)
 
 bp = Blueprint("feeds", __name__)
 
-CONTENT_TYPE = "text/calendar; charset=utf-8"
 # Feed tokens are 64 hex digits; anything else cannot be one (and costs no query).
 _TOKEN = re.compile(r"[0-9a-f]{64}")
 
 
 def _answer(feed: feeds.Feed, filename: str) -> Response:
-    """304 when the client has this ETag, else the (cached) feed text."""
+    """304 when the client has this ETag, else the (cached) feed text, gzipped if accepted."""
     services = current_services()
-    if request.if_none_match.contains_weak(feed.etag):
-        response = Response(status=304)
-    else:
-        body = feeds.render_feed(db_session(), feed, services.config, services.redis)
-        response = Response(body, content_type=CONTENT_TYPE)
-        response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    response.set_etag(feed.etag)
-    response.headers["Cache-Control"] = feed.cache_control
-    return response
+    compressed = accepts_gzip(request.headers.get("Accept-Encoding"))
+    headers = not_modified_headers(feed.etag, feed.cache_control, compressed)
+    if etag_matches(request.headers.get("If-None-Match"), feed.etag):
+        return Response(status=304, headers=headers)
+    body = feeds.feed_body(
+        db_session(), feed, services.config, services.redis, compressed=compressed
+    )
+    return Response(body, headers=headers + body_headers(filename, compressed))
 
 
 @bp.get("/feeds/<token>.ics")
@@ -45,13 +55,13 @@ def personal_feed(token: str) -> Response:
     token_hash = sha256_hex(token)
     state, generation = feeds.remembered_personal_feed(services.redis, token_hash)
     if state is not None:
-        return _answer(feeds.personal_feed_from_state(state), "kindred.ics")
+        return _answer(feeds.personal_feed_from_state(state), PERSONAL_FILENAME)
     user = user_for_feed_token(db_session(), token)
     if user is None:
         raise NotFound("No such feed.")
     feed = feeds.personal_feed(db_session(), user, services.config)
     feeds.remember_personal_feed(services.redis, token_hash, feed, user.id, generation)
-    return _answer(feed, "kindred.ics")
+    return _answer(feed, PERSONAL_FILENAME)
 
 
 @bp.get("/groups/<int:group_id>.ics")

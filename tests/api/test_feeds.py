@@ -264,3 +264,202 @@ def test_polling_an_unchanged_feed_needs_no_database_query(api, app):
     assert response.status_code == 200
     assert sorted(events(response.data)) == ["Mine", "Second"]
     assert g["id"]
+
+
+# --- what calendar apps send: gzip, weak and multiple ETags, HEAD; the Redis fast path ---
+
+CALENDAR_APP = {"Accept-Encoding": "gzip, deflate, br", "Accept": "*/*"}
+
+
+def flask_view_must_not_run(app, monkeypatch):
+    """Make the personal feed's Flask view fail: what still answers came from the fast path."""
+
+    def fail(**_kwargs):
+        raise AssertionError("the Flask view answered a poll the fast path should have")
+
+    monkeypatch.setitem(app.view_functions, "feeds.personal_feed", fail)
+
+
+def test_gzip_variant_is_exactly_the_plain_text_and_both_parse(api):
+    import gzip
+
+    me = api.signup("Me")
+    create(api, me, title="Mine", description="Tea; coffee, and \\ backslashes ☕")
+    create(api, me, title="Second", starts_at=future(12).isoformat())
+    path = feed_path(api, me)
+    for _ in range(2):  # first rendered by Flask, then from the caches
+        plain = api.client.get(path)
+        zipped = api.client.get(path, headers=CALENDAR_APP)
+        assert plain.status_code == zipped.status_code == 200
+        assert "Content-Encoding" not in plain.headers
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert zipped.headers["Content-Type"] == "text/calendar; charset=utf-8"
+        assert plain.headers["Vary"] == zipped.headers["Vary"] == "Accept-Encoding"
+        assert int(zipped.headers["Content-Length"]) == len(zipped.data) < len(plain.data)
+        assert gzip.decompress(zipped.data) == plain.data
+        assert sorted(events(plain.data)) == sorted(events(gzip.decompress(zipped.data)))
+        assert sorted(events(plain.data)) == ["Mine", "Second"]
+        # the same revision: strong ETag for the plain text, the same tag weak for gzip
+        assert zipped.headers["ETag"] == "W/" + plain.headers["ETag"]
+
+
+def test_gzip_only_when_the_client_accepts_it(api):
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    path = feed_path(api, me)
+    api.client.get(path)
+    cases = {
+        "gzip": True,
+        "GZip;q=0.5": True,
+        "x-gzip": True,
+        "br, *;q=0.1": True,
+        "gzip;q=0": False,
+        "br, deflate": False,
+        "*;q=0": False,
+        "gzip;q=nonsense": False,
+        "identity": False,
+    }
+    for accept, compressed in cases.items():
+        response = api.client.get(path, headers={"Accept-Encoding": accept})
+        assert response.status_code == 200
+        assert (response.headers.get("Content-Encoding") == "gzip") is compressed, accept
+        assert response.headers["Vary"] == "Accept-Encoding"
+
+
+def test_if_none_match_with_weak_and_several_tags(api):
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    path = feed_path(api, me)
+    strong = api.client.get(path).headers["ETag"]
+    weak = api.client.get(path, headers=CALENDAR_APP).headers["ETag"]
+    assert weak == f"W/{strong}"
+    for if_none_match in (strong, weak, f'"older", {weak}', f'W/"x", {strong}, "y"', "*"):
+        for headers in ({}, CALENDAR_APP):
+            response = api.client.get(path, headers={**headers, "If-None-Match": if_none_match})
+            assert response.status_code == 304, (if_none_match, headers)
+            assert response.data == b""
+            assert response.headers["Vary"] == "Accept-Encoding"
+            assert response.headers["Cache-Control"] == "private, max-age=300"
+            assert response.headers["ETag"] == (weak if headers else strong)
+    for other in ('"older"', 'W/"older", "newer"', strong[:-2] + '"'):
+        response = api.client.get(path, headers={"If-None-Match": other})
+        assert response.status_code == 200
+        assert list(events(response.data)) == ["Mine"]
+
+
+def test_polls_are_answered_by_the_fast_path_without_flask(api, app, monkeypatch):
+    import gzip
+
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    path = feed_path(api, me)
+    plain = api.client.get(path)
+    zipped = api.client.get(path, headers=CALENDAR_APP)
+    flask_view_must_not_run(app, monkeypatch)
+
+    again = api.client.get(path, headers={**CALENDAR_APP, "If-None-Match": zipped.headers["ETag"]})
+    assert again.status_code == 304
+    assert again.headers["ETag"] == zipped.headers["ETag"]
+    assert again.headers["Vary"] == "Accept-Encoding"
+    cached = api.client.get(path, headers=CALENDAR_APP)
+    assert cached.status_code == 200
+    assert gzip.decompress(cached.data) == plain.data
+    assert cached.headers["Content-Disposition"] == 'inline; filename="kindred.ics"'
+    assert api.client.get(path).data == plain.data
+    # HEAD: the same headers, no body
+    head = api.client.head(path, headers=CALENDAR_APP)
+    assert head.status_code == 200
+    assert head.data == b""
+    assert head.headers["Content-Length"] == cached.headers["Content-Length"]
+    assert head.headers["ETag"] == cached.headers["ETag"]
+
+
+def test_head_through_flask_matches_get(api):
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    path = feed_path(api, me)
+    head = api.client.head(path, headers=CALENDAR_APP)  # nothing remembered yet: Flask answers
+    get = api.client.get(path, headers=CALENDAR_APP)
+    assert head.status_code == get.status_code == 200
+    assert head.data == b""
+    for name in ("Content-Length", "ETag", "Content-Encoding", "Vary", "Cache-Control"):
+        assert head.headers[name] == get.headers[name], name
+
+
+def test_a_rotated_token_is_404_at_once_even_when_the_fast_path_knew_it(api, app):
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    old = feed_path(api, me)
+    etag = api.client.get(old, headers=CALENDAR_APP).headers["ETag"]
+    assert api.client.get(old, headers={**CALENDAR_APP, "If-None-Match": etag}).status_code == 304
+
+    new = api.call("POST", "/api/v1/me/feed-token", me).get_json()["feed_url"]
+    new = new.removeprefix("http://kindred.test")
+    assert api.client.get(old, headers=CALENDAR_APP).status_code == 404
+    assert api.client.get(old, headers={**CALENDAR_APP, "If-None-Match": etag}).status_code == 404
+    assert api.client.head(old).status_code == 404
+    response = api.client.get(new, headers=CALENDAR_APP)
+    assert response.status_code == 200
+    assert response.headers["ETag"] != etag  # a new URL never shares the old one's entries
+    # and the old one stays dead after the new one is remembered and polled
+    assert api.client.get(new, headers=CALENDAR_APP).status_code == 200
+    assert api.client.get(old, headers=CALENDAR_APP).status_code == 404
+
+
+def test_a_flushed_redis_changes_nothing_a_client_sees(api, app, redis_client, monkeypatch):
+    import gzip
+
+    me = api.signup("Me")
+    create(api, me, title="Mine")
+    path = feed_path(api, me)
+    plain = api.client.get(path)
+    zipped = api.client.get(path, headers=CALENDAR_APP)
+    etag = zipped.headers["ETag"]
+    # caches, remembered states and the generation; and the Lua script, as a restart would
+    redis_client.flushdb()
+    redis_client.script_flush()
+
+    assert api.client.get(path, headers={**CALENDAR_APP, "If-None-Match": etag}).status_code == 304
+    again = api.client.get(path, headers=CALENDAR_APP)
+    assert again.status_code == 200
+    assert again.headers["ETag"] == etag
+    assert gzip.decompress(again.data) == plain.data
+    assert api.client.get(path).data == plain.data
+    # the caches were refilled: the fast path answers again
+    flask_view_must_not_run(app, monkeypatch)
+    assert api.client.get(path, headers={**CALENDAR_APP, "If-None-Match": etag}).status_code == 304
+    assert gzip.decompress(api.client.get(path, headers=CALENDAR_APP).data) == plain.data
+
+
+def test_a_change_after_a_flush_is_not_hidden_by_an_old_state(api, redis_client):
+    me = api.signup("Me")
+    g = create(api, me, title="Mine")
+    path = feed_path(api, me)
+    etag = api.client.get(path).headers["ETag"]
+    redis_client.flushdb()
+    api.client.get(path)  # remembered again, under a fresh generation
+    api.call("PATCH", f"/api/v1/gatherings/{g['id']}", me, json={"title": "Renamed"})
+    response = api.client.get(path, headers={"If-None-Match": etag})
+    assert response.status_code == 200
+    assert list(events(response.data)) == ["Renamed"]
+
+
+def test_group_feed_and_single_file_are_gzipped_too(api):
+    import gzip
+
+    org = api.signup("Olga")
+    group = api.call(
+        "POST", "/api/v1/groups", org, json={"name": "Makers", "interests": ["electronics"]}
+    ).get_json()
+    g = create(api, org, title="In the group", group_id=group["id"])
+    for path in (f"/groups/{group['id']}.ics", f"/gatherings/{g['id']}.ics"):
+        plain = api.client.get(path)
+        zipped = api.client.get(path, headers=CALENDAR_APP)
+        assert zipped.headers["Content-Encoding"] == "gzip"
+        assert zipped.headers["Vary"] == plain.headers["Vary"] == "Accept-Encoding"
+        assert gzip.decompress(zipped.data) == plain.data
+        assert list(events(plain.data)) == ["In the group"]
+        not_modified = api.client.get(
+            path, headers={**CALENDAR_APP, "If-None-Match": zipped.headers["ETag"]}
+        )
+        assert not_modified.status_code == 304
