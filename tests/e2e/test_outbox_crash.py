@@ -26,6 +26,7 @@ from scheduler.models import OutboxMessage, OutboxStatus, utcnow
 from scheduler.services import gatherings
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
 from tests.support.processes import running, wait_for
+from tests.support.smtp import pipelining_smtp_sink  # noqa: F401 - a fixture
 
 pytestmark = pytest.mark.e2e
 
@@ -71,9 +72,18 @@ def _kill_with_children(pid: int) -> None:
     os.kill(pid, signal.SIGKILL)
 
 
+@pytest.fixture
+def sink(request):
+    """The SMTP server under test, by fixture name."""
+    return request.getfixturevalue(request.param)
+
+
+# with and without PIPELINING: the worker's two SMTP dialogues share the crash boundary
+@pytest.mark.parametrize("sink", ["smtp_sink", "pipelining_smtp_sink"], indirect=True)
 def test_sigkill_and_flushdb_during_the_first_fan_out_lose_nothing(
-    app, config, session, smtp_sink, redis_client, tmp_path
+    app, config, session, sink, redis_client, tmp_path
 ):
+    smtp_sink = sink
     mail_config = dataclasses.replace(config, smtp_url=smtp_sink.url)
     now = utcnow()
     organizer, *people = make_users(session, 121)
