@@ -214,6 +214,8 @@ class FeedFastPath:
         client = self.services.redis
         local = self._local
         if getattr(local, "client", None) is not client or local.pid != os.getpid():
+            if getattr(local, "pid", None) == os.getpid():  # the app's Redis was replaced
+                local.connection.disconnect()
             pool = client.connection_pool
             local.connection = pool.connection_class(**pool.connection_kwargs)
             local.client, local.pid = client, os.getpid()

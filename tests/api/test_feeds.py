@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -225,14 +226,24 @@ def test_a_poll_without_a_time_has_no_calendar_file(api):
 
 def test_feeds_work_without_redis(api, app, monkeypatch):
     import redis as redis_lib
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
 
     me = api.signup("Me")
     create(api, me, title="Mine")
+    path = feed_path(api, me)
+    etag = api.client.get(path).headers["ETag"]  # remembered in Redis, as the fast path likes
     services = app.extensions["kindred"]
-    monkeypatch.setattr(services, "_redis", redis_lib.Redis(host="127.0.0.1", port=1))
-    response = api.client.get(feed_path(api, me))
+    # nothing listens there; no retries, which would only make the test slow
+    down = redis_lib.Redis(host="127.0.0.1", port=1, retry=Retry(NoBackoff(), 0))
+    monkeypatch.setattr(services, "_redis", down)
+    response = api.client.get(path)
     assert response.status_code == 200
     assert list(events(response.data)) == ["Mine"]
+    zipped = api.client.get(path, headers={"Accept-Encoding": "gzip"})
+    assert gzip.decompress(zipped.data) == response.data
+    assert api.client.get(path, headers={"If-None-Match": etag}).status_code == 304
+    assert api.client.get("/feeds/" + "0" * 64 + ".ics").status_code == 404
 
 
 def test_polling_an_unchanged_feed_needs_no_database_query(api, app):
@@ -281,8 +292,6 @@ def flask_view_must_not_run(app, monkeypatch):
 
 
 def test_gzip_variant_is_exactly_the_plain_text_and_both_parse(api):
-    import gzip
-
     me = api.signup("Me")
     create(api, me, title="Mine", description="Tea; coffee, and \\ backslashes ☕")
     create(api, me, title="Second", starts_at=future(12).isoformat())
@@ -348,8 +357,6 @@ def test_if_none_match_with_weak_and_several_tags(api):
 
 
 def test_polls_are_answered_by_the_fast_path_without_flask(api, app, monkeypatch):
-    import gzip
-
     me = api.signup("Me")
     create(api, me, title="Mine")
     path = feed_path(api, me)
@@ -407,8 +414,6 @@ def test_a_rotated_token_is_404_at_once_even_when_the_fast_path_knew_it(api, app
 
 
 def test_a_flushed_redis_changes_nothing_a_client_sees(api, app, redis_client, monkeypatch):
-    import gzip
-
     me = api.signup("Me")
     create(api, me, title="Mine")
     path = feed_path(api, me)
@@ -445,8 +450,6 @@ def test_a_change_after_a_flush_is_not_hidden_by_an_old_state(api, redis_client)
 
 
 def test_group_feed_and_single_file_are_gzipped_too(api):
-    import gzip
-
     org = api.signup("Olga")
     group = api.call(
         "POST", "/api/v1/groups", org, json={"name": "Makers", "interests": ["electronics"]}
