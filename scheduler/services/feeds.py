@@ -206,8 +206,11 @@ def feed_key(feed: Feed) -> str:
 
 
 def compress(body: bytes) -> bytes:
-    """The gzip variant of a feed: deterministic (no timestamp), so equal text, equal bytes."""
-    return gzip.compress(body, compresslevel=6, mtime=0)
+    """The gzip variant of a feed: deterministic (no timestamp), so equal text, equal bytes.
+
+    Level 9: compressed once per revision (5 ms for 235 kB), sent on every poll (7% smaller
+    than level 6)."""
+    return gzip.compress(body, compresslevel=9, mtime=0)
 
 
 def render_fragment(gathering: Gathering, config: Config) -> str:
