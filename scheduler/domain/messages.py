@@ -240,7 +240,7 @@ def _base64_lines(data: bytes) -> str:
 
 def _text_part(subtype: str, text: str) -> list[str]:
     body = text.replace("\r\n", "\n").replace("\r", "\n")
-    if body.isascii() and all(len(line) <= 998 for line in body.split("\n")):
+    if body.isascii() and max(map(len, body.split("\n"))) <= 998:  # SMTP's line limit
         encoding, payload = "7bit", body
     else:
         encoding = "quoted-printable"
@@ -294,7 +294,7 @@ def render_message(mail: OutgoingMail) -> RenderedMail:
         )
     # A boundary no body can contain: bodies are 7bit text we can check, QP or base64.
     boundary = "kindred-" + hashlib.sha256(message_id.encode()).hexdigest()[:32]
-    while any(boundary in "\n".join(part) for part in parts):
+    while any(boundary in line for part in parts for line in part):
         boundary = "kindred-" + hashlib.sha256(boundary.encode()).hexdigest()[:32]
     lines += [
         "MIME-Version: 1.0",
