@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
-    Float,
+    BigInteger,
     Integer,
     Select,
     and_,
@@ -50,6 +50,8 @@ from scheduler.models.interest import (
 
 # how many items per list the database hands over for scoring; pages end there
 CANDIDATE_LIMIT = 200
+# interest weights are summed in SQL as integers in these units (see _Params.weight_sum)
+WEIGHT_SCALE = 1_000_000_000
 
 
 @dataclass(frozen=True)
@@ -170,12 +172,16 @@ class _Params:
 
     @staticmethod
     def weight_sum(column: Any, n: int) -> Any:
-        """The summed weight of my interests among the rows (one weight per interest)."""
+        """The summed weight of my interests among the rows (one weight per interest).
+
+        Weights go in as integers (nano-units): an integer sum is exact whatever order the
+        plan adds rows in, so two items with the same tags tie and the sooner one wins.
+        """
         whens = [
-            (column == bindparam(f"iid_{i}", type_=Integer), bindparam(f"w_{i}", type_=Float))
+            (column == bindparam(f"iid_{i}", type_=Integer), bindparam(f"w_{i}", type_=BigInteger))
             for i in range(n)
         ]
-        return func.sum(case(*whens, else_=0.0))
+        return func.sum(case(*whens, else_=0))
 
     @staticmethod
     def values(
@@ -184,7 +190,7 @@ class _Params:
         values: dict[str, Any] = {"user_id": user_id, "now": now}
         for i, (iid, name) in enumerate(interests.items()):
             values[f"iid_{i}"] = iid
-            values[f"w_{i}"] = weights.weight(name)
+            values[f"w_{i}"] = round(weights.weight(name) * WEIGHT_SCALE)
         return values
 
 
@@ -207,9 +213,9 @@ def _top_gatherings(n: int) -> Select[Any]:
     "scheduled and upcoming"; mine and answered ones are two small hashed lists.
     """
     gi = gathering_interests
-    weight = _Params.weight_sum(gi.c.interest_id, n)
     answered = select(Rsvp.gathering_id).where(Rsvp.user_id == _Params.user_id)
     organized = select(Gathering.id).where(Gathering.organizer_id == _Params.user_id)
+    weight = _Params.weight_sum(gi.c.interest_id, n)
     return (
         select(gi.c.gathering_id.label("id"))
         .where(
