@@ -30,6 +30,7 @@ from sqlalchemy import (
     or_,
     select,
     union,
+    union_all,
 )
 from sqlalchemy.orm import Session, aliased, lazyload
 
@@ -125,13 +126,23 @@ def weights_for(session: Session, interests: dict[int, str]) -> InterestWeights:
     """IDF weights of these interests over every user, group and gathering that uses tags."""
     if not interests:
         return interest_weights({}, 1)
-    rows = session.execute(
-        select(Interest.id, _usage_counts(Interest.id), _documents()).where(
-            Interest.id.in_(list(interests))
+    ids = list(interests)
+    uses = union_all(
+        *(
+            select(table.c.interest_id).where(table.c.interest_id.in_(ids))
+            for table in (user_interests, group_interests, gathering_interests)
         )
-    ).all()
-    usage = {interests[iid]: uses for iid, uses, _ in rows}
-    return interest_weights(usage, rows[0][2] if rows else 1)
+    ).subquery()
+    counts = dict(
+        session.execute(select(uses.c.interest_id, func.count()).group_by(uses.c.interest_id)).all()
+    )
+    # the number of "documents": everything that can carry tags (max id is an index lookup
+    # and a fine estimate; exact counts would scan 160k rows per request)
+    total = sum(
+        session.scalar(select(func.coalesce(func.max(model.id), 0))) or 0
+        for model in (User, Group, Gathering)
+    )
+    return interest_weights({interests[i]: counts.get(i, 0) for i in ids}, total)
 
 
 def met_people_query(user_id: int, now: datetime) -> Select[tuple[int, int]]:
