@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import chain
-from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -93,8 +92,8 @@ class Gathering(Base):
     )
 
 
-def sync_scheduled_starts(gathering_ids: Iterable[int] | Any) -> Update:
-    """Copy each gathering's start-while-scheduled onto its interest rows (ids or a select)."""
+def sync_scheduled_starts(gathering_ids: Iterable[int]) -> Update:
+    """Copy each gathering's start-while-scheduled onto its gathering_interests rows."""
     gi = gathering_interests
     scheduled_start = (
         select(
@@ -105,7 +104,7 @@ def sync_scheduled_starts(gathering_ids: Iterable[int] | Any) -> Update:
     )
     return (
         update(gi)
-        .where(gi.c.gathering_id.in_(gathering_ids))
+        .where(gi.c.gathering_id.in_(list(gathering_ids)))
         .values(scheduled_start=scheduled_start)
     )
 
@@ -115,8 +114,12 @@ _SYNCED = ("status", "starts_at", "interests")
 
 @event.listens_for(Session, "after_flush")
 def _keep_scheduled_starts(session: Session, _context: object) -> None:
-    """Every flush that creates a gathering, moves it, changes its status or its tags keeps
-    gathering_interests.scheduled_start right (bulk UPDATEs call sync_scheduled_starts)."""
+    """Keep gathering_interests.scheduled_start right after every flush.
+
+    Any flush that creates a gathering, moves it, changes its status or its tags re-copies its
+    start. A bulk UPDATE of gatherings passes this hook by and must keep the column itself, as
+    services/gatherings.py complete_ended_gatherings does.
+    """
     ids = {
         obj.id
         for obj in chain(session.new, session.dirty)
