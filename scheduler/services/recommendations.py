@@ -4,8 +4,8 @@ The database prunes: only items sharing one of my interests (through the indexed
 tables) or with people I have met in them are candidates, and only the best few hundred by
 interest weight come back. The pure domain (domain/recommend.py) then scores and explains them.
 
-A request runs four statements (my interests with their weights, gathering candidates, group
-candidates, the page's rows). They are built once per number of interests with bound
+A request runs five statements (my interests with their weights, gathering candidates, group
+candidates, the page's gatherings and groups). They are built once per number of interests with bound
 parameters: building and cache-keying such statements costs more than running them.
 """
 
