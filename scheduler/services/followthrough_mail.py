@@ -134,8 +134,8 @@ def _unsubscribe_url(config: Config, user: User, gathering: Gathering) -> str:
     return f"{config.base_url}/unsubscribe/{_signers(config)[1]([user.id, gathering.id or 0])}"
 
 
-def _loaded(session: Session, row: OutboxMessage) -> tuple[Gathering, User] | None:
-    if not still_owed(session, row):
+def _loaded(session: Session, row: OutboxMessage, now: datetime) -> tuple[Gathering, User] | None:
+    if not still_owed(session, row, now):
         return None
     gathering = session.get(Gathering, row.gathering_id)
     user = session.get(User, row.recipient_id)
@@ -148,7 +148,7 @@ def render_reminder(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
     """'Coming up in 1 hour', in the recipient's time zone, with one-click answers and the .ics."""
-    loaded = _loaded(session, row)
+    loaded = _loaded(session, row, now)
     if loaded is None:
         return None
     gathering, user = loaded
@@ -220,7 +220,7 @@ def render_followup(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
     """Thanks, who came, the group's interests, and the next gathering (or propose one)."""
-    loaded = _loaded(session, row)
+    loaded = _loaded(session, row, now)
     if loaded is None:
         return None
     gathering, user = loaded

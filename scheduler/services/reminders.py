@@ -271,8 +271,12 @@ def _state_and_mute(session: Session, gathering_id: int, user_id: int) -> tuple[
     return state, user_id in _muted_user_ids(session, gathering_id)
 
 
-def still_owed(session: Session, row: OutboxMessage) -> bool:
-    """Checked again at send time: is this reminder/follow-up still current and wanted?"""
+def still_owed(session: Session, row: OutboxMessage, now: datetime | None = None) -> bool:
+    """Checked again at send time: is this reminder/follow-up still current and wanted?
+
+    A reminder delayed by an outage is still sent late (nothing owed is lost), but not once
+    the gathering is over: then it could only confuse.
+    """
     gathering = session.get(Gathering, row.gathering_id) if row.gathering_id else None
     user = session.get(User, row.recipient_id) if row.recipient_id else None
     if gathering is None or user is None or not user.reminders_enabled:
@@ -285,6 +289,8 @@ def still_owed(session: Session, row: OutboxMessage) -> bool:
             gathering.status == GatheringStatus.SCHEDULED
             and gathering.starts_at is not None
             and row.payload.get("starts_at") == gathering.starts_at.isoformat()
+            and gathering.ends_at is not None
+            and gathering.ends_at > (now or utcnow())
             and state in REMINDED_STATES
         )
     if row.kind == FOLLOWUP:

@@ -149,6 +149,20 @@ def test_a_reminder_speaks_the_recipients_time_zone_with_one_click_answers_and_t
     assert str(message["List-Unsubscribe-Post"]).strip() == "List-Unsubscribe=One-Click"
 
 
+def test_a_reminder_delayed_past_the_end_is_withdrawn_not_sent(session, mailer, smtp_sink):
+    organizer, early, late = make_users(session, 3)
+    starts = datetime(2030, 1, 15, 18, 0, tzinfo=UTC)
+    g = make_gathering(session, organizer, starts_at=starts, reminders_minutes=[60])
+    answer_all(session, g, [early, late], now=utcnow())
+    session.commit()
+    # an outage held every worker until after the (one-hour) gathering was over
+    delivery.deliver_due(mailer, now_fn=lambda: starts + timedelta(minutes=121))
+
+    assert smtp_sink.messages == []
+    rows = _rows(session, kind="reminder")
+    assert [r.status for r in rows] == [OutboxStatus.WITHDRAWN] * 2
+
+
 def test_a_follow_up_thanks_names_only_those_who_share_and_points_to_the_next_one(
     session, mailer, smtp_sink
 ):
