@@ -34,7 +34,7 @@ from sqlalchemy import create_engine, func, insert, select, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from scheduler.config import PROJECT_ROOT, normalise_database_url
+from scheduler.config import PROJECT_ROOT, Config, normalise_database_url
 from scheduler.models import (
     Base,
     Gathering,
@@ -191,7 +191,9 @@ def main() -> None:
     parser.add_argument("--mails", type=int, default=10_000)
     parser.add_argument("--baseline-jobs", type=int, default=2_000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument(
+        "--batch-size", type=int, default=Config.outbox_batch_size, help="default: the product's"
+    )
     parser.add_argument("--sink", choices=("lean", "aiosmtpd"), default="lean")
     args = parser.parse_args()
 

@@ -62,7 +62,7 @@ class Config:
     outbox_retry_base_seconds: int = 60
     outbox_retry_max_seconds: int = 3600
     outbox_max_attempts: int = 8
-    outbox_batch_size: int = 100  # mails claimed and sent per round trip over one connection
+    outbox_batch_size: int = 500  # mails claimed per batch, sent over one connection
     rsvp_link_max_age_days: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -99,7 +99,7 @@ class Config:
             "outbox_retry_base_seconds": _int(env, "OUTBOX_RETRY_BASE_SECONDS", 60),
             "outbox_retry_max_seconds": _int(env, "OUTBOX_RETRY_MAX_SECONDS", 3600),
             "outbox_max_attempts": _int(env, "OUTBOX_MAX_ATTEMPTS", 8),
-            "outbox_batch_size": _int(env, "OUTBOX_BATCH_SIZE", 100),
+            "outbox_batch_size": _int(env, "OUTBOX_BATCH_SIZE", 500),
         }
         values.update(overrides)
         if not values["secret_key"]:

@@ -238,6 +238,20 @@ def _marks_connection(services: Services) -> Iterator[Connection]:
                 connection.exec_driver_sql("RESET synchronous_commit")
 
 
+def _release(connection: Connection, rest: Sequence[_Ready], token: datetime) -> int:
+    """Hand unsent rows back as pending, as if never claimed (the claim counted an attempt)."""
+    return _mark(
+        connection,
+        [item.row_id for item in rest],
+        token,
+        {
+            "status": OutboxStatus.PENDING,
+            "attempts": OutboxMessage.attempts - 1,
+            "claimed_until": None,
+        },
+    )
+
+
 def _sender(config: Config) -> str:
     return parseaddr(config.mail_from)[1] or "kindred@localhost"
 
@@ -268,6 +282,8 @@ def deliver_batch(
     report.claimed = len(ids)
     if not ids:
         return report
+    # a batch must end well inside its claim, or another worker could claim the rest again
+    hand_back_after = time.monotonic() + config.outbox_claim_seconds / 2
     ready, gone, poison = _render_batch(services, ids, token, now_fn())
     with _marks_connection(services) as connection:
         report.withdrawn += _mark(
@@ -288,6 +304,10 @@ def deliver_batch(
                 if result.ok:
                     # right after the server's 250, before the next message's content goes out
                     report.sent += mark_sent(item.row_id, now_fn())
+                    if time.monotonic() > hand_back_after:
+                        # a slow server: give the rest back for the next run, claim untouched
+                        report.released += _release(connection, ready[index + 1 :], token)
+                        break
                     continue
                 report.errors.append(result.error or "")
                 if result.permanent or item.attempts >= config.outbox_max_attempts:
@@ -316,17 +336,7 @@ def deliver_batch(
                 )
                 if (result.error or "").startswith("connection:"):
                     # the server is unreachable: hand the rest back untouched for the next run
-                    rest = [later.row_id for later in ready[index + 1 :]]
-                    report.released += _mark(
-                        connection,
-                        rest,
-                        token,
-                        {
-                            "status": OutboxStatus.PENDING,
-                            "attempts": OutboxMessage.attempts - 1,
-                            "claimed_until": None,
-                        },
-                    )
+                    report.released += _release(connection, ready[index + 1 :], token)
                     break
         finally:
             results.close()

@@ -241,7 +241,10 @@ def prefetch_follow_through(session: Session, rows: Iterable[OutboxMessage]) -> 
     user_ids = {row.recipient_id for row in rows if row.recipient_id is not None}
     # held in session.info: the identity map only keeps weak references
     loaded = list(session.scalars(select(Gathering).where(Gathering.id.in_(gathering_ids))))
-    loaded += list(session.scalars(select(User).where(User.id.in_(user_ids))))
+    users = select(User).where(User.id.in_(user_ids))
+    if all(row.kind == REMINDER for row in rows):
+        users = users.options(lazyload(User.interests))  # only follow-ups mention them
+    loaded += list(session.scalars(users))
     states: dict[tuple[int, int], str] = {}
     for gathering_id, user_id, state in session.execute(
         select(Rsvp.gathering_id, Rsvp.user_id, Rsvp.state).where(

@@ -160,6 +160,28 @@ def test_a_claim_left_by_a_dead_worker_is_taken_over_after_it_expires(session, m
         assert delivery._mark(connection, ids, token, {"status": OutboxStatus.PENDING}) == 0
 
 
+def test_a_batch_too_slow_for_its_claim_hands_the_rest_back_unsent(session, config, smtp_sink):
+    # half the claim is the budget: with a zero-second claim, one mail uses all of it
+    _, _, later = _due_reminders(session, count=3)
+    services = Services(dataclasses.replace(config, smtp_url=smtp_sink.url, outbox_claim_seconds=0))
+    try:
+        report = delivery.deliver_due(services, now_fn=lambda: later)
+        rows = [r for r in _rows(session) if r.kind == "reminder"]
+        assert (report.sent, report.released) == (1, 2)
+        assert sorted((r.status, r.attempts) for r in rows) == [
+            (OutboxStatus.PENDING, 0),
+            (OutboxStatus.PENDING, 0),
+            (OutboxStatus.SENT, 1),
+        ]
+        # the next runs send what was handed back, each mail once
+        while delivery.deliver_due(services, now_fn=lambda: later).claimed:
+            pass
+    finally:
+        services.db.dispose()
+    ids = smtp_sink.handler.message_ids()
+    assert len(ids) == len(set(ids)) == 3
+
+
 def test_an_unreachable_server_hands_the_batch_back(session, app, config):
     _, _, later = _due_reminders(session, count=3)
     with socket.socket() as probe:  # a port nobody listens on
