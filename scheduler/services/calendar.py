@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from scheduler.config import Config
@@ -34,7 +35,13 @@ EVENT_STATUS = {
 
 def sender_address(config: Config) -> tuple[str, str]:
     """(display name, email) of MAIL_FROM."""
-    name, email = parseaddr(config.mail_from)
+    return _parsed_mail_from(config.mail_from)
+
+
+@lru_cache(maxsize=8)
+def _parsed_mail_from(mail_from: str) -> tuple[str, str]:
+    # every mail of a fan-out asks: parse each MAIL_FROM once
+    name, email = parseaddr(mail_from)
     return name or "Kindred", email or "kindred@localhost"
 
 

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 import redis
@@ -28,6 +27,7 @@ from scheduler.config import Config
 from scheduler.domain.messages import RenderedMail, render_message
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, OutboxMessage, OutboxStatus, utcnow
+from scheduler.services import calendar
 from scheduler.services.transport import Transport, open_transport
 
 log = logging.getLogger("kindred.delivery")
@@ -252,10 +252,6 @@ def _release(connection: Connection, rest: Sequence[_Ready], token: datetime) ->
     )
 
 
-def _sender(config: Config) -> str:
-    return parseaddr(config.mail_from)[1] or "kindred@localhost"
-
-
 def deliver_batch(
     services: Services,
     transport: Transport,
@@ -296,7 +292,7 @@ def deliver_batch(
                 token,
                 {"status": OutboxStatus.FAILED, "last_error": error, "claimed_until": None},
             )
-        sender = _sender(config)
+        _, sender = calendar.sender_address(config)
         mark_sent = _sent_marker(connection, token)
         results = transport.send_many((item.message, sender, item.recipient) for item in ready)
         try:

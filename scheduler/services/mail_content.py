@@ -129,8 +129,36 @@ def compose(
     list_unsubscribe_url: str | None = None,
 ) -> OutgoingMail:
     """An OutgoingMail from mail/<template>.txt and .html, with the row's stable Message-ID."""
-    from_name, from_email = calendar.sender_address(config)
     values = {"recipient": recipient, "base_url": config.base_url, **context}
+    return outgoing_mail(
+        row,
+        config,
+        now,
+        recipient=recipient,
+        subject=subject,
+        text=render_template(f"{template}.txt", **values),
+        html=render_template(f"{template}.html", **values),
+        ics=ics,
+        ics_method=ics_method,
+        list_unsubscribe_url=list_unsubscribe_url,
+    )
+
+
+def outgoing_mail(
+    row: OutboxMessage,
+    config: Config,
+    now: datetime,
+    *,
+    recipient: User,
+    subject: str,
+    text: str,
+    html: str,
+    ics: bytes | None = None,
+    ics_method: str | None = None,
+    list_unsubscribe_url: str | None = None,
+) -> OutgoingMail:
+    """The mail for an outbox row: from MAIL_FROM, to its recipient, the row's Message-ID."""
+    from_name, from_email = calendar.sender_address(config)
     return OutgoingMail(
         kind=row.kind,
         to_email=row.recipient_email,
@@ -138,8 +166,8 @@ def compose(
         from_email=from_email,
         from_name=from_name,
         subject=subject,
-        text=render_template(f"{template}.txt", **values),
-        html=render_template(f"{template}.html", **values),
+        text=text,
+        html=html,
         message_id=stable_message_id(row.key, config.mail_domain),
         sent_at=now,
         ics=ics,
@@ -173,17 +201,6 @@ def _fill(body: str, markers: dict[str, str], values: dict[str, str], html: bool
         value = values[path]
         body = body.replace(marker, str(escape(value)) if html else value)
     return body
-
-
-_SENDERS: dict[str, tuple[str, str]] = {}
-
-
-def _sender_address(config: Config) -> tuple[str, str]:
-    """`calendar.sender_address`, parsed once per MAIL_FROM."""
-    found = _SENDERS.get(config.mail_from)
-    if found is None:
-        found = _SENDERS[config.mail_from] = calendar.sender_address(config)
-    return found
 
 
 def _flat(values: dict[str, Any]) -> dict[str, str]:
@@ -260,18 +277,14 @@ def compose_shared(
             return plain()
         entry = (text, html, markers)
     text, html, markers = entry
-    from_name, from_email = _sender_address(config)
-    mail = OutgoingMail(
-        kind=row.kind,
-        to_email=row.recipient_email,
-        to_name=recipient.name,
-        from_email=from_email,
-        from_name=from_name,
+    mail = outgoing_mail(
+        row,
+        config,
+        now,
+        recipient=recipient,
         subject=subject,
         text=_fill(text, markers, flat, html=False),
         html=_fill(html, markers, flat, html=True),
-        message_id=stable_message_id(row.key, config.mail_domain),
-        sent_at=now,
         ics=ics,
         ics_method=ics_method,
         list_unsubscribe_url=list_unsubscribe_url,

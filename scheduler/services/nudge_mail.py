@@ -16,10 +16,9 @@ from sqlalchemy import and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
-from scheduler.domain.messages import OutgoingMail, stable_message_id
+from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, User
-from scheduler.services import calendar
-from scheduler.services.mail_content import renderer
+from scheduler.services.mail_content import outgoing_mail, renderer
 
 
 @dataclass(frozen=True)
@@ -98,18 +97,14 @@ def render_digest(
 def _outgoing(
     row: OutboxMessage, config: Config, now: datetime, user: User, mail: RenderedMail
 ) -> OutgoingMail:
-    from_name, from_email = calendar.sender_address(config)
-    return OutgoingMail(
-        kind=row.kind,
-        to_email=row.recipient_email,
-        to_name=user.name,
-        from_email=from_email,
-        from_name=from_name,
+    return outgoing_mail(
+        row,
+        config,
+        now,
+        recipient=user,
         subject=mail.subject,
         text=mail.text,
         html=mail.html,
-        message_id=stable_message_id(row.key, config.mail_domain),
-        sent_at=now,
         list_unsubscribe_url=mail.unsubscribe_url,
     )
 
