@@ -10,7 +10,7 @@ from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from scheduler.models import Gathering, GatheringStatus, User
+from scheduler.models import Gathering, GatheringStatus, Interest, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.models.interest import gathering_interests
 from scheduler.services import groups as group_service
@@ -189,6 +189,31 @@ def effective_status(gathering: Gathering, now: datetime) -> str:
     return gathering.status
 
 
+def apply_details(
+    gathering: Gathering, args: dict[str, Any], tags: list[Interest] | None
+) -> set[str]:
+    """Set what `args` says about the gathering's words, follow-through and interests (the
+    already resolved `tags`), where it differs; returns the names of the fields changed.
+
+    Fields `args` does not name keep their value: a series edit applies only what it changes
+    to each occurrence, so one occurrence's own place or title survives.
+    """
+    changed: set[str] = set()
+    for name in ("title", "description", "location", "followup_minutes"):
+        if name in args and args[name] != getattr(gathering, name):
+            setattr(gathering, name, args[name])
+            changed.add(name)
+    if "reminders" in args:
+        reminders = sorted(set(args["reminders"]), reverse=True)
+        if reminders != list(gathering.reminders):
+            gathering.reminders = reminders
+            changed.add("reminders")
+    if tags is not None and {t.id for t in tags} != {t.id for t in gathering.interests}:
+        gathering.interests = tags
+        changed.add("interests")
+    return changed
+
+
 def update_gathering(
     session: Session, gathering_id: int, user: User, args: dict[str, Any], *, now: datetime
 ) -> Gathering:
@@ -203,28 +228,15 @@ def update_gathering(
     if status in (GatheringStatus.CANCELLED, GatheringStatus.COMPLETED):
         raise Conflict(f"This gathering is {status}; it can no longer be changed.")
 
-    changed: set[str] = set()
-    for name in ("description", "location", "timezone", "followup_minutes"):
-        if name in args and args[name] != getattr(gathering, name):
-            setattr(gathering, name, args[name])
-            changed.add(name)
     if "title" in args:
-        title = args["title"].strip()
-        if not title:
+        args = {**args, "title": args["title"].strip()}
+        if not args["title"]:
             raise InvalidInput("Title cannot be empty.", field="title")
-        if title != gathering.title:
-            gathering.title = title
-            changed.add("title")
-    if "reminders" in args:
-        reminders = sorted(set(args["reminders"]), reverse=True)
-        if reminders != list(gathering.reminders):
-            gathering.reminders = reminders
-            changed.add("reminders")
-    if "interests" in args:
-        tags = resolve_interests(session, args["interests"])
-        if {t.id for t in tags} != {t.id for t in gathering.interests}:
-            gathering.interests = tags
-            changed.add("interests")
+    tags = resolve_interests(session, args["interests"]) if "interests" in args else None
+    changed = apply_details(gathering, args, tags)
+    if "timezone" in args and args["timezone"] != gathering.timezone:
+        gathering.timezone = args["timezone"]
+        changed.add("timezone")
     if "starts_at" in args:
         starts_at = args["starts_at"]
         if gathering.status == GatheringStatus.POLLING:

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain import recurrence
 from scheduler.domain.errors import InvalidInput
-from scheduler.models import Gathering, GatheringStatus, Interest, Series, SeriesAnswer, User
+from scheduler.models import Gathering, GatheringStatus, Series, SeriesAnswer, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.services.interests import resolve_interests
 from scheduler.services.outbox import withdraw_mail
@@ -252,6 +252,7 @@ def split_series(
     (keeping their RSVPs), take the new time and details, and owe an update mail each.
     """
     from scheduler.services import notify, rsvps
+    from scheduler.services.gatherings import apply_details
 
     assert occurrence.series_id is not None and occurrence.recurrence_id is not None
     if occurrence.starts_at is not None and occurrence.starts_at <= now:
@@ -323,7 +324,7 @@ def split_series(
             if overridden and not time_edit
             else (instant, duration)
         )
-        changed = _apply_to_occurrence(gathering, changes, tags)
+        changed = apply_details(gathering, changes, tags)
         if gathering.starts_at != start or gathering.duration_minutes != length:
             changed.add("starts_at")
         gathering.series_id = new.id
@@ -358,30 +359,6 @@ def split_series(
     session.flush()
     materialize(session, new, now=now)
     return new
-
-
-def _apply_to_occurrence(
-    gathering: Gathering, changes: dict[str, Any], tags: list[Interest] | None
-) -> set[str]:
-    """Apply the edited fields (only those) to one occurrence; returns the names changed.
-
-    Fields the edit does not name keep the occurrence's own value, so a title or place given
-    to one occurrence alone survives an edit of something else to "this and following".
-    """
-    changed: set[str] = set()
-    for name in ("title", "description", "location", "followup_minutes"):
-        if name in changes and getattr(gathering, name) != changes[name]:
-            setattr(gathering, name, changes[name])
-            changed.add(name)
-    if "reminders" in changes:
-        offsets = sorted(set(changes["reminders"]), reverse=True)
-        if offsets != list(gathering.reminders):
-            gathering.reminders = offsets
-            changed.add("reminders")
-    if tags is not None and {t.id for t in tags} != {t.id for t in gathering.interests}:
-        gathering.interests = tags
-        changed.add("interests")
-    return changed
 
 
 def extend_horizons(session: Session, *, now: datetime) -> int:
