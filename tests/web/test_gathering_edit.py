@@ -361,7 +361,7 @@ def _weekly_series(client: FlaskClient) -> list[dict[str, Any]]:
 
 
 def _utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return datetime.fromisoformat(text)
 
 
 def test_this_and_following_splits_the_series(client: FlaskClient) -> None:
