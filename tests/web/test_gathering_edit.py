@@ -13,7 +13,15 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from scheduler.models import OutboxMessage, User
-from tests.web.test_pages import create_gathering, csrf, field_errors, local, next_evening, sign_up
+from tests.web.test_pages import (
+    create_evening_poll,
+    create_gathering,
+    csrf,
+    field_errors,
+    local,
+    next_evening,
+    sign_up,
+)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -325,14 +333,7 @@ def test_a_cancelled_gathering_can_no_longer_be_edited(
 def test_a_poll_can_change_its_words_but_not_its_time(client: FlaskClient) -> None:
     sign_up(client, "Ann", "ann@example.org")
     start = next_evening()
-    path = create_gathering(
-        client,
-        mode="poll",
-        window_start=local(start),
-        window_end=local(start + timedelta(hours=4)),
-        step_minutes="30",
-        min_attendees="1",
-    ).headers["Location"]
+    path = create_evening_poll(client)
     gid = gathering_id(path)
     assert f'href="/g/{gid}/edit"' in client.get(path).text  # the poll page links to it
     page = client.get(f"/g/{gid}/edit")

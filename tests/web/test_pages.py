@@ -68,6 +68,21 @@ def create_gathering(client: FlaskClient, **fields: Any) -> Any:
     return client.post("/gatherings/new", data=data)
 
 
+def create_evening_poll(client: FlaskClient, **fields: Any) -> str:
+    """Post a "find a time" poll over four hours from the next evening; its page's path."""
+    start = next_evening()
+    response = create_gathering(
+        client,
+        mode="poll",
+        window_start=local(start),
+        window_end=local(start + timedelta(hours=4)),
+        step_minutes="30",
+        min_attendees="1",
+        **fields,
+    )
+    return str(response.headers["Location"])
+
+
 def test_sign_up_log_out_and_log_in_again(client: FlaskClient) -> None:
     sign_up(client, "Ann", "ann@example.org")
     home = client.get("/")
@@ -298,15 +313,7 @@ def test_fixed_gathering_page_shows_both_zones_and_takes_rsvps(
 
 def test_rsvp_to_a_poll_is_refused_politely(client: FlaskClient) -> None:
     sign_up(client, "Ann", "ann@example.org")
-    start = next_evening()
-    path = create_gathering(
-        client,
-        mode="poll",
-        window_start=local(start),
-        window_end=local(start + timedelta(hours=4)),
-        step_minutes="30",
-        min_attendees="1",
-    ).headers["Location"]
+    path = create_evening_poll(client)
     page = client.get(path)
     response = client.post(f"{path}/rsvp", data={"csrf_token": csrf(page.text), "response": "yes"})
     assert response.status_code == 302
@@ -316,15 +323,7 @@ def test_rsvp_to_a_poll_is_refused_politely(client: FlaskClient) -> None:
 def test_poll_without_javascript_paint_rank_and_schedule(client: FlaskClient, app: Any) -> None:
     sign_up(client, "Ann", "ann@example.org")
     start = next_evening()
-    path = create_gathering(
-        client,
-        mode="poll",
-        duration_minutes="60",
-        window_start=local(start),
-        window_end=local(start + timedelta(hours=4)),
-        step_minutes="30",
-        min_attendees="1",
-    ).headers["Location"]
+    path = create_evening_poll(client, duration_minutes="60")
     page = client.get(path)
     assert page.status_code == 200
     # the no-JS fallback: one select per half hour, labelled for screen readers
