@@ -79,17 +79,20 @@ def lock_gathering(session: Session, gathering_id: int) -> Gathering:
 def lock_gathering_with_rsvp(
     session: Session, gathering_id: int, user_id: int
 ) -> tuple[Gathering, Rsvp | None]:
-    """The locked gathering and the user's RSVP to it, in one round trip (or NotFound)."""
-    row = session.execute(
-        _locked(
-            select(Gathering, Rsvp)
-            .outerjoin(Rsvp, (Rsvp.gathering_id == Gathering.id) & (Rsvp.user_id == user_id))
-            .where(Gathering.id == gathering_id)
-        )
+    """The locked gathering and the user's RSVP to it (or NotFound).
+
+    Two statements on purpose: the RSVP is read only once the lock is held. Read in the
+    locking statement, it would come from that statement's snapshot, taken before a wait for
+    the lock, and miss a promotion committed by the transaction that held it.
+    """
+    gathering = lock_gathering(session, gathering_id)
+    rsvp = session.scalars(
+        select(Rsvp)
+        .where(Rsvp.gathering_id == gathering_id, Rsvp.user_id == user_id)
+        .options(lazyload("*"))
+        .execution_options(populate_existing=True)
     ).first()
-    if row is None:
-        raise NotFound(f"No gathering with id {gathering_id}.")
-    return row[0], row[1]
+    return gathering, rsvp
 
 
 def has_ended(gathering: Gathering, now: datetime) -> bool:
