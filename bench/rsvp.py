@@ -26,6 +26,7 @@ import threading
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -37,12 +38,17 @@ GATHERINGS = 16
 SEATS = 2
 WARMUP_SECONDS = 1.5
 SECONDS = 6.0
-GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "4"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+# gunicorn's own advice for sync workers, (2 x cores) + 1: one more than the cores can keep
+# busy, so a worker waiting on the database (a commit's WAL flush) leaves no core idle
+GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kindred_bench"
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 THROUGHPUT_TARGET = 0.35
+PAST_GATHERINGS = 32
+OTHER_UPCOMING = 16
 TAIL_TARGET = 5.0
 
 
@@ -112,8 +118,68 @@ def prepare_database() -> list[tuple[str, int]]:
             (issue_api_token(session, person), gatherings[i % GATHERINGS].id)
             for i, person in enumerate(clients)
         ]
+        add_history(session, organizer, clients)
+    # a live database has statistics (autovacuum keeps them); a fresh one would leave the
+    # planner guessing between indexes
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.execute(text("ANALYZE"))
     engine.dispose()
     return work
+
+
+def add_history(session: Any, organizer: Any, clients: list[Any]) -> None:
+    """What a group that has met for a while has in its outbox: mail sent for 32 past
+    gatherings, and for 16 other upcoming ones the invites sent and the reminders and
+    follow-ups still pending."""
+    from sqlalchemy import insert
+
+    from scheduler.models import OutboxMessage, OutboxStatus, utcnow
+    from scheduler.services.gatherings import create_gathering
+
+    now = utcnow()
+    rows = []
+    for n in range(PAST_GATHERINGS + OTHER_UPCOMING):
+        past = n < PAST_GATHERINGS
+        starts_at = now + timedelta(days=-7 * (n + 1) if past else n + 1)
+        gathering = create_gathering(
+            session,
+            organizer,
+            {
+                "title": f"Other gathering {n}",
+                "timezone": "UTC",
+                "duration_minutes": 60,
+                "starts_at": starts_at,
+            },
+            now=starts_at - timedelta(days=14),
+            uid_domain="bench.test",
+        )
+        if past:
+            gathering.status = "completed"
+        for person in clients:
+            for kind, key in (
+                ("invite", f"invite:{gathering.id}:{person.id}:seq0:r0"),
+                ("reminder", f"reminder:{gathering.id}:{person.id}:1440"),
+                ("reminder", f"reminder:{gathering.id}:{person.id}:60"),
+                ("followup", f"followup:{gathering.id}:{person.id}"),
+            ):
+                sent = past or kind == "invite"
+                rows.append(
+                    {
+                        "key": key,
+                        "kind": kind,
+                        "gathering_id": gathering.id,
+                        "recipient_id": person.id,
+                        "recipient_email": person.email,
+                        "due_at": starts_at,
+                        "status": OutboxStatus.SENT if sent else OutboxStatus.PENDING,
+                        "attempts": 1 if sent else 0,
+                        "sent_at": starts_at if sent else None,
+                        "payload": {},
+                        "created_at": starts_at,
+                    }
+                )
+    session.flush()
+    session.execute(insert(OutboxMessage), rows)
 
 
 def free_port() -> int:
@@ -292,36 +358,52 @@ def check_database(work: list[tuple[str, int]]) -> str:
 
 
 def main() -> int:
-    """Run both phases and print the figures and ratios."""
+    """Run the phases and print the figures and ratios."""
     work = prepare_database()
-    figures = {}
-    for kind, target, ready in (("hello", "rsvp:hello()", "/"), ("rsvp", "wsgi:app", "/healthz")):
-        port = free_port()
-        server = start_gunicorn(target, port, ready)
-        try:
-            figures[kind] = run_load(port, kind, work)
-        finally:
+    servers = {}
+    try:
+        for kind, target, ready in (
+            ("hello", "rsvp:hello()", "/"),
+            ("rsvp", "wsgi:app", "/healthz"),
+        ):
+            port = free_port()
+            servers[kind] = (port, start_gunicorn(target, port, ready))
+        # hello, rsvp, rsvp, hello, ...: the machine's drift falls on both alike
+        rounds: list[dict[str, dict[str, float]]] = []
+        for n in range(ROUNDS):
+            order = ("hello", "rsvp") if n % 2 == 0 else ("rsvp", "hello")
+            rounds.append({kind: run_load(servers[kind][0], kind, work) for kind in order})
+    finally:
+        for _port, server in servers.values():
             stop_gunicorn(server)
-    hello_fig, rsvp_fig = figures["hello"], figures["rsvp"]
-    ratio = rsvp_fig["rps"] / hello_fig["rps"] if hello_fig["rps"] else 0.0
-    tail = rsvp_fig["p99_ms"] / rsvp_fig["p50_ms"] if rsvp_fig["p50_ms"] else float("inf")
     print(
         f"gunicorn: {GUNICORN_WORKERS} sync workers; {CLIENTS} concurrent clients; "
-        f"{SECONDS:.0f} s measured after {WARMUP_SECONDS} s warm-up; {os.cpu_count()} CPUs"
+        f"{ROUNDS} rounds of {SECONDS:.0f} s per app, each after {WARMUP_SECONDS} s warm-up; "
+        f"{os.cpu_count()} CPUs"
     )
-    for kind, fig in figures.items():
-        print(
-            f"{kind:>6}: {fig['rps']:8.0f} req/s  p50 {fig['p50_ms']:7.1f} ms  "
-            f"p99 {fig['p99_ms']:7.1f} ms  errors {fig['errors']:.0f}"
-        )
-    print(f"RSVP / hello-world throughput: {ratio:.0%} (target >= {THROUGHPUT_TARGET:.0%})")
-    print(f"RSVP p99 / p50: {tail:.1f}x (target < {TAIL_TARGET:.0f}x)")
+    ratios = []
+    for n, figures in enumerate(rounds, 1):
+        ratio = figures["rsvp"]["rps"] / figures["hello"]["rps"] if figures["hello"]["rps"] else 0
+        ratios.append(ratio)
+        for kind in ("hello", "rsvp"):
+            fig = figures[kind]
+            print(
+                f"round {n} {kind:>5}: {fig['rps']:6.0f} req/s  p50 {fig['p50_ms']:6.1f} ms  "
+                f"p99 {fig['p99_ms']:6.1f} ms  errors {fig['errors']:.0f}"
+            )
+        print(f"round {n} RSVP / hello-world: {ratio:.0%}")
+    ratio = statistics.median(ratios)
+    tails = [f["rsvp"]["p99_ms"] / f["rsvp"]["p50_ms"] for f in rounds if f["rsvp"]["p50_ms"]]
+    tail = max(tails) if tails else float("inf")
+    errors = sum(f["rsvp"]["errors"] for f in rounds)
+    print(f"RSVP / hello-world throughput, median of rounds: {ratio:.0%} (target >= 35%)")
+    print(f"RSVP p99 / p50, worst round: {tail:.1f}x (target < {TAIL_TARGET:.0f}x)")
     seats = check_database(work)
     print(f"seats after the run: {seats}")
     met = ratio >= THROUGHPUT_TARGET and tail < TAIL_TARGET
     print("targets met" if met else "TARGETS MISSED (figures are noisy on a shared 2-core machine)")
     # only a correctness failure fails the run: failed requests or an oversold gathering
-    return 0 if rsvp_fig["errors"] == 0 and seats == "ok" else 1
+    return 0 if errors == 0 and seats == "ok" else 1
 
 
 if __name__ == "__main__":

@@ -46,6 +46,11 @@ def create_app(config: Config | None = None) -> Flask:
     from scheduler.web.feed_fastpath import FeedFastPath
 
     app.wsgi_app = FeedFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
+    if services.db.engine.dialect.name == "postgresql":
+        # plain API RSVPs: one call of the kindred_set_rsvp database function
+        from scheduler.web.rsvp_fastpath import RsvpFastPath
+
+        app.wsgi_app = RsvpFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
 
     from scheduler.cli import register_cli
 

@@ -63,6 +63,7 @@ class Database:
             bind=self.engine, expire_on_commit=False, info=dict(info or {})
         )
         self.session = scoped_session(self.session_factory)
+        self._on_dispose: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -73,10 +74,16 @@ class Database:
         """End the current thread's session (request teardown, end of a job)."""
         self.session.remove()
 
+    def on_dispose(self, close: Callable[[], None]) -> None:
+        """Also call `close` on dispose: connections the fast paths hold outside the pools."""
+        self._on_dispose.append(close)
+
     def dispose(self) -> None:
         """Close pooled connections (after fork, at shutdown)."""
         self.session.remove()
         self.engine.dispose()
+        for close in self._on_dispose:
+            close()
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:

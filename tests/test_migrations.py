@@ -8,6 +8,7 @@ from sqlalchemy import create_engine, text
 
 from scheduler.migrate import upgrade
 from scheduler.models import Base
+from scheduler.models.rsvp_function import FUNCTION_SIGNATURE
 
 
 def test_migrations_match_the_models(backends, tmp_path):
@@ -25,5 +26,14 @@ def test_migrations_match_the_models(backends, tmp_path):
     engine = create_engine(url)
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        rsvp_function = (
+            connection.execute(
+                text("SELECT to_regprocedure(:signature)"),
+                {"signature": f"migration_check.{FUNCTION_SIGNATURE}"},
+            ).scalar()
+            if backends.is_postgres
+            else "not on SQLite"
+        )
     engine.dispose()
     assert diff == [], f"models and migrations differ; regenerate the migration: {diff}"
+    assert rsvp_function is not None, "the migrations did not install kindred_set_rsvp"

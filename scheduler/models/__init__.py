@@ -1,5 +1,6 @@
 """All models, imported here so metadata and Alembic see every table."""
 
+from scheduler.models import rsvp_function  # noqa: F401 - kindred_set_rsvp, with the schema
 from scheduler.models.alias import InterestAlias
 from scheduler.models.base import Base, UTCDateTime, utcnow
 from scheduler.models.gathering import (

@@ -24,13 +24,18 @@ class OutboxMessage(Base):
     """One mail owed to one person; `key` makes owing the same mail twice impossible."""
 
     __tablename__ = "outbox_messages"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "due_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "due_at"),
+        # a gathering's mail, and one person's for it by kind and status: what each RSVP
+        # withdraws, counts and checks
+        Index("ix_outbox_gathering_recipient", "gathering_id", "recipient_id", "kind", "status"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(255), unique=True)
     kind: Mapped[str] = mapped_column(String(20))
     gathering_id: Mapped[int | None] = mapped_column(
-        ForeignKey("gatherings.id", ondelete="CASCADE"), index=True
+        ForeignKey("gatherings.id", ondelete="CASCADE")
     )
     recipient_id: Mapped[int | None] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), index=True

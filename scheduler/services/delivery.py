@@ -412,6 +412,23 @@ def clear_delivery_kick(services: Services) -> None:
         log.warning("could not clear the delivery kick flag", exc_info=True)
 
 
+def kick_delivery(services: Services) -> None:
+    """Mail due now was committed: queue a delivery job, unless one is queued already.
+
+    One queued kick at a time across all requests: a burst of RSVPs would otherwise queue
+    one delivery job each. deliver_due clears the flag before it claims, so mail committed
+    after that queues a new kick; the sweep covers a lost flag or job.
+    """
+    from workers.queues import MAIL
+
+    try:
+        if not services.redis.set(DELIVERY_KICK_KEY, 1, nx=True, ex=DELIVERY_KICK_TTL):
+            return
+    except redis.RedisError:
+        pass  # enqueue anyway: a duplicate delivery job finds nothing left to claim
+    services.enqueue(DELIVER_DUE_JOB, queue=MAIL)
+
+
 def deliver_soon_after_commit(session: Session) -> None:
     """Mail owed in this transaction is due now: start delivery once it commits (once)."""
     services: Services | None = session.info.get("services")
@@ -422,17 +439,7 @@ def deliver_soon_after_commit(session: Session) -> None:
         return
 
     def _enqueue() -> None:
-        from workers.queues import MAIL
-
-        # One queued kick at a time across all requests: a burst of RSVPs would otherwise
-        # queue one delivery job each. deliver_due clears the flag before it claims, so mail
-        # committed after that queues a new kick; the sweep covers a lost flag or job.
-        try:
-            if not services.redis.set(DELIVERY_KICK_KEY, 1, nx=True, ex=DELIVERY_KICK_TTL):
-                return
-        except redis.RedisError:
-            pass  # enqueue anyway: a duplicate delivery job finds nothing left to claim
-        services.enqueue(DELIVER_DUE_JOB, queue=MAIL)
+        kick_delivery(services)
 
     setattr(_enqueue, _MARKER, True)
     after_commit(session, _enqueue)

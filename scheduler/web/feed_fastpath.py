@@ -25,9 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import re
-import threading
 import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
@@ -38,6 +36,7 @@ from werkzeug.http import parse_etags
 
 from scheduler.services import feeds
 from scheduler.services.accounts import sha256_hex
+from scheduler.web.bare_redis import BareRedisConnections
 
 if TYPE_CHECKING:
     from scheduler.extensions import Services
@@ -153,7 +152,7 @@ class FeedFastPath:
     def __init__(self, app: Any, services: Services) -> None:
         self.app = app
         self.services = services
-        self._local = threading.local()
+        self.redis = BareRedisConnections(services)
         self._paused_until = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -176,12 +175,11 @@ class FeedFastPath:
         known = _client_tags(if_none_match) if if_none_match else ()
         prefix, suffix = feeds.body_key_parts(compressed)
         keys = (feeds.state_key(sha256_hex(token)), feeds.GENERATION_KEY)
-        connection = self._connection()
         try:
-            reply = self._poll(connection, keys, (prefix, suffix, *known))
+            with self.redis.connection() as connection:
+                reply = self._poll(connection, keys, (prefix, suffix, *known))
         except (redis.RedisError, OSError, ValueError):
             log.warning("feed fast path: Redis error, passing to Flask", exc_info=True)
-            connection.disconnect()
             self._paused_until = time.monotonic() + PAUSE_AFTER_ERROR_SECONDS
             return None
         if not reply:  # no valid state, or the text is not cached: Flask looks and refills
@@ -207,16 +205,3 @@ class FeedFastPath:
         connection.read_response()
         connection.send_command("EVALSHA", POLL_SCRIPT_SHA, len(keys), *keys, *args)
         return connection.read_response()
-
-    def _connection(self) -> Any:
-        """This thread's own connection to the app's Redis (a bare redis-py Connection: one
-        command and one reply, none of the client's per-call bookkeeping)."""
-        client = self.services.redis
-        local = self._local
-        if getattr(local, "client", None) is not client or local.pid != os.getpid():
-            if getattr(local, "pid", None) == os.getpid():  # the app's Redis was replaced
-                local.connection.disconnect()
-            pool = client.connection_pool
-            local.connection = pool.connection_class(**pool.connection_kwargs)
-            local.client, local.pid = client, os.getpid()
-        return local.connection
