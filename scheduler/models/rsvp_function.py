@@ -52,13 +52,12 @@ BEGIN
           AND kind IN ('reminder', 'followup') AND status = 'pending';
     END IF;
     IF NOT person.reminders_enabled OR state NOT IN ('going', 'maybe')
-       OR g.status <> 'scheduled' OR g.starts_at IS NULL OR g.ends_at IS NULL
-       OR EXISTS (SELECT 1 FROM gathering_mutes m
-                  WHERE m.gathering_id = g.id AND m.user_id = person.id) THEN
+       OR g.status <> 'scheduled' OR g.starts_at IS NULL OR g.ends_at IS NULL THEN
         RETURN;
     END IF;
-    -- New rows are owed; withdrawn ones come back (they were never sent); others stay.
-    -- Keys carry a stamp of the start (or end); payloads its isoformat(), as Python writes.
+    -- New rows are owed (unless the person muted the gathering); withdrawn ones come back
+    -- (they were never sent); others stay. Keys carry a stamp of the start (or end),
+    -- payloads its isoformat(), as Python writes them.
     INSERT INTO outbox_messages AS o (key, kind, gathering_id, recipient_id, recipient_email,
                                       due_at, status, attempts, payload, created_at)
     SELECT owed.key, owed.kind, g.id, person.id, person.email, owed.due_at, 'pending', 0,
@@ -89,6 +88,8 @@ BEGIN
         WHERE state = 'going'
     ) AS owed
     WHERE owed.due_at > now
+      AND NOT EXISTS (SELECT 1 FROM gathering_mutes m
+                      WHERE m.gathering_id = g.id AND m.user_id = person.id)
     ORDER BY owed.due_at  -- as Python owes them: the earliest first
     ON CONFLICT (key) DO UPDATE
     SET status = 'pending', due_at = excluded.due_at, attempts = 0, last_error = NULL,
