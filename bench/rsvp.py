@@ -1,10 +1,15 @@
 """Benchmark: RSVP throughput through gunicorn on PostgreSQL, against a Flask hello-world.
 
 Run: ``.venv/bin/python bench/rsvp.py``. Both apps are served by gunicorn with the same
-settings in the same run and hit by the same load generator: 64 concurrent clients on
-loopback (4 processes x 16 threads), each for a fixed time. Each RSVP client is its own user
-and flips its answer yes/no on one of 16 gatherings of 2 seats, so every request is a real
-change that takes the gathering's row lock, and many free a seat and promote someone.
+settings ((2 x cores) + 1 sync workers, gunicorn's advice; BENCH_WORKERS to change) in the
+same run and hit by the same load generator: 64 concurrent clients on loopback (4 processes
+x 16 threads). Each RSVP client answers for 8 people in turn (BENCH_USERS_PER_CLIENT), four
+people to each gathering of 2 seats, and each person always answers the opposite of last
+time, so every request is a real change under the gathering's row lock and half of them free
+a seat and promote someone. The outbox starts with the history of a group that has met for
+a while (sent mail for past gatherings, pending reminders for others), with statistics.
+Five rounds (BENCH_ROUNDS) alternate the apps, hello/rsvp then rsvp/hello, with a pause
+before each phase, so the machine's drift falls on both; the median ratio is reported.
 Targets: RSVP requests/s at least 35% of hello-world's; RSVP p99 under 5x its p50.
 
 It creates its own database (BENCH_DATABASE_URL, default kindred_bench on the local
@@ -34,7 +39,11 @@ sys.path.insert(0, str(ROOT))
 CLIENT_PROCESSES = 4
 THREADS_PER_PROCESS = 16
 CLIENTS = CLIENT_PROCESSES * THREADS_PER_PROCESS
-GATHERINGS = 16
+# each client answers for 8 people in turn, 4 people to a gathering of 2 seats: everyone's
+# answer is a change, and half of them free a seat and promote someone
+USERS_PER_CLIENT = int(os.environ.get("BENCH_USERS_PER_CLIENT", "8"))
+PEOPLE = CLIENTS * USERS_PER_CLIENT
+GATHERINGS = PEOPLE // 4
 SEATS = 2
 WARMUP_SECONDS = 1.5
 SECONDS = 6.0
@@ -48,8 +57,8 @@ DATABASE_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/3")
 THROUGHPUT_TARGET = 0.35
-PAST_GATHERINGS = 32
-OTHER_UPCOMING = 16
+PAST_GATHERINGS = 16
+OTHER_UPCOMING = 8
 TAIL_TARGET = 5.0
 
 
@@ -66,8 +75,8 @@ def hello() -> object:
     return app
 
 
-def prepare_database() -> list[tuple[str, int]]:
-    """A fresh kindred_bench database with 64 users (token, gathering id to answer)."""
+def prepare_database() -> list[list[tuple[str, int, int]]]:
+    """A fresh kindred_bench database; for each client, its people (token, gathering, user)."""
     from sqlalchemy import create_engine, text
     from sqlalchemy.orm import Session
 
@@ -94,7 +103,7 @@ def prepare_database() -> list[tuple[str, int]]:
                 feed_token_nonce="",
                 feed_token_hash=f"{i:064x}",
             )
-            for i in range(CLIENTS + 1)
+            for i in range(PEOPLE + 1)
         ]
         session.add_all(people)
         session.flush()
@@ -115,10 +124,11 @@ def prepare_database() -> list[tuple[str, int]]:
             )
             for n in range(GATHERINGS)
         ]
-        work = [
-            (issue_api_token(session, person), gatherings[i % GATHERINGS].id)
+        people = [
+            (issue_api_token(session, person), gatherings[i % GATHERINGS].id, person.id)
             for i, person in enumerate(clients)
         ]
+        work = [people[i::CLIENTS] for i in range(CLIENTS)]
         add_history(session, organizer, clients)
     # a live database has statistics (autovacuum keeps them); a fresh one would leave the
     # planner guessing between indexes
@@ -129,16 +139,17 @@ def prepare_database() -> list[tuple[str, int]]:
 
 
 def add_history(session: Any, organizer: Any, clients: list[Any]) -> None:
-    """What a group that has met for a while has in its outbox: mail sent for 32 past
-    gatherings, and for 16 other upcoming ones the invites sent and the reminders and
-    follow-ups still pending."""
+    """What a group that has met for a while has: everyone went to 16 past gatherings and is
+    going to 8 other upcoming ones, with the mail for them in the outbox (sent for the past
+    ones; for the others the invites sent and the reminders and follow-ups pending)."""
     from sqlalchemy import insert
 
-    from scheduler.models import OutboxMessage, OutboxStatus, utcnow
+    from scheduler.models import OutboxMessage, OutboxStatus, Rsvp, utcnow
     from scheduler.services.gatherings import create_gathering
 
     now = utcnow()
     rows = []
+    answers = []
     for n in range(PAST_GATHERINGS + OTHER_UPCOMING):
         past = n < PAST_GATHERINGS
         starts_at = now + timedelta(days=-7 * (n + 1) if past else n + 1)
@@ -156,7 +167,18 @@ def add_history(session: Any, organizer: Any, clients: list[Any]) -> None:
         )
         if past:
             gathering.status = "completed"
+        gathering.going_count = len(clients)
         for person in clients:
+            answers.append(
+                {
+                    "gathering_id": gathering.id,
+                    "user_id": person.id,
+                    "response": "yes",
+                    "state": "going",
+                    "created_at": starts_at - timedelta(days=14),
+                    "updated_at": starts_at - timedelta(days=14),
+                }
+            )
             for kind, key in (
                 ("invite", f"invite:{gathering.id}:{person.id}:seq0:r0"),
                 ("reminder", f"reminder:{gathering.id}:{person.id}:1440"),
@@ -180,6 +202,7 @@ def add_history(session: Any, organizer: Any, clients: list[Any]) -> None:
                     }
                 )
     session.flush()
+    session.execute(insert(Rsvp), answers)
     session.execute(insert(OutboxMessage), rows)
 
 
@@ -247,8 +270,11 @@ def stop_gunicorn(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+Person = tuple[str, int, int]  # token, gathering id, 0 if their next answer is "yes" else 1
+
+
 def _client_process(
-    port: int, kind: str, jobs: list[tuple[str, int]], start_at: float, results: object
+    port: int, kind: str, jobs: list[list[Person]], start_at: float, results: object
 ) -> None:
     """One load process: a thread per client, each looping until the phase ends."""
     measure_from = start_at + WARMUP_SECONDS
@@ -257,7 +283,7 @@ def _client_process(
     counts = {"ok": 0, "errors": 0}
     lock = threading.Lock()
 
-    def client(token: str, gathering_id: int) -> None:
+    def client(people: list[Person]) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         answers = ("yes", "no")
         n = 0
@@ -268,8 +294,11 @@ def _client_process(
             if began >= stop_at:
                 break
             if kind == "rsvp":
+                # the client's people in turn, each answering the opposite of last time
+                token, gathering_id, first = people[n % len(people)]
+                answer = answers[(first + n // len(people)) % 2]
                 # bytes: http.client then sends the body in the same packet as the headers
-                body = json.dumps({"response": answers[n % 2]}).encode()
+                body = json.dumps({"response": answer}).encode()
                 headers = {
                     "Authorization": f"Bearer {token}",
                     "Content-Type": "application/json",
@@ -300,7 +329,7 @@ def _client_process(
 
     while time.monotonic() < start_at:
         time.sleep(0.005)
-    threads = [threading.Thread(target=client, args=job) for job in jobs]
+    threads = [threading.Thread(target=client, args=(job,)) for job in jobs]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -308,7 +337,7 @@ def _client_process(
     results.put((counts["ok"], counts["errors"], latencies))  # type: ignore[attr-defined]
 
 
-def run_load(port: int, kind: str, work: list[tuple[str, int]]) -> dict[str, float]:
+def run_load(port: int, kind: str, work: list[list[Person]]) -> dict[str, float]:
     """64 clients for WARMUP + SECONDS; figures from the measured window only."""
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
@@ -338,7 +367,29 @@ def run_load(port: int, kind: str, work: list[tuple[str, int]]) -> dict[str, flo
     }
 
 
-def check_database(work: list[tuple[str, int]]) -> str:
+def next_answers(prepared: list[list[tuple[str, int, int]]]) -> list[list[Person]]:
+    """Each person with the opposite of their answer so far, so every request is a change."""
+    from sqlalchemy import create_engine, select
+
+    from scheduler.config import normalise_database_url
+    from scheduler.models import Rsvp
+
+    engine = create_engine(normalise_database_url(DATABASE_URL))
+    with engine.connect() as connection:
+        said = {
+            (user_id, gathering_id): response
+            for user_id, gathering_id, response in connection.execute(
+                select(Rsvp.user_id, Rsvp.gathering_id, Rsvp.response)
+            )
+        }
+    engine.dispose()
+    return [
+        [(token, gid, int(said.get((user_id, gid)) == "yes")) for token, gid, user_id in people]
+        for people in prepared
+    ]
+
+
+def check_database() -> str:
     """After the run: seats never exceed capacity and the counters match the rows."""
     from sqlalchemy import create_engine, func, select
     from sqlalchemy.orm import Session
@@ -367,7 +418,7 @@ def settle() -> None:
 
 def main() -> int:
     """Run the phases and print the figures and ratios."""
-    work = prepare_database()
+    prepared = prepare_database()
     servers = {}
     try:
         for kind, target, ready in (
@@ -383,6 +434,7 @@ def main() -> int:
             figures = {}
             for kind in order:
                 settle()
+                work = next_answers(prepared)  # hello's clients just ignore their people
                 figures[kind] = run_load(servers[kind][0], kind, work)
             rounds.append(figures)
     finally:
@@ -410,7 +462,7 @@ def main() -> int:
     errors = sum(f["rsvp"]["errors"] for f in rounds)
     print(f"RSVP / hello-world throughput, median of rounds: {ratio:.0%} (target >= 35%)")
     print(f"RSVP p99 / p50, worst round: {tail:.1f}x (target < {TAIL_TARGET:.0f}x)")
-    seats = check_database(work)
+    seats = check_database()
     print(f"seats after the run: {seats}")
     met = ratio >= THROUGHPUT_TARGET and tail < TAIL_TARGET
     print("targets met" if met else "TARGETS MISSED (figures are noisy on a shared 2-core machine)")
