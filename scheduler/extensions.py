@@ -136,6 +136,12 @@ class Services:
             self._redis = make_redis(self.config)
         return self._redis
 
+    def close(self) -> None:
+        """Release every connection this process holds (at shutdown; tests, between apps)."""
+        self.db.dispose()
+        if self._redis is not None:
+            self._redis.connection_pool.disconnect()
+
     def queue(self, name: str) -> Queue:
         """The RQ queue of that name on our Redis."""
         return Queue(name, connection=self.redis)

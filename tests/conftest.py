@@ -112,7 +112,7 @@ def app(config: Config, backends: Backends, redis_client: redis.Redis) -> Iterat
     redis_client.flushdb()
     application = create_app(config)
     yield application
-    application.extensions["kindred"].db.dispose()
+    application.extensions["kindred"].close()
     _truncate_all(backends.database_url)
     redis_client.flushdb()
 
