@@ -24,6 +24,7 @@ from scheduler.services import rsvps
 from scheduler.services.accounts import issue_api_token
 from scheduler.services.gatherings import create_gathering
 from scheduler.web.rsvp_fastpath import RsvpFastPath
+from tests.support.people import bare_users
 
 PEOPLE = 300
 SEATS = 50
@@ -58,18 +59,7 @@ def scene(app) -> Scene:
     """An organizer, a 50-seat gathering and 300 people with tokens, made directly."""
     factory = app.extensions["kindred"].db.session_factory
     with factory.begin() as session:
-        people = [
-            User(
-                email=f"p{i}@example.org",
-                name=f"P{i}",
-                password_hash="-",
-                feed_token_nonce="",
-                feed_token_hash=f"{i:064x}",
-            )
-            for i in range(PEOPLE + 1)
-        ]
-        session.add_all(people)
-        session.flush()
+        people = bare_users(session, PEOPLE + 1, "p")
         organizer, *attendees = people
         gathering = create_gathering(
             session,

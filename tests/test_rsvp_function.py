@@ -30,6 +30,7 @@ from scheduler.schemas.rsvps import RsvpSchema
 from scheduler.services import rsvps
 from scheduler.services.accounts import issue_api_token
 from scheduler.services.gatherings import create_gathering
+from tests.support.people import bare_users
 
 pytestmark = pytest.mark.postgres
 
@@ -54,18 +55,7 @@ def make_twins(app, *, capacity, reminders, starts_at: datetime) -> Twins:
     """Two identical gatherings, 8 people with tokens; person 1 muted both, person 2 turned
     reminders off."""
     with app.extensions["kindred"].db.session_factory.begin() as session:
-        people = [
-            User(
-                email=f"twin{i}@example.org",
-                name=f"Twin {i}",
-                password_hash="-",
-                feed_token_nonce="",
-                feed_token_hash=f"{i:064x}",
-            )
-            for i in range(PEOPLE + 1)
-        ]
-        session.add_all(people)
-        session.flush()
+        people = bare_users(session, PEOPLE + 1, "twin")
         organizer, *attendees = people
         twins = [
             create_gathering(
