@@ -63,7 +63,6 @@ class Database:
             bind=self.engine, expire_on_commit=False, info=dict(info or {})
         )
         self.session = scoped_session(self.session_factory)
-        self._on_dispose: list[Callable[[], None]] = []
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,16 +73,10 @@ class Database:
         """End the current thread's session (request teardown, end of a job)."""
         self.session.remove()
 
-    def on_dispose(self, close: Callable[[], None]) -> None:
-        """Also call `close` on dispose: connections the fast paths hold outside the pools."""
-        self._on_dispose.append(close)
-
     def dispose(self) -> None:
         """Close pooled connections (after fork, at shutdown)."""
         self.session.remove()
         self.engine.dispose()
-        for close in self._on_dispose:
-            close()
 
 
 def after_commit(session: Session, callback: Callable[[], None]) -> None:
@@ -128,6 +121,7 @@ class Services:
         self.config = config
         self.db = Database(config.database_url, info={"services": self})
         self._redis: redis.Redis | None = None
+        self._on_close: list[Callable[[], None]] = []
 
     @property
     def redis(self) -> redis.Redis:
@@ -136,11 +130,17 @@ class Services:
             self._redis = make_redis(self.config)
         return self._redis
 
+    def on_close(self, close: Callable[[], None]) -> None:
+        """Also call `close` in close(): connections the fast paths hold outside the pools."""
+        self._on_close.append(close)
+
     def close(self) -> None:
         """Release every connection this process holds (at shutdown; tests, between apps)."""
         self.db.dispose()
         if self._redis is not None:
             self._redis.connection_pool.disconnect()
+        for close in self._on_close:
+            close()
 
     def queue(self, name: str) -> Queue:
         """The RQ queue of that name on our Redis."""

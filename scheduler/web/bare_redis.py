@@ -26,7 +26,7 @@ class BareRedisConnections:
         self._lock = threading.Lock()
         self._idle: list[Any] = []
         self._owner: tuple[int, Any] = (os.getpid(), None)
-        services.db.on_dispose(self.close)
+        services.on_close(self.close)
 
     @contextmanager
     def connection(self) -> Iterator[Any]:

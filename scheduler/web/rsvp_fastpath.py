@@ -162,7 +162,7 @@ class RsvpFastPath:
         self.services = services
         url = make_url(services.config.database_url).set(drivername="postgresql")
         self.pool = ConnectionPool(url.render_as_string(hide_password=False))
-        services.db.on_dispose(self.pool.close)
+        services.on_close(self.pool.close)
         self.redis = BareRedisConnections(services)
         self._paused_until = 0.0
 
