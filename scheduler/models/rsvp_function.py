@@ -37,8 +37,8 @@ from scheduler.models.base import Base
 
 FUNCTION_SIGNATURE = "kindred_set_rsvp(text, integer, text, timestamptz, boolean)"
 
-# No percent signs and no colon-words outside string literals: the text goes to the driver
-# as is (exec_driver_sql), and must also survive being read as SQLAlchemy text.
+# Sent to the driver as is (exec_driver_sql, no parameters): never wrap it in text(), which
+# would read the ':seq'-style colons inside its string literals as bind parameters.
 SQL = r"""
 -- reminders.sync_attendee with reminders.owed_for: the person's reminders and follow-up
 CREATE OR REPLACE FUNCTION kindred_sync_follow_through(
@@ -98,53 +98,43 @@ BEGIN
 END
 $fn$;
 
--- notify.on_rsvp_changed (after the follow-through): the person's calendar mail. Each
--- branch is one statement: withdraw what no longer applies, count the round (it rises each
--- time the person is put on or taken off: notify._round) and owe the mail. The count does
--- not depend on status, so it may share the withdrawal's snapshot. True when new mail is
--- due now.
+-- notify.on_rsvp_changed (after the follow-through): the person's calendar mail. Joining
+-- owes an invite (pending cancellations withdrawn); leaving withdraws pending calendar mail
+-- and owes a decline only if a calendar mail went (or may have gone) out. One statement
+-- withdraws, counts the round (it rises each time the person is put on or taken off:
+-- notify._round) and owes the mail; the count does not depend on status, so it may share
+-- the withdrawal's snapshot. True when new mail is due now.
 CREATE OR REPLACE FUNCTION kindred_calendar_mail(
     g gatherings, person users, state text, previous_state text, now timestamptz
 ) RETURNS boolean
 LANGUAGE plpgsql AS $fn$
 DECLARE
     was_attending boolean := coalesce(previous_state IN ('going', 'waitlisted', 'maybe'), false);
+    joining boolean := state IN ('going', 'waitlisted', 'maybe');
+    withdraw_kinds text[];
+    key_prefix text;
+    mail_kind text;
+    mail_payload json;
     owed integer;
 BEGIN
-    IF g.status <> 'scheduled' THEN
+    IF g.status <> 'scheduled' OR joining = was_attending THEN
         RETURN false;
     END IF;
-    IF state IN ('going', 'waitlisted', 'maybe') THEN
-        IF was_attending THEN
-            RETURN false;
-        END IF;
-        WITH withdrawn AS (
-            UPDATE outbox_messages SET status = 'withdrawn'
-            WHERE recipient_id = person.id AND gathering_id = g.id
-              AND kind = 'cancel' AND status = 'pending'
-        ), round AS (
-            SELECT count(*) AS n FROM outbox_messages o
-            WHERE o.recipient_id = person.id AND o.gathering_id = g.id
-              AND o.kind IN ('invite', 'cancel')
-        )
-        INSERT INTO outbox_messages (key, kind, gathering_id, recipient_id, recipient_email,
-                                     due_at, status, attempts, payload, created_at)
-        SELECT 'invite:' || g.id || ':' || person.id || ':seq' || g.sequence || ':r' || round.n,
-               'invite', g.id, person.id, person.email, now, 'pending', 0,
-               json_build_object('sequence', g.sequence), now
-        FROM round
-        ON CONFLICT (key) DO NOTHING
-        RETURNING id INTO owed;
-        RETURN owed IS NOT NULL;
+    IF joining THEN
+        withdraw_kinds := '{cancel}';
+        key_prefix := 'invite';
+        mail_kind := 'invite';
+        mail_payload := json_build_object('sequence', g.sequence);
+    ELSE
+        withdraw_kinds := '{invite,update,promoted}';
+        key_prefix := 'decline';
+        mail_kind := 'cancel';
+        mail_payload := json_build_object('sequence', g.sequence, 'scope', 'person');
     END IF;
-    IF NOT was_attending THEN
-        RETURN false;
-    END IF;
-    -- a decline only if a calendar mail went (or may have gone) out to them
     WITH withdrawn AS (
         UPDATE outbox_messages SET status = 'withdrawn'
         WHERE recipient_id = person.id AND gathering_id = g.id
-          AND kind IN ('invite', 'update', 'promoted') AND status = 'pending'
+          AND kind = ANY (withdraw_kinds) AND status = 'pending'
     ), round AS (
         SELECT count(*) AS n FROM outbox_messages o
         WHERE o.recipient_id = person.id AND o.gathering_id = g.id
@@ -152,11 +142,12 @@ BEGIN
     )
     INSERT INTO outbox_messages (key, kind, gathering_id, recipient_id, recipient_email,
                                  due_at, status, attempts, payload, created_at)
-    SELECT 'decline:' || g.id || ':' || person.id || ':seq' || g.sequence || ':r' || round.n,
-           'cancel', g.id, person.id, person.email, now, 'pending', 0,
-           json_build_object('sequence', g.sequence, 'scope', 'person'), now
+    SELECT key_prefix || ':' || g.id || ':' || person.id || ':seq' || g.sequence
+               || ':r' || round.n,
+           mail_kind, g.id, person.id, person.email, now, 'pending', 0, mail_payload, now
     FROM round
-    WHERE EXISTS (SELECT 1 FROM outbox_messages o
+    WHERE joining
+       OR EXISTS (SELECT 1 FROM outbox_messages o
                   WHERE o.recipient_id = person.id AND o.gathering_id = g.id
                     AND o.kind IN ('invite', 'update', 'promoted')
                     AND o.status IN ('sent', 'claimed', 'failed'))
