@@ -360,7 +360,7 @@ def _seed_feed(database_url: str, secret: str, count: int) -> str:
 
     from scheduler.extensions import make_engine
     from scheduler.models import Base, Gathering, GatheringStatus
-    from scheduler.services.accounts import PasswordPolicy, create_user, current_feed_token
+    from scheduler.services.accounts.identity import PasswordPolicy, create_user, current_feed_token
 
     engine = make_engine(database_url)
     Base.metadata.create_all(engine)

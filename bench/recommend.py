@@ -30,8 +30,8 @@ from sqlalchemy import create_engine, text
 from scheduler import create_app
 from scheduler.config import Config
 from scheduler.models import Base
-from scheduler.services.gatherings import gatherings_query
-from scheduler.services.recommendations import recommend
+from scheduler.services.gatherings.lifecycle import gatherings_query
+from scheduler.services.tribe.recommendations import recommend
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/kindred_bench_recommend"
 USERS = 100_000

@@ -82,8 +82,8 @@ def prepare_database() -> list[list[tuple[str, int, int]]]:
 
     from scheduler.config import normalise_database_url
     from scheduler.models import Base, User, utcnow
-    from scheduler.services.accounts import issue_api_token
-    from scheduler.services.gatherings import create_gathering
+    from scheduler.services.accounts.identity import issue_api_token
+    from scheduler.services.gatherings.lifecycle import create_gathering
 
     url = normalise_database_url(DATABASE_URL)
     server_url, _, name = url.rpartition("/")
@@ -145,7 +145,7 @@ def add_history(session: Any, organizer: Any, clients: list[Any]) -> None:
     from sqlalchemy import insert
 
     from scheduler.models import OutboxMessage, OutboxStatus, Rsvp, utcnow
-    from scheduler.services.gatherings import create_gathering
+    from scheduler.services.gatherings.lifecycle import create_gathering
 
     now = utcnow()
     rows = []

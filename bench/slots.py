@@ -195,7 +195,7 @@ def section_end_to_end() -> dict[str, float]:
     from scheduler.config import Config, normalise_database_url
     from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
     from scheduler.models import Base
-    from scheduler.services import accounts
+    from scheduler.services.accounts import identity
     from tests.support.processes import running
     from workers.queues import SLOTS
 
@@ -227,12 +227,12 @@ def section_end_to_end() -> dict[str, float]:
         f"{DAYS} days) through the API; a real RQ worker process ranks ({backend}, Redis)"
     )
     try:
-        policy = accounts.PasswordPolicy(1, 1024)
+        policy = identity.PasswordPolicy(1, 1024)
         headers: list[dict[str, str]] = []
         with app.app_context():
             session = app.extensions["kindred"].db.session()
             for i in range(E2E_PEOPLE + 1):
-                user = accounts.create_user(
+                user = identity.create_user(
                     session,
                     email=f"bench{i}@example.org",
                     name=f"Bench {i}",
@@ -240,7 +240,7 @@ def section_end_to_end() -> dict[str, float]:
                     secret_key=config.secret_key,
                     policy=policy,
                 )
-                token = accounts.issue_api_token(session, user)
+                token = identity.issue_api_token(session, user)
                 headers.append({"Authorization": f"Bearer {token}"})
             session.commit()
         organizer, people = headers[0], headers[1:]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from scheduler.extensions import current_services
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
-from scheduler.services import delivery
+from scheduler.services.mail import delivery
 
 STATUSES = ("due", "scheduled", "claimed", "sent", "failed", "withdrawn")
 

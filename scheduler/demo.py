@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session
 
 from scheduler.extensions import Services
 from scheduler.models import Gathering, User, utcnow
-from scheduler.services import accounts, gatherings, groups, rsvps
+from scheduler.services.accounts import identity
+from scheduler.services.gatherings import attendance, lifecycle
+from scheduler.services.groups import circles
 
 DEMO_PASSWORD = "kindred-demo-password"
 
@@ -31,10 +33,10 @@ def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> No
     """A fixed-time meetup with RSVPs, an open poll and a weekly series (once)."""
     if session.scalars(select(Gathering.id).limit(1)).first() is not None:
         return
-    by_name = {g.name: g for g in session.scalars(select(groups.Group))}
+    by_name = {g.name: g for g in session.scalars(select(circles.Group))}
     now = utcnow()
     soon = (now + timedelta(days=3)).replace(hour=18, minute=0, second=0, microsecond=0)
-    star_night = gatherings.create_gathering(
+    star_night = lifecycle.create_gathering(
         session,
         users[0],
         {
@@ -52,9 +54,9 @@ def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> No
         uid_domain=uid_domain,
     )
     for user in users[1:]:
-        rsvps.set_rsvp(session, star_night.id, user, "yes", now=now)
+        attendance.set_rsvp(session, star_night.id, user, "yes", now=now)
     window = (now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
-    gatherings.create_gathering(
+    lifecycle.create_gathering(
         session,
         users[2],
         {
@@ -73,7 +75,7 @@ def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> No
         now=now,
         uid_domain=uid_domain,
     )
-    gatherings.create_gathering(
+    lifecycle.create_gathering(
         session,
         users[3],
         {
@@ -93,14 +95,14 @@ def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> No
 def load_demo(services: Services) -> str:
     """Create the demo people and groups (idempotent); return a summary for the terminal."""
     config = services.config
-    policy = accounts.PasswordPolicy(config.password_time_cost, config.password_memory_cost)
+    policy = identity.PasswordPolicy(config.password_time_cost, config.password_memory_cost)
     session = services.db.session_factory()
     try:
         users: list[User] = []
         for email, name, tz, interests in PEOPLE:
             user = session.scalars(select(User).where(User.email == email)).first()
             if user is None:
-                user = accounts.create_user(
+                user = identity.create_user(
                     session,
                     email=email,
                     name=name,
@@ -111,10 +113,10 @@ def load_demo(services: Services) -> str:
                     policy=policy,
                 )
             users.append(user)
-        existing = {g.name for g in session.scalars(select(groups.Group))}
+        existing = {g.name for g in session.scalars(select(circles.Group))}
         for name, description, interests, organizer in GROUPS:
             if name not in existing:
-                group = groups.create_group(
+                group = circles.create_group(
                     session,
                     users[organizer],
                     name=name,
@@ -122,7 +124,7 @@ def load_demo(services: Services) -> str:
                     interests=interests,
                 )
                 for member in users:
-                    groups.join_group(session, group, member)
+                    circles.join_group(session, group, member)
         session.flush()
         _demo_gatherings(session, users, config.mail_domain)
         session.commit()

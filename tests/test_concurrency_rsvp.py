@@ -20,9 +20,9 @@ from sqlalchemy import func, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from scheduler.models import Gathering, Rsvp, User, utcnow
-from scheduler.services import rsvps
-from scheduler.services.accounts import issue_api_token
-from scheduler.services.gatherings import create_gathering
+from scheduler.services.accounts.identity import issue_api_token
+from scheduler.services.gatherings import attendance
+from scheduler.services.gatherings.lifecycle import create_gathering
 from scheduler.web.rsvp_fastpath import RsvpFastPath
 from tests.support.people import bare_users
 
@@ -159,7 +159,7 @@ def attendees_as_organizer(app, scene: Scene) -> list[dict[str, Any]]:
     with app.extensions["kindred"].db.session_factory() as session:
         gathering = session.get(Gathering, scene.gathering_id)
         organizer = session.get(User, gathering.organizer_id)
-        return [vars(a) for a in rsvps.attendees(session, gathering, organizer)]
+        return [vars(a) for a in attendance.attendees(session, gathering, organizer)]
 
 
 @pytest.mark.postgres
@@ -169,7 +169,7 @@ def test_negative_control_without_the_lock_the_same_scene_oversells(
     """Proves the test above can see a race: drop the row lock and seats are oversold."""
     if not backends.is_postgres:
         pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): there is no race to show")
-    monkeypatch.setattr(rsvps, "LOCKING", False)
+    monkeypatch.setattr(attendance, "LOCKING", False)
     results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes")
     states, going_count = seat_counts(app, scene.gathering_id)
     print(f"without the lock: {dict(states)}, going_count column says {going_count}")

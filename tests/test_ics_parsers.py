@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from scheduler.domain.messages import build_message
 from scheduler.models import OutboxMessage, OutboxStatus
-from scheduler.services.mail_content import render_outbox_message
+from scheduler.services.mail.content import render_outbox_message
 
 HOSTILE_TITLE = 'Semi;colon, comma\\ back "quote" 🎉 a\r\nBcc: victim@example.org\rlone CR'
 HOSTILE_LOCATION = "Room 1;2,3\\4\nEND:VEVENT\nBEGIN:VEVENT"

@@ -1,7 +1,7 @@
 """The RSVP fast path (PostgreSQL): `kindred_set_rsvp` does exactly what the Python service does.
 
 Twin gatherings get the same random run of answers, one through the API's fast path (the
-database function), the other through `rsvps.set_rsvp` (the ORM service the web pages and
+database function), the other through `attendance.set_rsvp` (the ORM service the web pages and
 SQLite use). After every answer the responses must agree; at the end the seats, counters,
 waitlist tickets and every outbox row (key, kind, status, due time, payload) must agree too.
 """
@@ -27,9 +27,9 @@ from scheduler.models import (
     utcnow,
 )
 from scheduler.schemas.rsvps import RsvpSchema
-from scheduler.services import rsvps
-from scheduler.services.accounts import issue_api_token
-from scheduler.services.gatherings import create_gathering
+from scheduler.services.accounts.identity import issue_api_token
+from scheduler.services.gatherings import attendance
+from scheduler.services.gatherings.lifecycle import create_gathering
 from tests.support.people import bare_users
 
 pytestmark = pytest.mark.postgres
@@ -46,7 +46,7 @@ def _postgres_only(backends):
 @dataclass
 class Twins:
     fast_id: int  # answered through the API (the database function)
-    python_id: int  # answered through rsvps.set_rsvp
+    python_id: int  # answered through attendance.set_rsvp
     user_ids: list[int]
     tokens: list[str]
 
@@ -95,7 +95,7 @@ def answer_fast(client, twins: Twins, person: int, answer: str) -> dict[str, Any
 def answer_python(app, twins: Twins, person: int, answer: str) -> dict[str, Any]:
     with app.extensions["kindred"].db.session_factory() as session:
         user = session.get(User, twins.user_ids[person])
-        outcome = rsvps.set_rsvp(session, twins.python_id, user, answer, now=utcnow())
+        outcome = attendance.set_rsvp(session, twins.python_id, user, answer, now=utcnow())
         session.commit()
         return RsvpSchema().dump(outcome)
 
@@ -164,13 +164,13 @@ def test_the_function_and_the_service_write_the_same_rows(
 ):
     starts_at = (utcnow() + starts_in).replace(microsecond=microsecond)
     twins = make_twins(app, capacity=capacity, reminders=reminders, starts_at=starts_at)
-    python_set_rsvp = rsvps.set_rsvp
+    python_set_rsvp = attendance.set_rsvp
 
     def only_for_the_python_twin(session, gathering_id, *args: Any, **kwargs: Any) -> Any:
         assert gathering_id != twins.fast_id, "the fast path passed an answer on to Flask"
         return python_set_rsvp(session, gathering_id, *args, **kwargs)
 
-    monkeypatch.setattr(rsvps, "set_rsvp", only_for_the_python_twin)
+    monkeypatch.setattr(attendance, "set_rsvp", only_for_the_python_twin)
     rng = random.Random(seed)
     for step in range(60):
         if step % 15 == 14:
@@ -198,7 +198,7 @@ def test_the_fast_path_answers_without_the_flask_view(app, client, monkeypatch):
     def not_here(*_args: Any, **_kwargs: Any) -> None:
         raise AssertionError("the Flask view answered")
 
-    monkeypatch.setattr(rsvps, "set_rsvp", not_here)
+    monkeypatch.setattr(attendance, "set_rsvp", not_here)
     assert answer_fast(client, twins, 0, "yes")["state"] == "going"
     waiting = answer_fast(client, twins, 3, "yes")
     assert (waiting["state"], waiting["waitlist_position"]) == ("waitlisted", 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from scheduler.models import utcnow
-from scheduler.services.gatherings import complete_ended_gatherings
+from scheduler.services.gatherings.lifecycle import complete_ended_gatherings
 from workers.queues import DEFAULT
 from workers.runtime import services, unit_of_work
 

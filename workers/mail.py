@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 
 from scheduler.models import utcnow
-from scheduler.services import delivery
+from scheduler.services.mail import delivery
 from workers.queues import MAIL
 from workers.runtime import services, unit_of_work
 

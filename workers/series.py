@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from scheduler.models import utcnow
-from scheduler.services.series import extend_horizons
+from scheduler.services.gatherings.series import extend_horizons
 from workers.queues import DEFAULT
 from workers.runtime import services, unit_of_work
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from scheduler.models import Poll, utcnow
-from scheduler.services import polls, slots
+from scheduler.services.polls import scheduling, slots
 from workers.queues import DEFAULT
 from workers.runtime import services, unit_of_work
 
@@ -38,13 +38,13 @@ def close_poll_at_deadline(gathering_id: int) -> str | None:
     """Schedule the best slot (or tell the organizer none qualifies). Idempotent."""
     retry_at = None
     with unit_of_work() as session:
-        outcome = polls.close_at_deadline(session, gathering_id, now=utcnow())
+        outcome = scheduling.close_at_deadline(session, gathering_id, now=utcnow())
         poll = session.get(Poll, gathering_id)
         if outcome == "not_due" and poll is not None and poll.deadline is not None:
-            retry_at = polls.deadline_run_at(poll.deadline)
+            retry_at = scheduling.deadline_run_at(poll.deadline)
     if retry_at is not None:
         # Ran early (clocks differ between machines): again at the deadline, as a new job.
-        services().enqueue(polls.DEADLINE_JOB, gathering_id, queue=DEFAULT, at=retry_at)
+        services().enqueue(scheduling.DEADLINE_JOB, gathering_id, queue=DEFAULT, at=retry_at)
     if outcome:
         log.info("poll of gathering %s at its deadline: %s", gathering_id, outcome)
     return outcome
@@ -58,8 +58,8 @@ def sweep_polls() -> None:
     process = services()
     with unit_of_work() as session:
         stale = slots.stale_polls(session)
-        overdue = polls.overdue_deadlines(session, now=utcnow())
+        overdue = scheduling.overdue_deadlines(session, now=utcnow())
     for gathering_id in stale:
         slots.request_recompute(process, gathering_id)
     for gathering_id in overdue:
-        process.enqueue(polls.DEADLINE_JOB, gathering_id, queue=DEFAULT)
+        process.enqueue(scheduling.DEADLINE_JOB, gathering_id, queue=DEFAULT)

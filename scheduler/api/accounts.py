@@ -19,20 +19,20 @@ from scheduler.schemas.accounts import (
     UserSchema,
 )
 from scheduler.schemas.common import WithExtra
-from scheduler.services import accounts
-from scheduler.services.feeds_urls import feed_urls
+from scheduler.services.accounts import identity
+from scheduler.services.calendars.feed_urls import feed_urls
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Accounts and tokens")
 
 
-def _policy() -> accounts.PasswordPolicy:
+def _policy() -> identity.PasswordPolicy:
     config = current_services().config
-    return accounts.PasswordPolicy(config.password_time_cost, config.password_memory_cost)
+    return identity.PasswordPolicy(config.password_time_cost, config.password_memory_cost)
 
 
 def _me(user: Any) -> WithExtra:
     config = current_services().config
-    token = accounts.current_feed_token(user, config.secret_key)
+    token = identity.current_feed_token(user, config.secret_key)
     return WithExtra(user, feed_url=feed_urls(config.base_url, token)["feed_url"])
 
 
@@ -46,7 +46,7 @@ class Users(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Create an account."""
         session = db_session()
-        user = accounts.create_user(
+        user = identity.create_user(
             session, secret_key=current_services().config.secret_key, policy=_policy(), **args
         )
         session.commit()
@@ -63,8 +63,8 @@ class Tokens(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Exchange email and password for a bearer token."""
         session = db_session()
-        user = accounts.authenticate(session, policy=_policy(), **args)
-        token = accounts.issue_api_token(session, user)
+        user = identity.authenticate(session, policy=_policy(), **args)
+        token = identity.issue_api_token(session, user)
         session.commit()
         return {"token": token}
 
@@ -85,7 +85,7 @@ class Me(MethodView):
     def patch(self, args: dict[str, Any]) -> Any:
         """Change name, time zone, interests or mail preferences."""
         session = db_session()
-        user = accounts.update_profile(session, current_user(), **args)
+        user = identity.update_profile(session, current_user(), **args)
         session.commit()
         return _me(user)
 
@@ -100,6 +100,6 @@ class FeedToken(MethodView):
         """Issue a new feed URL; the old one answers 404 from now on."""
         session = db_session()
         config = current_services().config
-        token = accounts.rotate_feed_token(session, current_user(), config.secret_key)
+        token = identity.rotate_feed_token(session, current_user(), config.secret_key)
         session.commit()
         return feed_urls(config.base_url, token)

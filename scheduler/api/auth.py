@@ -7,7 +7,7 @@ from flask import request
 from scheduler.domain.errors import NotAuthenticated
 from scheduler.extensions import db_session
 from scheduler.models import User
-from scheduler.services.accounts import user_for_api_token
+from scheduler.services.accounts.identity import user_for_api_token
 
 BEARER_AUTH = [{"bearerAuth": []}]
 

@@ -20,7 +20,7 @@ from scheduler.schemas.gatherings import (
     GatheringSchema,
 )
 from scheduler.schemas.rsvps import AttendeeSchema, RsvpArgsSchema, RsvpSchema
-from scheduler.services import gatherings, rsvps, series
+from scheduler.services.gatherings import attendance, lifecycle, series
 
 blp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings", description="Gatherings")
 
@@ -37,8 +37,8 @@ def gathering_view(gathering: Gathering, *, detail: bool = False) -> WithExtra:
     return WithExtra(
         gathering,
         **extra,
-        status=gatherings.effective_status(gathering, utcnow()),
-        seats_left=gatherings.seats_left(gathering),
+        status=lifecycle.effective_status(gathering, utcnow()),
+        seats_left=lifecycle.seats_left(gathering),
         url=f"{base_url}/g/{gathering.id}",
         ics_url=f"{base_url}/gatherings/{gathering.id}.ics",
     )
@@ -56,7 +56,7 @@ class Gatherings(MethodView):
         session = db_session()
         rows = paginate(
             session,
-            gatherings.gatherings_query(session, **args, now=utcnow()),
+            lifecycle.gatherings_query(session, **args, now=utcnow()),
             pagination_parameters,
         )
         return [gathering_view(g) for g in rows]
@@ -68,7 +68,7 @@ class Gatherings(MethodView):
         """Create a gathering at a fixed time (`starts_at`) or as a poll (`poll`)."""
         session = db_session()
         config = current_services().config
-        gathering = gatherings.create_gathering(
+        gathering = lifecycle.create_gathering(
             session, current_user(), args, now=utcnow(), uid_domain=config.mail_domain
         )
         session.commit()
@@ -82,7 +82,7 @@ class GatheringById(MethodView):
     @blp.response(200, GatheringSchema)
     def get(self, gathering_id: int) -> Any:
         """The gathering, with starts_at/ends_at once scheduled."""
-        return gathering_view(gatherings.get_gathering(db_session(), gathering_id), detail=True)
+        return gathering_view(lifecycle.get_gathering(db_session(), gathering_id), detail=True)
 
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(GatheringPatchArgsSchema)
@@ -98,10 +98,10 @@ class GatheringById(MethodView):
                 user,
                 args,
                 now=utcnow(),
-                uid=gatherings.new_uid(current_services().config.mail_domain),
+                uid=lifecycle.new_uid(current_services().config.mail_domain),
             )
         else:
-            gathering = gatherings.update_gathering(session, gathering_id, user, args, now=utcnow())
+            gathering = lifecycle.update_gathering(session, gathering_id, user, args, now=utcnow())
         session.commit()
         return gathering_view(gathering, detail=True)
 
@@ -116,7 +116,7 @@ class GatheringCancel(MethodView):
         """Cancel (organizer only); attendees are sent a cancellation. Repeating is harmless."""
         session = db_session()
         user = current_user()
-        gathering = gatherings.cancel_gathering(session, gathering_id, user, now=utcnow())
+        gathering = lifecycle.cancel_gathering(session, gathering_id, user, now=utcnow())
         session.commit()
         return gathering_view(gathering)
 
@@ -138,7 +138,7 @@ class GatheringRsvp(MethodView):
                 session, gathering_id, user, args["response"], now=utcnow()
             )
         else:
-            outcome = rsvps.set_rsvp(session, gathering_id, user, args["response"], now=utcnow())
+            outcome = attendance.set_rsvp(session, gathering_id, user, args["response"], now=utcnow())
         session.commit()
         return outcome
 
@@ -153,5 +153,5 @@ class GatheringAttendees(MethodView):
         """Going, then the waitlist in order, then maybe; the organizer also sees emails and "no"s."""
         session = db_session()
         user = current_user()
-        gathering = gatherings.get_gathering(session, gathering_id)
-        return rsvps.attendees(session, gathering, user)
+        gathering = lifecycle.get_gathering(session, gathering_id)
+        return attendance.attendees(session, gathering, user)

@@ -19,7 +19,7 @@ from scheduler.schemas.groups import (
     GroupSchema,
     MembershipSchema,
 )
-from scheduler.services import groups
+from scheduler.services.groups import circles
 
 blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="Interest circles")
 
@@ -40,9 +40,9 @@ class Groups(MethodView):
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """Groups, newest first; `?interest=astronomy` filters by tag."""
         session = db_session()
-        stmt = groups.groups_query(session, interest=args.get("interest"))
+        stmt = circles.groups_query(session, interest=args.get("interest"))
         rows = paginate(session, stmt, pagination_parameters)
-        counts = groups.member_counts(session, [g.id for g in rows])
+        counts = circles.member_counts(session, [g.id for g in rows])
         return [group_view(g, counts.get(g.id, 0)) for g in rows]
 
     @blp.doc(security=BEARER_AUTH)
@@ -51,7 +51,7 @@ class Groups(MethodView):
     def post(self, args: dict[str, Any]) -> Any:
         """Create a group; the caller becomes its organizer."""
         session = db_session()
-        group = groups.create_group(session, current_user(), **args)
+        group = circles.create_group(session, current_user(), **args)
         session.commit()
         return group_view(group, 1)
 
@@ -64,8 +64,8 @@ class GroupById(MethodView):
     def get(self, group_id: int) -> Any:
         """The group with its member count."""
         session = db_session()
-        group = groups.get_group(session, group_id)
-        return group_view(group, groups.member_counts(session, [group.id]).get(group.id, 0))
+        group = circles.get_group(session, group_id)
+        return group_view(group, circles.member_counts(session, [group.id]).get(group.id, 0))
 
 
 @blp.route("/<int:group_id>/members")
@@ -79,8 +79,8 @@ class Members(MethodView):
         """Join the group (idempotent: 200 if already a member)."""
         session = db_session()
         user = current_user()
-        group = groups.get_group(session, group_id)
-        member, created = groups.join_group(session, group, user)
+        group = circles.get_group(session, group_id)
+        member, created = circles.join_group(session, group, user)
         session.commit()
         return member, 201 if created else 200
 
@@ -90,5 +90,5 @@ class Members(MethodView):
         """Leave the group."""
         session = db_session()
         user = current_user()
-        groups.leave_group(session, groups.get_group(session, group_id), user)
+        circles.leave_group(session, circles.get_group(session, group_id), user)
         session.commit()

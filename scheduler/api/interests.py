@@ -15,7 +15,7 @@ from scheduler.schemas.recommendations import (
     InterestCountSchema,
     InterestQueryArgsSchema,
 )
-from scheduler.services import aliases
+from scheduler.services.interests import aliases
 
 blp = Blueprint("interests", __name__, url_prefix="/api/v1/interests", description="Interests")
 

@@ -10,7 +10,8 @@ from flask_smorest import Blueprint
 from scheduler.api.auth import BEARER_AUTH, current_user
 from scheduler.extensions import db_session
 from scheduler.schemas.outbox import MailStatusSchema
-from scheduler.services import delivery, gatherings
+from scheduler.services.gatherings import lifecycle
+from scheduler.services.mail import delivery
 
 blp = Blueprint(
     "mail_status", __name__, url_prefix="/api/v1/gatherings", description="Mail delivery"
@@ -27,6 +28,6 @@ class GatheringMailStatus(MethodView):
         """Counts per kind and status, and the mail that failed for good with the reason."""
         session = db_session()
         user = current_user()
-        gathering = gatherings.get_gathering(session, gathering_id)
-        gatherings.require_organizer(gathering, user)
+        gathering = lifecycle.get_gathering(session, gathering_id)
+        lifecycle.require_organizer(gathering, user)
         return delivery.mail_status(session, gathering)

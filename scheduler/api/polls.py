@@ -20,7 +20,8 @@ from scheduler.schemas.polls import (
     SlotsQueryArgsSchema,
     SlotsSchema,
 )
-from scheduler.services import availability, gatherings, polls, slots
+from scheduler.services.gatherings import lifecycle
+from scheduler.services.polls import availability, scheduling, slots
 
 blp = Blueprint("polls", __name__, url_prefix="/api/v1/gatherings", description="Polls")
 
@@ -36,7 +37,7 @@ class Availability(MethodView):
         session = db_session()
         user = current_user()
         return availability.get_availability(
-            session, gatherings.get_gathering(session, gathering_id), user
+            session, lifecycle.get_gathering(session, gathering_id), user
         )
 
     @blp.doc(security=BEARER_AUTH)
@@ -64,11 +65,11 @@ class Slots(MethodView):
         """Best slots first; `?view=heatmap` (organizer) counts every candidate; `?start=` one."""
         session = db_session()
         user = current_user()
-        gathering = gatherings.get_gathering(session, gathering_id)
+        gathering = lifecycle.get_gathering(session, gathering_id)
         if args.get("start") is not None:
             return slots.candidate_view(session, gathering, args["start"])
         if args["view"] == "heatmap":
-            gatherings.require_organizer(gathering, user)
+            lifecycle.require_organizer(gathering, user)
             return slots.heatmap_view(gathering)
         return slots.ranking_view(gathering, limit=args["limit"])
 
@@ -84,7 +85,7 @@ class Schedule(MethodView):
         """Schedule at `start` (a candidate); organizer only; participants are owed invites."""
         session = db_session()
         user = current_user()
-        gathering = polls.schedule_poll(session, gathering_id, user, args["start"], now=utcnow())
+        gathering = scheduling.schedule_poll(session, gathering_id, user, args["start"], now=utcnow())
         session.commit()
         return gathering_view(gathering)
 
@@ -99,6 +100,6 @@ class Participants(MethodView):
         """Answered and not yet answered (invitees and group members); organizer only."""
         session = db_session()
         user = current_user()
-        gathering = gatherings.get_gathering(session, gathering_id)
-        gatherings.require_organizer(gathering, user)
+        gathering = lifecycle.get_gathering(session, gathering_id)
+        lifecycle.require_organizer(gathering, user)
         return availability.participation(session, gathering)

@@ -18,8 +18,9 @@ from scheduler.schemas.recommendations import (
     RecommendationsSchema,
     UnsubscribedSchema,
 )
-from scheduler.services import gatherings as gathering_service
-from scheduler.services import groups, nudges, people, recommendations
+from scheduler.services.gatherings import lifecycle as gathering_service
+from scheduler.services.groups import circles
+from scheduler.services.tribe import nudges, people, recommendations
 
 blp = Blueprint(
     "recommendations", __name__, url_prefix="/api/v1", description="Recommendations and people"
@@ -91,7 +92,7 @@ class GroupPeople(MethodView):
         """Discoverable members sharing at least one of my interests, closest first."""
         session = db_session()
         user = current_user()
-        group = groups.get_group(session, group_id)
+        group = circles.get_group(session, group_id)
         return people.group_people(session, group, user, now=utcnow())
 
 
@@ -105,7 +106,7 @@ class GroupProposals(MethodView):
         """Start a poll for the group's next gathering at its usual day and time (organizer)."""
         session = db_session()
         user = current_user()
-        group = groups.get_group(session, group_id)
+        group = circles.get_group(session, group_id)
         config = current_services().config
         gathering = nudges.propose_next(
             session, group, user, now=utcnow(), uid_domain=config.mail_domain

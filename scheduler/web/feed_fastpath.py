@@ -34,8 +34,8 @@ import redis
 from redis.exceptions import NoScriptError
 from werkzeug.http import parse_etags
 
-from scheduler.services import feeds
-from scheduler.services.accounts import sha256_hex
+from scheduler.services.accounts.identity import sha256_hex
+from scheduler.services.calendars import feeds
 from scheduler.web.bare_redis import BareRedisConnections
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from flask import Blueprint, Response, request
 from scheduler.domain.errors import NotFound
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Group
-from scheduler.services import feeds
-from scheduler.services.accounts import sha256_hex, user_for_feed_token
-from scheduler.services.gatherings import get_gathering
+from scheduler.services.accounts.identity import sha256_hex, user_for_feed_token
+from scheduler.services.calendars import feeds
+from scheduler.services.gatherings.lifecycle import get_gathering
 from scheduler.web.feed_fastpath import (
     PERSONAL_FILENAME,
     accepts_gzip,

@@ -13,9 +13,10 @@ from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, User, utcnow
 from scheduler.models.gathering import DEFAULT_REMINDERS
 from scheduler.schemas.gatherings import GatheringArgsSchema, GatheringPatchArgsSchema
-from scheduler.services import accounts, gatherings, rsvps, series
-from scheduler.services.feeds_urls import feed_urls, webcal
-from scheduler.services.notify import TIME_OR_PLACE
+from scheduler.services.accounts import identity
+from scheduler.services.calendars.feed_urls import feed_urls, webcal
+from scheduler.services.gatherings import attendance, lifecycle, series
+from scheduler.services.mail.calendar_mail import TIME_OR_PLACE
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import (
     DURATION_CHOICES,
@@ -82,7 +83,7 @@ def new() -> Any:
         if args is not None and state.ok:
             session = db_session()
             try:
-                gathering = gatherings.create_gathering(
+                gathering = lifecycle.create_gathering(
                     session,
                     user,
                     args,
@@ -125,30 +126,30 @@ def new() -> Any:
 def show(gathering_id: int) -> Any:
     """When and where (in my zone and the gathering's), RSVP buttons, who is coming, links."""
     session = db_session()
-    gathering = gatherings.get_gathering(session, gathering_id)
+    gathering = lifecycle.get_gathering(session, gathering_id)
     if gathering.status == GatheringStatus.POLLING:
         from scheduler.web.poll_pages import render_poll
 
         return render_poll(gathering)
     user = page_user()
-    my_rsvp = rsvps.get_rsvp(session, gathering.id, user.id) if user else None
-    position = rsvps.waitlist_position(session, my_rsvp) if my_rsvp else None
+    my_rsvp = attendance.get_rsvp(session, gathering.id, user.id) if user else None
+    position = attendance.waitlist_position(session, my_rsvp) if my_rsvp else None
     attendees = None
     if user is not None:
         try:
-            attendees = rsvps.attendees(session, gathering, user)
+            attendees = attendance.attendees(session, gathering, user)
         except NotAllowed:
             attendees = None
     return render_template(
         "gathering.html",
         gathering=gathering,
-        status=gatherings.effective_status(gathering, utcnow()),
+        status=lifecycle.effective_status(gathering, utcnow()),
         user=user,
         my_tz=user.timezone if user else gathering.timezone,
         my_rsvp=my_rsvp,
         waitlist_position=position,
         attendees=attendees,
-        seats_left=gatherings.seats_left(gathering),
+        seats_left=lifecycle.seats_left(gathering),
         rsvp_labels=RSVP_LABELS,
         is_organizer=user is not None and user.id == gathering.organizer_id,
         **calendar_links(gathering, user),
@@ -165,10 +166,10 @@ def edit(gathering_id: int) -> Any:
     """
     session = db_session()
     user = require_user()
-    gathering = gatherings.get_gathering(session, gathering_id)
+    gathering = lifecycle.get_gathering(session, gathering_id)
     if gathering.organizer_id != user.id:
         raise NotAllowed("Only the organizer can change this gathering.")
-    status = gatherings.effective_status(gathering, utcnow())
+    status = lifecycle.effective_status(gathering, utcnow())
     polling = status == GatheringStatus.POLLING
     in_series = gathering.series_id is not None and not polling
     editable = status in (GatheringStatus.SCHEDULED, GatheringStatus.POLLING)
@@ -195,7 +196,7 @@ def edit(gathering_id: int) -> Any:
                 code = 409 if isinstance(exc, Conflict) else 422
                 state.add_error(exc)
                 # the rolled-back session must not show the typed values as if saved
-                gathering = gatherings.get_gathering(session, gathering_id)
+                gathering = lifecycle.get_gathering(session, gathering_id)
             else:
                 flash(_saved_message(changes, scheduled=not polling, scope=scope), "success")
                 return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
@@ -228,10 +229,10 @@ def _apply_edit(gathering_id: int, user: User, scope: str, changes: dict[str, An
             user,
             changes,
             now=utcnow(),
-            uid=gatherings.new_uid(current_services().config.mail_domain),
+            uid=lifecycle.new_uid(current_services().config.mail_domain),
         )
     else:
-        gatherings.update_gathering(session, gathering_id, user, changes, now=utcnow())
+        lifecycle.update_gathering(session, gathering_id, user, changes, now=utcnow())
 
 
 def _saved_message(changes: dict[str, Any], *, scheduled: bool, scope: str) -> str:
@@ -251,7 +252,7 @@ def calendar_links(gathering: Gathering, user: User | None) -> dict[str, str | N
         subscribe = webcal(f"{config.base_url}/groups/{gathering.group_id}.ics")
         subscribe_label = "Subscribe to the group's calendar"
     elif user is not None:
-        token = accounts.current_feed_token(user, config.secret_key)
+        token = identity.current_feed_token(user, config.secret_key)
         subscribe = feed_urls(config.base_url, token)["webcal_url"]
         subscribe_label = "Subscribe to my Kindred calendar"
     return {"ics_url": ics_url, "subscribe_url": subscribe, "subscribe_label": subscribe_label}
@@ -264,7 +265,7 @@ def rsvp(gathering_id: int) -> Response:
     session = db_session()
     response = request.form.get("response", "")
     try:
-        outcome = rsvps.set_rsvp(session, gathering_id, require_user(), response, now=utcnow())
+        outcome = attendance.set_rsvp(session, gathering_id, require_user(), response, now=utcnow())
         session.commit()
     except KindredError as exc:
         session.rollback()
@@ -272,13 +273,13 @@ def rsvp(gathering_id: int) -> Response:
             raise
         flash(exc.message, "error")
     else:
-        if outcome.state == rsvps.RsvpState.WAITLISTED:
+        if outcome.state == attendance.RsvpState.WAITLISTED:
             flash(
                 f"It's full: you are number {outcome.waitlist_position} on the waitlist. "
                 "We'll email you if a seat frees up.",
                 "info",
             )
-        elif outcome.state == rsvps.RsvpState.GOING:
+        elif outcome.state == attendance.RsvpState.GOING:
             flash("You're going. See you there!", "success")
         else:
             flash("Thanks, your answer is saved.", "success")
@@ -291,7 +292,7 @@ def cancel(gathering_id: int) -> Response:
     """Cancel the gathering (organizer only); attendees are told."""
     session = db_session()
     try:
-        gatherings.cancel_gathering(session, gathering_id, require_user(), now=utcnow())
+        lifecycle.cancel_gathering(session, gathering_id, require_user(), now=utcnow())
         session.commit()
     except KindredError as exc:
         session.rollback()

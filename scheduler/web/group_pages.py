@@ -12,8 +12,10 @@ from scheduler.domain.errors import KindredError
 from scheduler.extensions import current_services, db_session
 from scheduler.models import GatheringStatus, utcnow
 from scheduler.schemas.groups import GroupArgsSchema
-from scheduler.services import gatherings, groups, nudges
-from scheduler.services.feeds_urls import webcal
+from scheduler.services.calendars.feed_urls import webcal
+from scheduler.services.gatherings import lifecycle
+from scheduler.services.groups import circles
+from scheduler.services.tribe import nudges
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import FormState, load_with, split_interests
 
@@ -27,11 +29,11 @@ def index() -> str:
     """Groups, newest first, or those tagged with `?interest=`."""
     session = db_session()
     interest = request.args.get("interest", "").strip()[:120]
-    rows = list(session.scalars(groups.groups_query(session, interest=interest).limit(LIST_LIMIT)))
+    rows = list(session.scalars(circles.groups_query(session, interest=interest).limit(LIST_LIMIT)))
     return render_template(
         "groups.html",
         groups=rows,
-        counts=groups.member_counts(session, [g.id for g in rows]),
+        counts=circles.member_counts(session, [g.id for g in rows]),
         interest=interest,
     )
 
@@ -53,7 +55,7 @@ def new() -> Any:
         if args is not None:
             session = db_session()
             try:
-                group = groups.create_group(session, require_user(), **args)
+                group = circles.create_group(session, require_user(), **args)
                 session.commit()
             except KindredError as exc:
                 session.rollback()
@@ -68,27 +70,27 @@ def new() -> Any:
 def show(group_id: int) -> str:
     """About, interests, members, upcoming gatherings, join button and the feed link."""
     session = db_session()
-    group = groups.get_group(session, group_id)
+    group = circles.get_group(session, group_id)
     user = page_user()
     now = utcnow()
     upcoming = list(
         session.scalars(
-            gatherings.gatherings_query(
+            lifecycle.gatherings_query(
                 session, group_id=group.id, status=GatheringStatus.SCHEDULED, now=now
             ).limit(LIST_LIMIT)
         )
     )
     polls = list(
         session.scalars(
-            gatherings.gatherings_query(session, group_id=group.id, status=GatheringStatus.POLLING)
+            lifecycle.gatherings_query(session, group_id=group.id, status=GatheringStatus.POLLING)
         )
     )
     feed_url = f"{current_services().config.base_url}/groups/{group.id}.ics"
-    member = user is not None and groups.membership(session, group.id, user.id) is not None
+    member = user is not None and circles.membership(session, group.id, user.id) is not None
     return render_template(
         "group.html",
         group=group,
-        member_count=groups.member_counts(session, [group.id]).get(group.id, 0),
+        member_count=circles.member_counts(session, [group.id]).get(group.id, 0),
         is_member=member,
         upcoming=upcoming,
         polls=polls,
@@ -103,8 +105,8 @@ def show(group_id: int) -> str:
 def join(group_id: int) -> Response:
     """Join the group (joining twice is harmless)."""
     session = db_session()
-    group = groups.get_group(session, group_id)
-    _, created = groups.join_group(session, group, require_user())
+    group = circles.get_group(session, group_id)
+    _, created = circles.join_group(session, group, require_user())
     session.commit()
     if created:
         flash(f"You joined {group.name}.", "success")
@@ -116,7 +118,7 @@ def join(group_id: int) -> Response:
 def propose(group_id: int) -> str:
     """The nudge's and follow-up's "propose the next one" link: confirm before creating a poll."""
     session = db_session()
-    group = groups.get_group(session, group_id)
+    group = circles.get_group(session, group_id)
     user = require_user()
     proposal = nudges.proposal_for(session, group, now=utcnow())
     return render_template(
@@ -134,7 +136,7 @@ def propose(group_id: int) -> str:
 def propose_post(group_id: int) -> Response:
     """Start the poll for the group's next gathering and open it."""
     session = db_session()
-    group = groups.get_group(session, group_id)
+    group = circles.get_group(session, group_id)
     config = current_services().config
     gathering = nudges.propose_next(
         session, group, require_user(), now=utcnow(), uid_domain=config.mail_domain

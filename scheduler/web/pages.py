@@ -14,8 +14,10 @@ from scheduler.domain.errors import KindredError
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, Rsvp, User, utcnow
 from scheduler.schemas.accounts import ProfileArgsSchema, UserArgsSchema
-from scheduler.services import accounts, groups, recommendations
-from scheduler.services.feeds_urls import feed_urls
+from scheduler.services.accounts import identity
+from scheduler.services.calendars.feed_urls import feed_urls
+from scheduler.services.groups import circles
+from scheduler.services.tribe import recommendations
 from scheduler.web.auth import (
     log_in,
     log_out,
@@ -32,9 +34,9 @@ bp = protect(Blueprint("pages", __name__))
 HOME_LIMIT = 12
 
 
-def _policy() -> accounts.PasswordPolicy:
+def _policy() -> identity.PasswordPolicy:
     config = current_services().config
-    return accounts.PasswordPolicy(config.password_time_cost, config.password_memory_cost)
+    return identity.PasswordPolicy(config.password_time_cost, config.password_memory_cost)
 
 
 @bp.get("/")
@@ -59,7 +61,7 @@ def home() -> str:
         "dashboard.html",
         user=user,
         my_groups=my_groups,
-        counts=groups.member_counts(session, [g.id for g in my_groups]),
+        counts=circles.member_counts(session, [g.id for g in my_groups]),
         upcoming=upcoming,
         polls=polls,
         recommended=recommended,
@@ -115,7 +117,7 @@ def signup() -> Any:
         if args is not None:
             session = db_session()
             try:
-                user = accounts.create_user(
+                user = identity.create_user(
                     session,
                     secret_key=current_services().config.secret_key,
                     policy=_policy(),
@@ -140,7 +142,7 @@ def login() -> Any:
         state.values = {"email": request.form.get("email", "")}
         session = db_session()
         try:
-            user = accounts.authenticate(
+            user = identity.authenticate(
                 session,
                 email=request.form.get("email", "")[:254],
                 password=request.form.get("password", "")[:1024],
@@ -194,7 +196,7 @@ def profile() -> Any:
         if args is not None:
             session = db_session()
             try:
-                accounts.update_profile(session, user, **args)
+                identity.update_profile(session, user, **args)
                 session.commit()
             except KindredError as exc:
                 session.rollback()
@@ -203,7 +205,7 @@ def profile() -> Any:
                 flash("Profile saved.", "success")
                 return redirect(url_for("pages.profile"))
     config = current_services().config
-    urls = feed_urls(config.base_url, accounts.current_feed_token(user, config.secret_key))
+    urls = feed_urls(config.base_url, identity.current_feed_token(user, config.secret_key))
     return _render_form("profile.html", state, user=user, urls=urls)
 
 

@@ -12,8 +12,9 @@ from scheduler.domain.errors import KindredError
 from scheduler.extensions import db_session
 from scheduler.models import Gathering, GatheringStatus, User, utcnow
 from scheduler.schemas.polls import ScheduleArgsSchema
-from scheduler.services import availability, gatherings, polls, slots
-from scheduler.services.rsvps import ANONYMOUS_NAME
+from scheduler.services.gatherings import lifecycle
+from scheduler.services.gatherings.attendance import ANONYMOUS_NAME
+from scheduler.services.polls import availability, scheduling, slots
 from scheduler.web.auth import csrf_token, login_required, page_user, protect, require_user
 from scheduler.web.display import iso_utc, time_range, tz_or_utc
 from scheduler.web.forms import FormState, availability_intervals, load_with
@@ -118,7 +119,7 @@ def _levels(grid: Grid) -> dict[int, int]:
 @bp.get("/g/<int:gathering_id>/poll")
 def show(gathering_id: int) -> Any:
     """The poll page, also after the poll closed (it then says when it was scheduled)."""
-    gathering = gatherings.get_gathering(db_session(), gathering_id)
+    gathering = lifecycle.get_gathering(db_session(), gathering_id)
     return render_poll(gathering)
 
 
@@ -127,7 +128,7 @@ def show(gathering_id: int) -> Any:
 def save_availability(gathering_id: int) -> Any:
     """Replace my availability with the painted cells (JSON answer for the painting script)."""
     session = db_session()
-    gathering = gatherings.get_gathering(session, gathering_id)
+    gathering = lifecycle.get_gathering(session, gathering_id)
     poll = slots.require_poll(gathering)
     minutes = cell_minutes_for(poll.window_start, poll.window_end, poll.step_minutes)
     count = int((poll.window_end - poll.window_start).total_seconds() // (minutes * 60))
@@ -155,7 +156,7 @@ def save_availability(gathering_id: int) -> Any:
 def slots_json(gathering_id: int) -> Response:
     """The ranking's progress, the best slots and the heatmap, for the page to refresh itself."""
     session = db_session()
-    gathering = gatherings.get_gathering(session, gathering_id)
+    gathering = lifecycle.get_gathering(session, gathering_id)
     if gathering.poll is None:
         return jsonify({"message": "This gathering has no poll."}), 404  # type: ignore[return-value]
     user = require_user()
@@ -193,7 +194,7 @@ def schedule(gathering_id: int) -> Response:
         flash(next(iter(state.errors.values())), "error")
         return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
     try:
-        polls.schedule_poll(session, gathering_id, require_user(), args["start"], now=utcnow())
+        scheduling.schedule_poll(session, gathering_id, require_user(), args["start"], now=utcnow())
         session.commit()
     except KindredError as exc:
         session.rollback()

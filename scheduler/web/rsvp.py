@@ -15,8 +15,8 @@ from flask import Blueprint, render_template
 from scheduler.domain.errors import NotFound
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, User, utcnow
-from scheduler.services import gatherings, rsvps
-from scheduler.services.rsvp_links import LinkInvalid, RsvpLinkClaim, read_rsvp_token
+from scheduler.services.gatherings import attendance, lifecycle
+from scheduler.services.gatherings.rsvp_links import LinkInvalid, RsvpLinkClaim, read_rsvp_token
 
 bp = Blueprint("rsvp_links", __name__, template_folder="templates")
 
@@ -45,7 +45,7 @@ def _local_start(gathering: Gathering) -> datetime | None:
 def confirm(token: str) -> str:
     """Ask the person to confirm the answer the link stands for."""
     claim, gathering, user = _claim_and_rows(token)
-    current = rsvps.get_rsvp(db_session(), gathering.id, user.id)
+    current = attendance.get_rsvp(db_session(), gathering.id, user.id)
     return render_template(
         "rsvp_confirm.html",
         gathering=gathering,
@@ -54,7 +54,7 @@ def confirm(token: str) -> str:
         answer=ANSWER_WORDS[claim.response],
         local_start=_local_start(gathering),
         current=current,
-        status=gatherings.effective_status(gathering, utcnow()),
+        status=lifecycle.effective_status(gathering, utcnow()),
     )
 
 
@@ -63,7 +63,7 @@ def record(token: str) -> str:
     """Record the answer (the same link twice changes nothing) and show where it leaves them."""
     claim, gathering, user = _claim_and_rows(token)
     session = db_session()
-    outcome = rsvps.set_rsvp(session, gathering.id, user, claim.response, now=utcnow())
+    outcome = attendance.set_rsvp(session, gathering.id, user, claim.response, now=utcnow())
     session.commit()
     return render_template(
         "rsvp_done.html",

@@ -34,8 +34,10 @@ import redis
 from sqlalchemy.engine import make_url
 
 from scheduler.models import utcnow
-from scheduler.services import delivery, feeds, rsvps
-from scheduler.services.accounts import sha256_hex
+from scheduler.services.accounts.identity import sha256_hex
+from scheduler.services.calendars import feeds
+from scheduler.services.gatherings import attendance
+from scheduler.services.mail import delivery
 from scheduler.web.bare_redis import BareRedisConnections
 from workers.queues import MAIL
 
@@ -73,7 +75,7 @@ def parse_answer(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None
     if args.get("all_future", False) is not False:
         return None
     response = args.get("response")
-    if response not in rsvps.RESPONSES:
+    if response not in attendance.RESPONSES:
         return None
     return response, token
 
@@ -210,7 +212,7 @@ class RsvpFastPath:
             return None
         try:
             cursor.execute(
-                CALL, (token_hash, gathering_id, response, utcnow(), rsvps.LOCKING), prepare=True
+                CALL, (token_hash, gathering_id, response, utcnow(), attendance.LOCKING), prepare=True
             )
             row = cursor.fetchone()
         except psycopg.errors.UndefinedFunction:

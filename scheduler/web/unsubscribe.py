@@ -10,7 +10,7 @@ from __future__ import annotations
 from flask import Blueprint, render_template, request
 
 from scheduler.extensions import current_services, db_session
-from scheduler.services import unsubscribe as service
+from scheduler.services.mail import unsubscribe as service
 
 bp = Blueprint("unsubscribe", __name__)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 import vobject
 
-from scheduler.services import feeds
+from scheduler.services.calendars import feeds
 
 
 def future(days: int = 10) -> datetime:

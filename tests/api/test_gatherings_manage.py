@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduler.models import Gathering
-from scheduler.services.gatherings import complete_ended_gatherings
+from scheduler.services.gatherings.lifecycle import complete_ended_gatherings
 from tests.api.test_rsvps import answer, create, future
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from scheduler.models import Gathering, GatheringStatus, Rsvp, utcnow
-from scheduler.services.interests import resolve_interests
+from scheduler.services.interests.vocabulary import resolve_interests
 
 
 @pytest.fixture

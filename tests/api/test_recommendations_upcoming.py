@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from scheduler.models import Gathering
 from scheduler.models.interest import Interest, gathering_interests
-from scheduler.services.gatherings import complete_ended_gatherings
+from scheduler.services.gatherings.lifecycle import complete_ended_gatherings
 from tests.api.test_recommendations import future, make_gathering, recommendations
 
 WINDOW_START = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)

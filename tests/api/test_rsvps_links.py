@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from scheduler.services.rsvp_links import rsvp_link
+from scheduler.services.gatherings.rsvp_links import rsvp_link
 from tests.api.test_rsvps import create
 
 

@@ -274,7 +274,7 @@ def test_all_future_owes_one_invite_that_carries_the_rrule(api, app, session, co
     from sqlalchemy import select
 
     from scheduler.models import OutboxMessage
-    from scheduler.services.mail_content import render_outbox_message
+    from scheduler.services.mail.content import render_outbox_message
 
     alice, bob = api.signup(), api.signup()
     body = api.call("POST", "/api/v1/gatherings", alice, json=weekly()).get_json()

@@ -10,9 +10,9 @@ from rq import Queue
 from sqlalchemy import select
 
 from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, OutboxMessage, User
-from scheduler.services.accounts import create_user
-from scheduler.services.interests import resolve_interests
-from scheduler.services.nudges import owe_digests, owe_group_nudges
+from scheduler.services.accounts.identity import create_user
+from scheduler.services.interests.vocabulary import resolve_interests
+from scheduler.services.tribe.nudges import owe_digests, owe_group_nudges
 from tests.support.processes import running, wait_for
 
 BASE = "http://kindred.test"
@@ -29,7 +29,7 @@ def session(app):
 
 
 def person(session, name: str, **fields) -> User:
-    from scheduler.services.accounts import PasswordPolicy
+    from scheduler.services.accounts.identity import PasswordPolicy
 
     interests = fields.pop("interests", [])
     user = create_user(

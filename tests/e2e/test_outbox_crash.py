@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from scheduler.domain.messages import stable_message_id
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
-from scheduler.services import gatherings
+from scheduler.services.gatherings import lifecycle
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
 from tests.support.processes import running, wait_for
 from tests.support.smtp import pipelining_smtp_sink  # noqa: F401 - a fixture
@@ -154,14 +154,14 @@ def test_reschedule_cancel_and_a_451_in_the_normal_path(
     }
     session.commit()
     # while the reminders are pending: one gathering moves 5 s earlier, the other is cancelled
-    gatherings.update_gathering(
+    lifecycle.update_gathering(
         session,
         moved.id,
         organizer,
         {"starts_at": moved.starts_at - timedelta(seconds=5)},
         now=utcnow(),
     )
-    gatherings.cancel_gathering(session, called_off.id, organizer, now=utcnow())
+    lifecycle.cancel_gathering(session, called_off.id, organizer, now=utcnow())
     session.commit()
     fresh = {
         r.key: r.due_at

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
-from scheduler.services import reminders
+from scheduler.services.mail import follow_through
 
 
 def make_users(
@@ -79,4 +79,4 @@ def answer_all(
     if state == "going":
         gathering.going_count += len(users)
     session.flush()
-    reminders.reschedule_gathering(session, gathering, now=now)
+    follow_through.reschedule_gathering(session, gathering, now=now)

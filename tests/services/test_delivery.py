@@ -14,9 +14,9 @@ from sqlalchemy import select
 from scheduler.domain.messages import RenderedMail
 from scheduler.extensions import Services
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
-from scheduler.services import delivery
-from scheduler.services.outbox import owe_mail
-from scheduler.services.transport import FileTransport, SmtpSettings
+from scheduler.services.mail import delivery
+from scheduler.services.mail.outbox import owe_mail
+from scheduler.services.mail.transport import FileTransport, SmtpSettings
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
 from workers import mail as mail_jobs
 

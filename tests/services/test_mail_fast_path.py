@@ -17,11 +17,12 @@ from scheduler.domain import messages
 from scheduler.domain.messages import RenderedMail
 from scheduler.extensions import Services
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
-from scheduler.services import delivery, followthrough_mail, rsvp_links, unsubscribe
-from scheduler.services.mail_content import render_outbox_message
-from scheduler.services.rsvp_links import read_rsvp_token, rsvp_link
-from scheduler.services.transport import SmtpSettings, SmtpTransport
-from scheduler.services.unsubscribe import read_token, unsubscribe_url
+from scheduler.services.gatherings import rsvp_links
+from scheduler.services.gatherings.rsvp_links import read_rsvp_token, rsvp_link
+from scheduler.services.mail import delivery, follow_through_mail, unsubscribe
+from scheduler.services.mail.content import render_outbox_message
+from scheduler.services.mail.transport import SmtpSettings, SmtpTransport
+from scheduler.services.mail.unsubscribe import read_token, unsubscribe_url
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
 from tests.support.smtp import CountingSinkProcess, SmtpSink, aiosmtpd_sink
 
@@ -213,7 +214,7 @@ def test_bodies_rendered_once_per_batch_equal_the_plain_rendering(session, app, 
 
 
 def test_kept_signers_make_the_same_tokens_and_they_verify(config):
-    sign_rsvp, sign_unsubscribe = followthrough_mail._signers(config)
+    sign_rsvp, sign_unsubscribe = follow_through_mail._signers(config)
     for gathering_id, user_id in ((1, 2), (40_000, 7), (123_456_789_012, 123_456_789_012)):
         for response in ("yes", "maybe", "no"):
             token = sign_rsvp([gathering_id, user_id, response])

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from scheduler.domain.messages import build_message
 from scheduler.models import OutboxMessage, OutboxStatus
-from scheduler.services.mail_content import RENDERERS, render_outbox_message
+from scheduler.services.mail.content import RENDERERS, render_outbox_message
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # the kinds this module owes (reminders and the like are owed by others)

@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from scheduler.extensions import Services
 from scheduler.models import Group, Interest, OutboxMessage, OutboxStatus, Rsvp, utcnow
-from scheduler.services import delivery, reminders
-from scheduler.services.unsubscribe import unsubscribe_url
+from scheduler.services.mail import delivery, follow_through
+from scheduler.services.mail.unsubscribe import unsubscribe_url
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
 
 
@@ -48,7 +48,7 @@ def _follow_through(app, user_id: int) -> list[tuple[str, str, datetime]]:
             select(OutboxMessage)
             .where(
                 OutboxMessage.recipient_id == user_id,
-                OutboxMessage.kind.in_(reminders.FOLLOW_THROUGH_KINDS),
+                OutboxMessage.kind.in_(follow_through.FOLLOW_THROUGH_KINDS),
             )
             .order_by(OutboxMessage.due_at)
         ).all()
@@ -218,7 +218,7 @@ def test_unsubscribe_page_asks_first_then_one_click_post_stops_that_gatherings_m
     # later changes owe this person nothing for that gathering
     rsvp = session.scalars(select(Rsvp).where(Rsvp.gathering_id == g.id)).one()
     rsvp.state, rsvp.response = "maybe", "maybe"
-    reminders.sync_attendee(session, g, pat.id, "maybe", now=now)
+    follow_through.sync_attendee(session, g, pat.id, "maybe", now=now)
     session.commit()
     assert {r.status for r in _rows(session, gathering_id=g.id)} == {OutboxStatus.WITHDRAWN}
 

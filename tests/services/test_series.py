@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from scheduler.domain.recurrence import RecurrenceError
-from scheduler.services import accounts, rsvps, series
-from scheduler.services.accounts import PasswordPolicy
+from scheduler.services.accounts import identity
+from scheduler.services.accounts.identity import PasswordPolicy
+from scheduler.services.gatherings import attendance, series
 
 NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # a Monday, four weeks before the March switch
 
@@ -17,7 +18,7 @@ NOW = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)  # a Monday, four weeks before the
 def people(session):
     policy = PasswordPolicy(time_cost=1, memory_cost=1024)
     made = [
-        accounts.create_user(
+        identity.create_user(
             session,
             email=f"p{i}@example.org",
             name=f"P{i}",
@@ -74,9 +75,9 @@ def test_each_occurrence_has_its_own_capacity_and_waitlist(session, people):
         session, people[0], club_night(capacity=1), now=NOW, uid="u1"
     )
     first, second = occurrences[0], occurrences[1]
-    assert rsvps.set_rsvp(session, first.id, people[1], "yes", now=NOW).state == "going"
-    assert rsvps.set_rsvp(session, first.id, people[2], "yes", now=NOW).state == "waitlisted"
-    assert rsvps.set_rsvp(session, second.id, people[2], "yes", now=NOW).state == "going"
+    assert attendance.set_rsvp(session, first.id, people[1], "yes", now=NOW).state == "going"
+    assert attendance.set_rsvp(session, first.id, people[2], "yes", now=NOW).state == "waitlisted"
+    assert attendance.set_rsvp(session, second.id, people[2], "yes", now=NOW).state == "going"
 
 
 def test_all_future_answers_apply_now_and_to_new_occurrences(session, people):
@@ -84,16 +85,16 @@ def test_all_future_answers_apply_now_and_to_new_occurrences(session, people):
     made, occurrences = series.create_series(session, people[0], args, now=NOW, uid="u1")
     series.answer_all_future(session, occurrences[2], people[1], "yes", now=NOW)
     answered = {
-        g.id for g in occurrences if rsvps.get_rsvp(session, g.id, people[1].id) is not None
+        g.id for g in occurrences if attendance.get_rsvp(session, g.id, people[1].id) is not None
     }
     assert answered == {g.id for g in occurrences[2:]}
     new = series.materialize(session, made, now=NOW + timedelta(days=21))
-    assert new and all(rsvps.get_rsvp(session, g.id, people[1].id).state == "going" for g in new)
+    assert new and all(attendance.get_rsvp(session, g.id, people[1].id).state == "going" for g in new)
 
 
 def test_this_and_following_splits_the_rule_and_leaves_the_past_alone(session, people):
     made, occurrences = series.create_series(session, people[0], club_night(), now=NOW, uid="u1")
-    rsvps.set_rsvp(session, occurrences[5].id, people[1], "yes", now=NOW)
+    attendance.set_rsvp(session, occurrences[5].id, people[1], "yes", now=NOW)
     # from the 6th occurrence on: 20:00 instead of 19:00, in another room
     new_start = occurrences[5].starts_at + timedelta(hours=1)
     later = series.split_series(
@@ -111,7 +112,7 @@ def test_this_and_following_splits_the_rule_and_leaves_the_past_alone(session, p
     moved = series.occurrences_of(session, later.id)
     assert [g.starts_at.astimezone(UTC).hour for g in moved] == [18, 18, 18]  # 20:00 CEST
     assert all(g.location == "Room B" and g.sequence == 1 for g in moved)
-    assert rsvps.get_rsvp(session, moved[0].id, people[1].id).state == "going"
+    assert attendance.get_rsvp(session, moved[0].id, people[1].id).state == "going"
 
 
 def test_an_invalid_rule_names_the_recurrence_field(session, people):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 import workers.runtime
 from scheduler.models import Gathering, OutboxMessage, Poll
-from scheduler.services import polls, slots
+from scheduler.services.polls import scheduling, slots
 from workers.queues import DEFAULT, SLOTS
 from workers.slots import close_poll_at_deadline, recompute_slots, sweep_polls
 
@@ -83,15 +83,15 @@ def test_deadline_schedules_the_best_future_slot(api, db):
     answer(api, bob, gid, at(4), at(8))
     with db() as session:
         early = DEADLINE - timedelta(seconds=1)
-        assert polls.close_at_deadline(session, gid, now=early) == "not_due"
-        assert polls.close_at_deadline(session, gid, now=DEADLINE) == "scheduled"
+        assert scheduling.close_at_deadline(session, gid, now=early) == "not_due"
+        assert scheduling.close_at_deadline(session, gid, now=DEADLINE) == "scheduled"
         session.commit()
     with db() as session:
         gathering = session.get(Gathering, gid)
         assert (gathering.status, gathering.starts_at) == ("scheduled", at(4))
         assert gathering.poll.deadline_outcome == "scheduled"
         # a second run (a duplicate job, the sweep) changes nothing
-        assert polls.close_at_deadline(session, gid, now=DEADLINE) is None
+        assert scheduling.close_at_deadline(session, gid, now=DEADLINE) is None
 
 
 def test_deadline_skips_slots_that_have_already_begun(api, db):
@@ -102,7 +102,7 @@ def test_deadline_skips_slots_that_have_already_begun(api, db):
     answer(api, org, gid, at(6), at(7))
     with db() as session:
         now = at(5) + timedelta(minutes=1)
-        assert polls.close_at_deadline(session, gid, now=now) == "scheduled"
+        assert scheduling.close_at_deadline(session, gid, now=now) == "scheduled"
         assert session.get(Gathering, gid).starts_at == at(6)
 
 
@@ -112,7 +112,7 @@ def test_no_qualifying_slot_tells_the_organizer_and_schedules_nothing(api, db):
     answer(api, ann, gid, at(0), at(6))
     for _ in range(2):
         with db() as session:
-            polls.close_at_deadline(session, gid, now=DEADLINE)
+            scheduling.close_at_deadline(session, gid, now=DEADLINE)
             session.commit()
     with db() as session:
         gathering = session.get(Gathering, gid)
@@ -182,10 +182,10 @@ def test_the_sweep_enqueues_overdue_deadlines(api, db, redis_client, in_process_
         session.commit()
     sweep_polls()
     queued = Queue(DEFAULT, connection=redis_client).jobs
-    assert [(job.func_name, job.args) for job in queued] == [(polls.DEADLINE_JOB, (gid,))]
+    assert [(job.func_name, job.args) for job in queued] == [(scheduling.DEADLINE_JOB, (gid,))]
     assert queued[0].perform() == "no_slot"
     with db() as session:
-        assert polls.overdue_deadlines(session, now=datetime.now(UTC)) == []
+        assert scheduling.overdue_deadlines(session, now=datetime.now(UTC)) == []
 
 
 def test_a_deadline_job_that_runs_early_comes_back_at_the_deadline(

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session, lazyload
 
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from scheduler.models import Gathering, GatheringStatus, Rsvp, User
-from scheduler.services import notify
-from scheduler.services.groups import membership
+from scheduler.services.groups.circles import membership
+from scheduler.services.mail import calendar_mail
 
 # Test-only switch: False drops the row lock so a negative-control test can show the race.
 LOCKING = True
@@ -145,7 +145,7 @@ def set_rsvp(
             gathering.going_count -= 1
     gathering.revision += 1
     session.flush()
-    notify.on_rsvp_changed(session, gathering, rsvp, previous_state)
+    calendar_mail.on_rsvp_changed(session, gathering, rsvp, previous_state)
     if previous_state == RsvpState.GOING:
         promote_from_waitlist(session, gathering)
     return _outcome(session, gathering, rsvp, changed=True)
@@ -195,7 +195,7 @@ def promote_from_waitlist(session: Session, gathering: Gathering) -> list[Rsvp]:
         gathering.revision += 1
         session.flush()
         for rsvp in promoted:
-            notify.on_promoted(session, gathering, rsvp)
+            calendar_mail.on_promoted(session, gathering, rsvp)
     return promoted
 
 

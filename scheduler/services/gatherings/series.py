@@ -17,8 +17,8 @@ from scheduler.domain import recurrence
 from scheduler.domain.errors import InvalidInput
 from scheduler.models import Gathering, GatheringStatus, Series, SeriesAnswer, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
-from scheduler.services.interests import resolve_interests
-from scheduler.services.outbox import withdraw_mail
+from scheduler.services.interests.vocabulary import resolve_interests
+from scheduler.services.mail.outbox import withdraw_mail
 
 TEMPLATE_FIELDS = ("duration_minutes", "capacity", "reminders", "followup_minutes", "interests")
 
@@ -65,7 +65,7 @@ def create_series(
         raise InvalidInput("The rule has no occurrences from starts_at on.", field="recurrence")
     if instants[0] <= now:
         raise InvalidInput("A new series cannot start in the past.", field="starts_at")
-    from scheduler.services.gatherings import reminder_settings
+    from scheduler.services.gatherings.lifecycle import reminder_settings
 
     reminders, followup = reminder_settings(args)
     series = Series(
@@ -151,7 +151,7 @@ def materialize(session: Session, series: Series, *, now: datetime) -> list[Gath
 def _apply_series_answers(
     session: Session, series: Series, occurrences: list[Gathering], *, now: datetime
 ) -> None:
-    from scheduler.services import rsvps
+    from scheduler.services.gatherings import attendance
 
     answers = session.scalars(select(SeriesAnswer).where(SeriesAnswer.series_id == series.id))
     for answer in answers:
@@ -161,7 +161,7 @@ def _apply_series_answers(
         for gathering in occurrences:
             assert gathering.starts_at is not None
             if gathering.starts_at >= answer.from_start and gathering.starts_at > now:
-                rsvps.set_rsvp(session, gathering.id, user, answer.response, now=now)
+                attendance.set_rsvp(session, gathering.id, user, answer.response, now=now)
 
 
 def occurrences_of(session: Session, series_id: int) -> list[Gathering]:
@@ -179,7 +179,7 @@ def answer_all_future(
     session: Session, occurrence: Gathering, user: User, response: str, *, now: datetime
 ) -> list[Any]:
     """Answer this occurrence and every later one, including those not yet materialised."""
-    from scheduler.services import rsvps
+    from scheduler.services.gatherings import attendance
 
     assert occurrence.series_id is not None and occurrence.starts_at is not None
     answer = session.scalars(
@@ -202,7 +202,7 @@ def answer_all_future(
             continue  # the occurrence answered may be under way; later ones must lie ahead
         if gathering.status != GatheringStatus.SCHEDULED:
             continue
-        results.append(rsvps.set_rsvp(session, gathering.id, user, response, now=now))
+        results.append(attendance.set_rsvp(session, gathering.id, user, response, now=now))
         answered.append(gathering.id)
     session.flush()
     if response in ("yes", "maybe") and answered:
@@ -215,7 +215,7 @@ def _owe_series_invite(
 ) -> None:
     """One invite carrying the RRULE instead of one per occurrence."""
     from scheduler.models import OutboxMessage
-    from scheduler.services.outbox import owe_mail
+    from scheduler.services.mail.outbox import owe_mail
 
     made = session.get(Series, anchor.series_id)
     assert made is not None
@@ -251,8 +251,9 @@ def split_series(
     Past occurrences stay untouched. The occurrences from this one on move to the new series
     (keeping their RSVPs), take the new time and details, and owe an update mail each.
     """
-    from scheduler.services import notify, rsvps
-    from scheduler.services.gatherings import apply_details
+    from scheduler.services.gatherings import attendance
+    from scheduler.services.gatherings.lifecycle import apply_details
+    from scheduler.services.mail import calendar_mail
 
     assert occurrence.series_id is not None and occurrence.recurrence_id is not None
     if occurrence.starts_at is not None and occurrence.starts_at <= now:
@@ -316,8 +317,8 @@ def split_series(
     for gathering, instant in zip(moved, instants, strict=False):
         if "capacity" in changes and changes["capacity"] != gathering.capacity:
             # under the occurrence's lock: raising promotes, lowering below "going" is refused
-            locked = rsvps.lock_gathering(session, gathering.id)
-            rsvps.change_capacity(session, locked, changes["capacity"])
+            locked = attendance.lock_gathering(session, gathering.id)
+            attendance.change_capacity(session, locked, changes["capacity"])
         overridden = gathering.starts_at != gathering.recurrence_id
         start, length = (
             (gathering.starts_at, gathering.duration_minutes)
@@ -336,12 +337,12 @@ def split_series(
         gathering.timezone = timezone
         gathering.sequence += 1
         gathering.revision += 1
-        notify.on_gathering_changed(session, gathering, changed or {"title"})
+        calendar_mail.on_gathering_changed(session, gathering, changed or {"title"})
     # occurrences beyond the new rule's reach (e.g. a shorter COUNT) are cancelled
     for gathering in moved[len(instants) :]:
         gathering.status = GatheringStatus.CANCELLED
         gathering.sequence += 1
-        notify.on_gathering_cancelled(session, gathering)
+        calendar_mail.on_gathering_cancelled(session, gathering)
     answers = (
         []
         if new is old
@@ -372,7 +373,7 @@ def extend_horizons(session: Session, *, now: datetime) -> int:
 
 
 def _occurrence(session: Session, gathering_id: int, field: str) -> Gathering:
-    from scheduler.services.gatherings import get_gathering
+    from scheduler.services.gatherings.lifecycle import get_gathering
 
     gathering = get_gathering(session, gathering_id)
     if gathering.series_id is None:
@@ -384,10 +385,10 @@ def answer_all_future_by_id(
     session: Session, gathering_id: int, user: User, response: str, *, now: datetime
 ) -> Any:
     """RSVP `all_future`: answer this occurrence and the later ones; returns this one's outcome."""
-    from scheduler.services import rsvps
+    from scheduler.services.gatherings import attendance
 
     occurrence = _occurrence(session, gathering_id, "all_future")
-    rsvps.ensure_rsvps_open(occurrence, now)
+    attendance.ensure_rsvps_open(occurrence, now)
     outcomes = answer_all_future(session, occurrence, user, response, now=now)
     # an open occurrence is always among those answered
     return next(o for o in outcomes if o.gathering_id == occurrence.id)
@@ -403,7 +404,7 @@ def update_following(
     uid: str,
 ) -> Gathering:
     """PATCH with scope=following: split the series at this occurrence and apply the changes."""
-    from scheduler.services.gatherings import require_organizer
+    from scheduler.services.gatherings.lifecycle import require_organizer
 
     occurrence = _occurrence(session, gathering_id, "scope")
     require_organizer(occurrence, user)

@@ -13,10 +13,11 @@ from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from scheduler.models import Gathering, GatheringStatus, Interest, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.models.interest import gathering_interests
-from scheduler.services import groups as group_service
-from scheduler.services import notify, rsvps
-from scheduler.services.interests import find_interest, resolve_interests
-from scheduler.services.polls import attach_poll, schedule_deadline_job
+from scheduler.services.gatherings import attendance
+from scheduler.services.groups import circles as group_service
+from scheduler.services.interests.vocabulary import find_interest, resolve_interests
+from scheduler.services.mail import calendar_mail
+from scheduler.services.polls.scheduling import attach_poll, schedule_deadline_job
 
 
 def reminder_settings(args: dict[str, Any]) -> tuple[list[int], int]:
@@ -44,7 +45,7 @@ def create_gathering(
         if group_service.membership(session, group_id, organizer.id) is None:
             raise NotAllowed("Only members of the group can create gatherings in it.")
     if args.get("recurrence") and args.get("starts_at") is not None:
-        from scheduler.services import series
+        from scheduler.services.gatherings import series
 
         _made, occurrences = series.create_series(
             session, organizer, args, now=now, uid=new_uid(uid_domain)
@@ -222,7 +223,7 @@ def update_gathering(
     Any change bumps `revision`; a change to what the invite shows bumps `sequence` too.
     Capacity changes happen under the gathering's lock: raising it promotes from the waitlist.
     """
-    gathering = rsvps.lock_gathering(session, gathering_id)
+    gathering = attendance.lock_gathering(session, gathering_id)
     require_organizer(gathering, user)
     status = effective_status(gathering, now)
     if status in (GatheringStatus.CANCELLED, GatheringStatus.COMPLETED):
@@ -255,7 +256,7 @@ def update_gathering(
     if gathering.starts_at is not None and changed & {"starts_at", "duration_minutes"}:
         gathering.ends_at = gathering.starts_at + timedelta(minutes=gathering.duration_minutes)
     if "capacity" in args and args["capacity"] != gathering.capacity:
-        rsvps.change_capacity(session, gathering, args["capacity"])
+        attendance.change_capacity(session, gathering, args["capacity"])
         changed.add("capacity")
 
     if not changed:
@@ -265,7 +266,7 @@ def update_gathering(
         gathering.sequence += 1
     session.flush()
     if gathering.status == GatheringStatus.SCHEDULED:
-        notify.on_gathering_changed(session, gathering, changed)
+        calendar_mail.on_gathering_changed(session, gathering, changed)
     return gathering
 
 
@@ -273,7 +274,7 @@ def cancel_gathering(
     session: Session, gathering_id: int, user: User, *, now: datetime
 ) -> Gathering:
     """Cancel (organizer only); cancelling twice is a no-op, an ended gathering is a Conflict."""
-    gathering = rsvps.lock_gathering(session, gathering_id)
+    gathering = attendance.lock_gathering(session, gathering_id)
     require_organizer(gathering, user)
     if gathering.status == GatheringStatus.CANCELLED:
         return gathering
@@ -283,7 +284,7 @@ def cancel_gathering(
     gathering.sequence += 1
     gathering.revision += 1
     session.flush()
-    notify.on_gathering_cancelled(session, gathering)
+    calendar_mail.on_gathering_cancelled(session, gathering)
     return gathering
 
 

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain.errors import InvalidInput
 from scheduler.models import AvailabilityInterval, Gathering, GroupMember, Invitation, User
-from scheduler.services import polls
-from scheduler.services.slots import request_recompute_after_commit, require_poll
+from scheduler.services.polls import scheduling
+from scheduler.services.polls.slots import request_recompute_after_commit, require_poll
 
 MAX_INTERVALS = 500
 YES = "yes"
@@ -62,8 +62,8 @@ def set_availability(
             raise InvalidInput(
                 "Must be one of: yes, ifneedbe.", field=f"intervals.{index}.preference"
             )
-    gathering = polls.lock_gathering(session, gathering_id)
-    poll = polls.require_open_poll(gathering, now=now)
+    gathering = scheduling.lock_gathering(session, gathering_id)
+    poll = scheduling.require_open_poll(gathering, now=now)
     spans = []
     for interval in intervals:
         start = max(interval["start"], poll.window_start)
@@ -91,7 +91,7 @@ def set_availability(
                 for span in spans
             ],
         )
-    polls.record_participants(session, gathering_id, [user.id], answered_at=now)
+    scheduling.record_participants(session, gathering_id, [user.id], answered_at=now)
     poll.availability_revision += 1
     session.flush()
     request_recompute_after_commit(session, gathering_id)

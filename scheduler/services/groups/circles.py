@@ -11,7 +11,7 @@ from scheduler.models import Group, GroupMember, User
 
 __all__ = ["Group", "create_group", "get_group", "groups_query", "join_group", "membership"]
 from scheduler.models.interest import group_interests
-from scheduler.services.interests import find_interest, resolve_interests
+from scheduler.services.interests.vocabulary import find_interest, resolve_interests
 
 
 def create_group(

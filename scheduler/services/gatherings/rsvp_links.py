@@ -8,7 +8,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from scheduler.config import Config
 from scheduler.domain.errors import KindredError
-from scheduler.services.rsvps import RESPONSES
+from scheduler.services.gatherings.attendance import RESPONSES
 
 # A salt per purpose: a token signed for another purpose (feeds, unsubscribe) never verifies here.
 RSVP_LINK_SALT = "kindred.rsvp-link.v1"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config
 from scheduler.domain.errors import InvalidInput, NotFound
 from scheduler.models import Gathering, GatheringMute, User
-from scheduler.services.reminders import withdraw_for_user
+from scheduler.services.mail.follow_through import withdraw_for_user
 
 UNSUBSCRIBE_SALT = "kindred.unsubscribe.v1"
 MAX_TOKEN_LENGTH = 256

@@ -26,12 +26,12 @@ from scheduler.domain.messages import OutgoingMail, stable_message_id
 from scheduler.domain.timezones import zone
 from scheduler.models import Gathering, GatheringStatus, Invitation, OutboxMessage, Rsvp, User
 from scheduler.models.base import utcnow
-from scheduler.services import calendar
+from scheduler.services.calendars import ical_events
 
 Renderer = Callable[[Session, OutboxMessage, Config, datetime], OutgoingMail | None]
 RENDERERS: dict[str, Renderer] = {}
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "web" / "templates" / "mail"
+TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "mail"
 # States whose holder keeps the gathering in their calendar.
 ATTENDING_STATES = frozenset({"going", "waitlisted", "maybe"})
 
@@ -51,9 +51,9 @@ def _register_other_kinds() -> None:
     import importlib
 
     for module in (
-        "scheduler.services.followthrough_mail",
-        "scheduler.services.nudge_mail",
-        "scheduler.services.series_mail",
+        "scheduler.services.mail.follow_through_mail",
+        "scheduler.services.mail.nudge_mail",
+        "scheduler.services.mail.series_mail",
     ):
         try:
             importlib.import_module(module)
@@ -158,7 +158,7 @@ def outgoing_mail(
     list_unsubscribe_url: str | None = None,
 ) -> OutgoingMail:
     """The mail for an outbox row: from MAIL_FROM, to its recipient, the row's Message-ID."""
-    from_name, from_email = calendar.sender_address(config)
+    from_name, from_email = ical_events.sender_address(config)
     return OutgoingMail(
         kind=row.kind,
         to_email=row.recipient_email,
@@ -336,7 +336,7 @@ def gathering_context(
     gathering: Gathering, user: User, config: Config, state: str | None
 ) -> dict[str, Any]:
     """What every gathering mail template can show, in the recipient's time zone."""
-    scheduled = calendar.is_calendar_event(gathering)
+    scheduled = ical_events.is_calendar_event(gathering)
     return {
         "gathering": gathering,
         "when": when_text(gathering, user.timezone) if scheduled else None,
@@ -345,7 +345,7 @@ def gathering_context(
             if scheduled and gathering.timezone != user.timezone
             else None
         ),
-        "url": calendar.gathering_url(config, gathering.id),
+        "url": ical_events.gathering_url(config, gathering.id),
         "ics_url": f"{config.base_url}/gatherings/{gathering.id}.ics",
         "organizer_name": gathering.organizer.name,
         "state": state,
@@ -371,7 +371,7 @@ def _itip(
     rsvp = rsvp_of(session, gathering.id, user.id)
     if method == "CANCEL" and gathering.status != GatheringStatus.CANCELLED:
         rsvp = None  # a personal cancel: their calendar entry goes, whatever they answered
-    spec = calendar.event_spec(gathering, config, attendees=[(user, rsvp)])
+    spec = ical_events.event_spec(gathering, config, attendees=[(user, rsvp)])
     return build_invite(method, [spec], now)
 
 
@@ -389,7 +389,7 @@ def _invite_like(
     if loaded is None:
         return None
     gathering, user = loaded
-    if gathering.status != GatheringStatus.SCHEDULED or not calendar.is_calendar_event(gathering):
+    if gathering.status != GatheringStatus.SCHEDULED or not ical_events.is_calendar_event(gathering):
         return None
     owed_sequence = row.payload.get("sequence")
     if owed_sequence is not None and owed_sequence < gathering.sequence:
@@ -452,7 +452,7 @@ def render_cancel(
     if loaded is None:
         return None
     gathering, user = loaded
-    if not calendar.is_calendar_event(gathering):
+    if not ical_events.is_calendar_event(gathering):
         return None
     everyone = gathering.status == GatheringStatus.CANCELLED
     if not everyone and _wants_calendar_entry(session, gathering, user):

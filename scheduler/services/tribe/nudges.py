@@ -24,7 +24,7 @@ from scheduler.domain.recommend import (
 )
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.interest import Interest, gathering_interests, user_interests
-from scheduler.services.outbox import owe_mail
+from scheduler.services.mail.outbox import owe_mail
 
 HABIT_SAMPLE = 12  # the group's last this-many gatherings define its usual day and time
 DIGEST_MAX_ITEMS = 20
@@ -85,7 +85,7 @@ def propose_next(
     session: Session, group: Group, user: User, *, now: datetime, uid_domain: str
 ) -> Gathering:
     """The one-click answer to a nudge: a poll at the group's usual day and time."""
-    from scheduler.services.gatherings import create_gathering
+    from scheduler.services.gatherings.lifecycle import create_gathering
 
     if group.organizer_id != user.id:
         raise NotAllowed("Only the group's organizer can propose its next gathering.")

@@ -13,15 +13,15 @@ from scheduler.domain import recurrence
 from scheduler.domain.ical import AttendeeSpec, build_invite
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, OutboxMessage, Rsvp, Series, User
-from scheduler.services import calendar
-from scheduler.services.mail_content import (
+from scheduler.services.calendars import ical_events
+from scheduler.services.gatherings.series import occurrences_of
+from scheduler.services.mail.content import (
     ATTENDING_STATES,
     _gathering_context,
     compose,
     renderer,
     short_when,
 )
-from scheduler.services.series import occurrences_of
 
 
 @renderer("series_invite")
@@ -48,7 +48,7 @@ def render_series_invite(
     if not attending:
         return None
     excluded = {g.id for g in occurrences if g.id not in attending}
-    specs = calendar.series_event_specs(series, occurrences, config, excluded=excluded)
+    specs = ical_events.series_event_specs(series, occurrences, config, excluded=excluded)
     attendee = AttendeeSpec(name=user.name, email=user.email, partstat="ACCEPTED")
     specs = [replace(spec, attendees=[attendee]) for spec in specs]
     context = _gathering_context(session, anchor, user, config)

@@ -22,11 +22,9 @@ from sqlalchemy.orm import Session
 
 from scheduler.models import Gathering, GatheringStatus, Invitation, OutboxMessage, Rsvp, User
 from scheduler.models.outbox import OutboxStatus
-from scheduler.services import (
-    feeds,  # noqa: F401 - its flush hook keeps feed caches fresh
-    reminders,
-)
-from scheduler.services.outbox import owe_mail, withdraw_mail
+from scheduler.services.calendars import feeds  # noqa: F401 - its flush hook keeps feed caches fresh
+from scheduler.services.mail import follow_through
+from scheduler.services.mail.outbox import owe_mail, withdraw_mail
 
 # Answers that put the gathering in the person's calendar.
 ATTENDING_STATES = ("going", "waitlisted", "maybe")
@@ -117,14 +115,14 @@ def on_promoted(session: Session, gathering: Gathering, rsvp: Rsvp) -> None:
         gathering_id=gathering.id,
         payload={"sequence": gathering.sequence},
     )
-    reminders.follow_rsvp(session, gathering, rsvp, previous_state="waitlisted")
+    follow_through.follow_rsvp(session, gathering, rsvp, previous_state="waitlisted")
 
 
 def on_rsvp_changed(
     session: Session, gathering: Gathering, rsvp: Rsvp, previous_state: str | None
 ) -> None:
     """Yes/maybe owes an invite; a change to no owes that person a cancellation."""
-    reminders.follow_rsvp(session, gathering, rsvp, previous_state)
+    follow_through.follow_rsvp(session, gathering, rsvp, previous_state)
     if gathering.status != GatheringStatus.SCHEDULED:
         return
     user = session.get(User, rsvp.user_id)
@@ -155,7 +153,7 @@ def on_rsvp_changed(
 def on_gathering_changed(session: Session, gathering: Gathering, changed: set[str]) -> None:
     """A time or place change owes everyone with it in their calendar a REQUEST with the new
     SEQUENCE (pending mail of older sequences is withdrawn: this one replaces it)."""
-    reminders.follow_gathering(session, gathering, changed)
+    follow_through.follow_gathering(session, gathering, changed)
     if gathering.status != GatheringStatus.SCHEDULED or not changed & TIME_OR_PLACE:
         return
     withdraw_mail(session, gathering_id=gathering.id, kinds=["invite", "update"])
@@ -172,7 +170,7 @@ def on_gathering_changed(session: Session, gathering: Gathering, changed: set[st
 
 def on_gathering_cancelled(session: Session, gathering: Gathering) -> None:
     """CANCEL to everyone who was sent the gathering; what was not sent yet is withdrawn."""
-    reminders.withdraw_gathering(session, gathering)
+    follow_through.withdraw_gathering(session, gathering)
     withdraw_mail(session, gathering_id=gathering.id, kinds=CALENDAR_KINDS)
     for user in calendar_recipients(session, gathering):
         if not _ever_sent_calendar_mail(session, gathering.id, user.id):
@@ -190,6 +188,6 @@ def on_gathering_cancelled(session: Session, gathering: Gathering) -> None:
 def on_gathering_scheduled(session: Session, gathering: Gathering) -> None:
     """A poll was scheduled: its participants (and anyone who already answered) get invites."""
     session.flush()  # the invitations recorded by the caller must be visible to the query
-    reminders.follow_gathering(session, gathering)
+    follow_through.follow_gathering(session, gathering)
     for user in calendar_recipients(session, gathering):
         owe_invite(session, gathering, user, round_=0)  # nobody could answer before

@@ -24,15 +24,17 @@ from scheduler.config import Config
 from scheduler.domain.ical import build_invite
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, Rsvp, User
-from scheduler.services import calendar, rsvp_links, unsubscribe
-from scheduler.services.mail_content import (
+from scheduler.services.calendars import ical_events
+from scheduler.services.gatherings import rsvp_links
+from scheduler.services.mail import unsubscribe
+from scheduler.services.mail.content import (
     compose,
     compose_shared,
     gathering_context,
     renderer,
     when_text,
 )
-from scheduler.services.reminders import FOLLOWUP, REMINDER, still_owed
+from scheduler.services.mail.follow_through import FOLLOWUP, REMINDER, still_owed
 
 
 def lead_time(minutes: int) -> str:
@@ -62,7 +64,7 @@ def gathering_ics(gathering: Gathering, config: Config, now: datetime) -> bytes:
     if ics is None:
         if len(_ICS_CACHE) > 256:
             _ICS_CACHE.clear()
-        ics = build_invite("PUBLISH", [calendar.event_spec(gathering, config)], now)
+        ics = build_invite("PUBLISH", [ical_events.event_spec(gathering, config)], now)
         _ICS_CACHE[key] = ics
     return ics
 
@@ -152,7 +154,7 @@ def render_reminder(
     if loaded is None:
         return None
     gathering, user = loaded
-    from scheduler.services.reminders import _state_and_mute
+    from scheduler.services.mail.follow_through import _state_and_mute
 
     state, _ = _state_and_mute(session, gathering.id, user.id)
     offset = int(row.payload.get("offset", 0))
@@ -236,7 +238,7 @@ def render_followup(
     context["group"] = group
     upcoming = _next_gathering(session, gathering, now)
     context["next_gathering"] = upcoming
-    context["next_url"] = calendar.gathering_url(config, upcoming.id) if upcoming else None
+    context["next_url"] = ical_events.gathering_url(config, upcoming.id) if upcoming else None
     context["next_when"] = (
         when_text(upcoming, user.timezone) if upcoming and upcoming.starts_at else None
     )

@@ -28,7 +28,7 @@ from scheduler.models import (
     User,
     utcnow,
 )
-from scheduler.services.outbox import owe_many, withdraw_mail
+from scheduler.services.mail.outbox import owe_many, withdraw_mail
 
 REMINDER = "reminder"
 FOLLOWUP = "followup"

@@ -13,9 +13,10 @@ from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from scheduler.domain.slots import rank_slots
 from scheduler.extensions import enqueue_after_commit
 from scheduler.models import Gathering, GatheringStatus, Invitation, Poll, User
-from scheduler.services import notify, rsvps
-from scheduler.services.outbox import owe_mail
-from scheduler.services.slots import candidate_index, load_availability, poll_window
+from scheduler.services.gatherings import attendance
+from scheduler.services.mail import calendar_mail
+from scheduler.services.mail.outbox import owe_mail
+from scheduler.services.polls.slots import candidate_index, load_availability, poll_window
 from workers.queues import DEFAULT
 
 MAX_WINDOW = timedelta(days=90)
@@ -96,8 +97,8 @@ def schedule_deadline_job(session: Session, gathering: Gathering) -> None:
 
 
 def lock_gathering(session: Session, gathering_id: int) -> Gathering:
-    """The gathering under its row lock (rsvps.lock_gathering), with its poll read afresh."""
-    gathering = rsvps.lock_gathering(session, gathering_id)
+    """The gathering under its row lock (attendance.lock_gathering), with its poll read afresh."""
+    gathering = attendance.lock_gathering(session, gathering_id)
     if gathering.poll is not None:
         session.refresh(gathering.poll)
     return gathering
@@ -176,10 +177,10 @@ def schedule_poll(
         session, gathering.id, answered_user_ids(session, gathering.id), answered_at=None
     )
     if gathering.recurrence:
-        from scheduler.services.series import series_from_poll
+        from scheduler.services.gatherings.series import series_from_poll
 
         series_from_poll(session, gathering, now=now)
-    notify.on_gathering_scheduled(session, gathering)
+    calendar_mail.on_gathering_scheduled(session, gathering)
     session.flush()
     return gathering
 

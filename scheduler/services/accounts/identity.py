@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, lazyload
 from scheduler.domain.errors import Conflict, InvalidInput, NotAuthenticated
 from scheduler.domain.timezones import zone
 from scheduler.models import ApiToken, User
-from scheduler.services.interests import resolve_interests
+from scheduler.services.interests.vocabulary import resolve_interests
 
 MIN_PASSWORD_LENGTH = 10
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

@@ -49,7 +49,7 @@ def owe_mail(
     stmt = _insert_if_new(session, [values]).returning(OutboxMessage.id)
     row_id = session.execute(stmt).scalar()
     if row_id is not None and due <= utcnow():
-        from scheduler.services.delivery import deliver_soon_after_commit
+        from scheduler.services.mail.delivery import deliver_soon_after_commit
 
         deliver_soon_after_commit(session)  # don't wait for the next sweep
     return row_id

@@ -35,8 +35,8 @@ from scheduler.domain.ical import assemble_feed, build_event_fragment
 from scheduler.extensions import after_commit
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.series import Series, SeriesAnswer
-from scheduler.services import calendar
-from scheduler.services.series import occurrences_of
+from scheduler.services.calendars import ical_events
+from scheduler.services.gatherings.series import occurrences_of
 
 log = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def compress(body: bytes) -> bytes:
 def render_fragment(gathering: Gathering, config: Config) -> str:
     """A gathering's VEVENT for feeds: no attendees; DTSTAMP is its last change (RFC 5545
     §3.8.7.2 for calendars without METHOD), which keeps the text deterministic."""
-    spec = calendar.event_spec(gathering, config)
+    spec = ical_events.event_spec(gathering, config)
     return build_event_fragment(spec, gathering.updated_at or gathering.created_at)
 
 
@@ -269,7 +269,7 @@ def series_fragments(
         occurrences = occurrences_of(session, series_id)
         excluded = {g.id for g in occurrences if g.id not in feed_ids}
         stamp = max((g.updated_at for g in occurrences), default=series.created_at)
-        for spec in calendar.series_event_specs(series, occurrences, config, excluded=excluded):
+        for spec in ical_events.series_event_specs(series, occurrences, config, excluded=excluded):
             texts.append(build_event_fragment(spec, stamp))
     return texts
 

@@ -27,8 +27,8 @@ from scheduler.config import Config
 from scheduler.domain.messages import RenderedMail, render_message
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, OutboxMessage, OutboxStatus, utcnow
-from scheduler.services import calendar
-from scheduler.services.transport import Transport, open_transport
+from scheduler.services.calendars import ical_events
+from scheduler.services.mail.transport import Transport, open_transport
 
 log = logging.getLogger("kindred.delivery")
 
@@ -124,9 +124,9 @@ def _render_batch(
     services: Services, ids: Sequence[int], token: datetime, now: datetime
 ) -> tuple[list[_Ready], list[int], list[tuple[int, str]]]:
     """Render claimed rows in one short transaction: (ready, withdrawn ids, poison rows)."""
-    from scheduler.services import followthrough_mail  # noqa: F401 - registers its kinds
-    from scheduler.services.mail_content import render_outbox_message
-    from scheduler.services.reminders import prefetch_follow_through
+    from scheduler.services.mail import follow_through_mail  # noqa: F401 - registers its kinds
+    from scheduler.services.mail.content import render_outbox_message
+    from scheduler.services.mail.follow_through import prefetch_follow_through
 
     ready: list[_Ready] = []
     gone: list[int] = []
@@ -292,7 +292,7 @@ def deliver_batch(
                 token,
                 {"status": OutboxStatus.FAILED, "last_error": error, "claimed_until": None},
             )
-        _, sender = calendar.sender_address(config)
+        _, sender = ical_events.sender_address(config)
         mark_sent = _sent_marker(connection, token)
         results = transport.send_many((item.message, sender, item.recipient) for item in ready)
         try:

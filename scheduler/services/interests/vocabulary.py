@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from scheduler.domain.interests import normalise_interest, normalise_interests
 from scheduler.models import Interest
 from scheduler.models.interest import gathering_interests, group_interests, user_interests
-from scheduler.services.aliases import canonical_names
+from scheduler.services.interests.aliases import canonical_names
 
 
 def resolve_interests(

@@ -52,7 +52,7 @@ def alias_table_all(session: Session) -> dict[str, str]:
 
 def add_alias(session: Session, user: User, *, alias: str, interest: str) -> InterestAlias:
     """Make `alias` resolve to `interest` from now on; only group organizers may."""
-    from scheduler.services.interests import resolve_interests
+    from scheduler.services.interests.vocabulary import resolve_interests
 
     is_organizer = session.scalar(select(Group.id).where(Group.organizer_id == user.id).limit(1))
     if is_organizer is None:
@@ -82,7 +82,7 @@ def add_alias(session: Session, user: User, *, alias: str, interest: str) -> Int
 
 def search_with_aliases(session: Session, query: str, limit: int = 20) -> list[tuple[str, int]]:
     """Autocomplete: tags containing `query`, with the tag `query` is an alias of first."""
-    from scheduler.services.interests import search_interests
+    from scheduler.services.interests.vocabulary import search_interests
 
     needle = normalise_interest(query)
     results = search_interests(session, query, limit=limit)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, User
-from scheduler.services.mail_content import outgoing_mail, renderer
+from scheduler.services.mail.content import outgoing_mail, renderer
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.models import Group, GroupMember, User
 from scheduler.models.interest import user_interests
-from scheduler.services.recommendations import met_people_query, my_interests, weights_for
+from scheduler.services.tribe.recommendations import met_people_query, my_interests, weights_for
 
 MAX_PEOPLE = 200
 

@@ -1,0 +1,1 @@
+"""Accounts: people, their passwords, API tokens, feed tokens and profiles."""

@@ -1,0 +1,1 @@
+"""Calendars: gatherings as iCalendar events, and the subscribable feeds."""

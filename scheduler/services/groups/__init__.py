@@ -1,0 +1,1 @@
+"""Groups: interest circles and who belongs to them."""

@@ -1,0 +1,1 @@
+"""Interests: the shared vocabulary of tags (normalising, aliases, search)."""

@@ -1,0 +1,1 @@
+"""Polls: availability answers, slot ranking and scheduling the chosen (or best) time."""
