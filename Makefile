@@ -1,5 +1,6 @@
 # Kindred: `make run` starts the whole service on embedded defaults; `make test` runs the suite.
-# Both set themselves up on a fresh machine (Python 3.11+, nothing else needed).
+# Both set themselves up on a fresh machine (Python 3.11+, nothing else needed): PostgreSQL and
+# Redis come embedded (pip wheels) when DATABASE_URL / REDIS_URL are unset.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -43,4 +44,8 @@ bench: $(STAMP)
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
 
 clean:
+	@# a server left running on deleted files would be joined by the next `make run`
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -c 'from pathlib import Path; \
+		from scheduler.embedded_postgres import stop_embedded_postgres; \
+		stop_embedded_postgres(Path("instance/postgres"))'; fi
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

