@@ -1,8 +1,9 @@
 """Shared fixtures: a real database and a real Redis, clean for every test.
 
-By default the tests run on a SQLite file and the embedded Redis (a fresh machine needs no
-services). Set TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/kindred_test)
-and TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/15) to run them against real servers.
+By default the tests run on the embedded PostgreSQL and the embedded Redis, both started in
+the session's temporary folder (a fresh machine needs no services). Set TEST_DATABASE_URL
+(e.g. postgresql://postgres@127.0.0.1:5432/kindred_test) and TEST_REDIS_URL (e.g.
+redis://127.0.0.1:6379/15) to run them against real servers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import create_engine, text
 
 from scheduler import create_app
 from scheduler.config import Config, normalise_database_url
+from scheduler.embedded_postgres import ensure_embedded_postgres, stop_embedded_postgres
 from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 from scheduler.models import Base
 from tests.support.smtp import smtp_sink  # noqa: F401 - a fixture for every test module
@@ -40,47 +42,44 @@ class Backends:
 
     @property
     def is_postgres(self) -> bool:
-        """True when the suite runs on PostgreSQL."""
-        return self.database_url.startswith("postgresql")
+        """Always True (PostgreSQL is the only database); kept for tests that still ask."""
+        return True
 
 
 @pytest.fixture(scope="session")
 def backends() -> Iterator[Backends]:
-    """Create the schema once; start the embedded Redis if needed.
+    """Start the embedded servers if needed; create the schema once.
 
     The schema comes from the models; tests/test_migrations.py proves the Alembic migrations
     build the same schema.
     """
     root = Path(tempfile.mkdtemp(prefix="kt-"))
+    external_database = os.environ.get("TEST_DATABASE_URL")
+    # a throwaway database needs no fsync
     database_url = normalise_database_url(
-        os.environ.get("TEST_DATABASE_URL") or f"sqlite:///{root / 'test.db'}"
+        external_database or ensure_embedded_postgres(root / "postgres", durable=False)
     )
     redis_url = os.environ.get("TEST_REDIS_URL") or ensure_embedded_redis(root / "redis")
-    if database_url.startswith("postgresql"):
-        engine = create_engine(database_url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
     engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
     Base.metadata.create_all(engine)
     engine.dispose()
     yield Backends(database_url=database_url, redis_url=redis_url, root=root)
     if not os.environ.get("TEST_REDIS_URL"):
         stop_embedded_redis(root / "redis")
+    if not external_database:
+        stop_embedded_postgres(root / "postgres")
     shutil.rmtree(root, ignore_errors=True)
 
 
 def _truncate_all(database_url: str) -> None:
     engine = create_engine(database_url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    names = ", ".join(f'"{name}"' for name in tables)
     with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{name}"' for name in tables)
-            connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for name in tables:
-                connection.execute(text(f'DELETE FROM "{name}"'))
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

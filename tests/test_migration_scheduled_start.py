@@ -10,21 +10,16 @@ from scheduler.migrate import upgrade
 from scheduler.models.interest import gathering_interests
 
 
-def test_upgrade_copies_the_start_of_scheduled_gatherings_only(backends, tmp_path):
-    if backends.is_postgres:
-        url = backends.database_url
-        engine = create_engine(url)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS migration_0002 CASCADE"))
-            connection.execute(text("CREATE SCHEMA migration_0002"))
-        engine.dispose()
-        url = url + ("&" if "?" in url else "?") + "options=-csearch_path%3Dmigration_0002"
-    else:
-        url = f"sqlite:///{tmp_path / 'migrated.db'}"
+def test_upgrade_copies_the_start_of_scheduled_gatherings_only(backends):
+    engine = create_engine(backends.database_url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA IF EXISTS migration_0002 CASCADE"))
+        connection.execute(text("CREATE SCHEMA migration_0002"))
+    engine.dispose()
+    url = backends.database_url
+    url += ("&" if "?" in url else "?") + "options=-csearch_path%3Dmigration_0002"
     upgrade(url, "0001")
     start = datetime(2030, 5, 1, 18, 0, tzinfo=UTC)
-    # SQLite keeps naive UTC (models/base.py UTCDateTime); PostgreSQL an aware instant
-    stored = start.replace(tzinfo=None) if not backends.is_postgres else start
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(
@@ -34,7 +29,7 @@ def test_upgrade_copies_the_start_of_scheduled_gatherings_only(backends, tmp_pat
                 " created_at) VALUES (1, 'a@example.org', 'A', 'x', 'UTC', 'n', 'h', true, true,"
                 " false, true, :at)"
             ),
-            {"at": stored},
+            {"at": start},
         )
         connection.execute(text("INSERT INTO interests (id, name) VALUES (1, 'radio astronomy')"))
         for gid, status in ((1, "scheduled"), (2, "cancelled"), (3, "polling"), (4, "completed")):
@@ -50,8 +45,8 @@ def test_upgrade_copies_the_start_of_scheduled_gatherings_only(backends, tmp_pat
                     "id": gid,
                     "uid": f"g{gid}@test",
                     "status": status,
-                    "start": stored + timedelta(days=gid),
-                    "end": stored + timedelta(days=gid, hours=1),
+                    "start": start + timedelta(days=gid),
+                    "end": start + timedelta(days=gid, hours=1),
                 },
             )
             connection.execute(

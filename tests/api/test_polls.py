@@ -36,7 +36,7 @@ def in_process_worker(app, monkeypatch):
 
 
 def scalars(app, stmt):
-    """Run a query in a short session of its own (a held SQLite transaction blocks writers)."""
+    """Run a query in a short session of its own, outside any request."""
     with app.extensions["kindred"].db.session_factory() as db:
         return list(db.scalars(stmt))
 

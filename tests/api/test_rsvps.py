@@ -12,7 +12,7 @@ from scheduler.models import Gathering, OutboxMessage
 
 @pytest.fixture
 def db(app):
-    """Short transactions of our own, outside any request (SQLite locks on BEGIN)."""
+    """Short transactions of our own, outside any request."""
     return app.extensions["kindred"].db.session_factory
 
 

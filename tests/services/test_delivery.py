@@ -32,7 +32,6 @@ def mailer(app, config, smtp_sink) -> Iterator[Services]:
 def _rows(session) -> list[OutboxMessage]:
     session.expire_all()
     rows = list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
-    session.commit()  # SQLite: even a read holds the write lock until the transaction ends
     return rows
 
 

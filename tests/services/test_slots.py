@@ -37,7 +37,7 @@ def in_process_worker(app, monkeypatch):
 
 @pytest.fixture
 def db(app):
-    """Open a short-lived session (SQLite holds its write lock while a transaction is open)."""
+    """Open a short-lived session of the test's own, outside any request."""
     factory = app.extensions["kindred"].db.session_factory
 
     def open_session():
