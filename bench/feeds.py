@@ -397,6 +397,7 @@ def section_http(ctx: Context) -> None:
     from pathlib import Path
 
     from scheduler.config import PROJECT_ROOT
+    from scheduler.embedded_postgres import ensure_embedded_postgres, stop_embedded_postgres
     from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 
     seconds = max(2.0, ctx.repeat * 0.5)
@@ -404,7 +405,7 @@ def section_http(ctx: Context) -> None:
     print(f"== http: personal feed of {count} gatherings via gunicorn (2 sync workers) ==")
     root = Path(tempfile.mkdtemp(prefix="kindred-bench-"))
     secret = "bench-secret"
-    database_url = f"sqlite:///{root / 'bench.db'}"
+    database_url = ensure_embedded_postgres(root / "postgres")
     redis_url = ensure_embedded_redis(root / "redis")
     token = _seed_feed(database_url, secret, count)
     (root / "hello.py").write_text(HELLO_APP)
@@ -449,6 +450,7 @@ def section_http(ctx: Context) -> None:
             server.terminate()
             server.wait(10)
         stop_embedded_redis(root / "redis")
+        stop_embedded_postgres(root / "postgres")
     print(f"  cold first request (render + cache)  {ms(cold)}  {len(body)} B "
           f"({len(compressed)} B gzipped)")  # fmt: skip
     print(f"  {seconds:.1f} s per case in {HTTP_ROUNDS} interleaved turns, 2 client processes")

@@ -179,7 +179,7 @@ E2E_TARGET_S = 1.0
 def section_end_to_end() -> dict[str, float]:
     """400 answers through the API, ranked by a real worker process: last answer -> ready.
 
-    Uses a temporary SQLite file and an embedded Redis unless BENCH_POLLS_DATABASE_URL (a
+    Uses a temporary embedded PostgreSQL and Redis unless BENCH_POLLS_DATABASE_URL (a
     database of its own: its tables are dropped and recreated) / BENCH_POLLS_REDIS_URL are set.
     """
     import os
@@ -193,6 +193,7 @@ def section_end_to_end() -> dict[str, float]:
 
     from scheduler import create_app
     from scheduler.config import Config, normalise_database_url
+    from scheduler.embedded_postgres import ensure_embedded_postgres, stop_embedded_postgres
     from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
     from scheduler.models import Base
     from scheduler.services.accounts import identity
@@ -200,8 +201,9 @@ def section_end_to_end() -> dict[str, float]:
     from workers.queues import SLOTS
 
     root = Path(tempfile.mkdtemp(prefix="kindred-bench-slots-"))
+    external_database = os.environ.get("BENCH_POLLS_DATABASE_URL")
     database_url = normalise_database_url(
-        os.environ.get("BENCH_POLLS_DATABASE_URL") or f"sqlite:///{root / 'bench.db'}"
+        external_database or ensure_embedded_postgres(root / "postgres")
     )
     redis_url = os.environ.get("BENCH_POLLS_REDIS_URL") or ensure_embedded_redis(root / "redis")
     engine = create_engine(database_url)
@@ -221,7 +223,7 @@ def section_end_to_end() -> dict[str, float]:
         password_memory_cost=1024,
     )
     app = create_app(config)
-    backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
+    backend = "PostgreSQL" if external_database else "embedded PostgreSQL"
     print(
         f"== end to end: {E2E_PEOPLE} people answer ({INTERVALS_PER_PERSON} intervals each, "
         f"{DAYS} days) through the API; a real RQ worker process ranks ({backend}, Redis)"
@@ -333,6 +335,8 @@ def section_end_to_end() -> dict[str, float]:
         app.extensions["kindred"].db.dispose()
         if not os.environ.get("BENCH_POLLS_REDIS_URL"):
             stop_embedded_redis(root / "redis")
+        if not external_database:
+            stop_embedded_postgres(root / "postgres")
         shutil.rmtree(root, ignore_errors=True)
 
 

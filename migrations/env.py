@@ -40,7 +40,6 @@ def _run(connection: object) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
-        render_as_batch=True,  # SQLite alters tables by copying them
         compare_type=True,
     )
     with context.begin_transaction():

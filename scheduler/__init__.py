@@ -46,11 +46,10 @@ def create_app(config: Config | None = None) -> Flask:
     from scheduler.web.feed_fastpath import FeedFastPath
 
     app.wsgi_app = FeedFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
-    if services.db.engine.dialect.name == "postgresql":
-        # plain API RSVPs: one call of the kindred_set_rsvp database function
-        from scheduler.web.rsvp_fastpath import RsvpFastPath
+    # plain API RSVPs: one call of the kindred_set_rsvp database function
+    from scheduler.web.rsvp_fastpath import RsvpFastPath
 
-        app.wsgi_app = RsvpFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
+    app.wsgi_app = RsvpFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
 
     from scheduler.cli import register_cli
 
@@ -59,7 +58,7 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 class DatabaseIdConverter(IntegerConverter):
-    """`<int:...>` limited to 1..2**31-1, the range of our id columns on every backend."""
+    """`<int:...>` limited to 1..2**31-1, the range of our integer id columns."""
 
     def __init__(self, url_map: Map, min: int = 1, max: int = 2**31 - 1) -> None:
         super().__init__(url_map, min=min, max=max)

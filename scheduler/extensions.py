@@ -13,9 +13,8 @@ from typing import Any
 
 import redis
 from rq import Queue
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
-from sqlalchemy.pool import NullPool
 
 from scheduler.config import Config
 from scheduler.embedded_redis import ensure_embedded_redis
@@ -26,31 +25,18 @@ _AFTER_COMMIT = "after_commit_callbacks"
 
 
 def make_engine(database_url: str) -> Engine:
-    """An engine tuned per backend; SQLite serialises writers with BEGIN IMMEDIATE."""
-    if database_url.startswith("sqlite"):
-        engine = create_engine(
-            database_url,
-            connect_args={"timeout": 30, "check_same_thread": False},
-            poolclass=NullPool,
-        )
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
-            # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit BEGIN is DEFERRED, which
-            # lets two writers read the same count and both write: an oversell).
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _sqlite_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    """A PostgreSQL engine whose sessions run in UTC, so timestamps read back are aware UTC."""
+    options = make_url(database_url).query.get("options", "")
+    if isinstance(options, tuple):
+        options = " ".join(options)
+    return create_engine(
+        database_url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        # connect_args replaces the URL's own libpq options: keep them (e.g. a search_path)
+        connect_args={"options": f"{options} -c timezone=UTC".strip()},
+    )
 
 
 class Database:
@@ -63,11 +49,6 @@ class Database:
             bind=self.engine, expire_on_commit=False, info=dict(info or {})
         )
         self.session = scoped_session(self.session_factory)
-
-    @property
-    def is_sqlite(self) -> bool:
-        """True when running on the SQLite default."""
-        return self.engine.dialect.name == "sqlite"
 
     def remove(self) -> None:
         """End the current thread's session (request teardown, end of a job)."""

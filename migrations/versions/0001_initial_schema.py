@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import scheduler.models.base
-
 revision: str = "0001"
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
@@ -40,7 +38,7 @@ def upgrade() -> None:
         sa.Column("discoverable", sa.Boolean(), nullable=False),
         sa.Column("weekly_digest", sa.Boolean(), nullable=False),
         sa.Column("reminders_enabled", sa.Boolean(), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_users")),
         sa.UniqueConstraint("email", name=op.f("uq_users_email")),
         sa.UniqueConstraint("feed_token_hash", name=op.f("uq_users_feed_token_hash")),
@@ -50,7 +48,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["user_id"], ["users.id"], name=op.f("fk_api_tokens_user_id_users"), ondelete="CASCADE"
         ),
@@ -68,7 +66,7 @@ def upgrade() -> None:
         sa.Column("organizer_id", sa.Integer(), nullable=False),
         sa.Column("nudge_after_weeks", sa.Integer(), nullable=False),
         sa.Column("feed_revision", sa.Integer(), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["organizer_id"], ["users.id"], name=op.f("fk_groups_organizer_id_users")
         ),
@@ -83,7 +81,7 @@ def upgrade() -> None:
         sa.Column("alias", sa.String(length=60), nullable=False),
         sa.Column("interest_id", sa.Integer(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["users.id"],
@@ -156,7 +154,7 @@ def upgrade() -> None:
         sa.Column("group_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("role", sa.String(length=20), nullable=False),
-        sa.Column("joined_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("joined_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["group_id"],
             ["groups.id"],
@@ -186,14 +184,14 @@ def upgrade() -> None:
         sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("first_start_local", sa.String(length=32), nullable=False),
         sa.Column(
-            "materialized_until", scheduler.models.base.UTCDateTime(timezone=True), nullable=True
+            "materialized_until", sa.DateTime(timezone=True), nullable=True
         ),
         sa.Column("split_from_id", sa.Integer(), nullable=True),
         sa.Column("template", sa.JSON(), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("location", sa.String(length=500), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.id"], name=op.f("fk_series_group_id_groups")
         ),
@@ -225,17 +223,17 @@ def upgrade() -> None:
         sa.Column("duration_minutes", sa.Integer(), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=20), nullable=False),
-        sa.Column("starts_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("ends_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("reminders", sa.JSON(), nullable=False),
         sa.Column("followup_minutes", sa.Integer(), nullable=False),
         sa.Column("going_count", sa.Integer(), nullable=False),
         sa.Column("waitlist_counter", sa.Integer(), nullable=False),
         sa.Column("series_id", sa.Integer(), nullable=True),
         sa.Column("recurrence", sa.String(length=500), nullable=True),
-        sa.Column("recurrence_id", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("recurrence_id", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["group_id"], ["groups.id"], name=op.f("fk_gatherings_group_id_groups")
         ),
@@ -267,8 +265,8 @@ def upgrade() -> None:
         sa.Column("series_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("response", sa.String(length=10), nullable=False),
-        sa.Column("from_start", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("from_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["series_id"],
             ["series.id"],
@@ -294,8 +292,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("gathering_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("starts_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("ends_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("preferred", sa.Boolean(), nullable=False),
         sa.ForeignKeyConstraint(
             ["gathering_id"],
@@ -344,7 +342,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("gathering_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["gathering_id"],
             ["gatherings.id"],
@@ -372,8 +370,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("gathering_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("answered_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(
             ["gathering_id"],
             ["gatherings.id"],
@@ -399,14 +397,14 @@ def upgrade() -> None:
         sa.Column("gathering_id", sa.Integer(), nullable=True),
         sa.Column("recipient_id", sa.Integer(), nullable=True),
         sa.Column("recipient_email", sa.String(length=254), nullable=False),
-        sa.Column("due_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("status", sa.String(length=12), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("claimed_until", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
-        sa.Column("sent_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["gathering_id"],
             ["gatherings.id"],
@@ -434,15 +432,15 @@ def upgrade() -> None:
     op.create_table(
         "polls",
         sa.Column("gathering_id", sa.Integer(), nullable=False),
-        sa.Column("window_start", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("window_end", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("window_start", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("window_end", sa.DateTime(timezone=True), nullable=False),
         sa.Column("step_minutes", sa.Integer(), nullable=False),
-        sa.Column("deadline", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("deadline", sa.DateTime(timezone=True), nullable=True),
         sa.Column("min_attendees", sa.Integer(), nullable=False),
         sa.Column("availability_revision", sa.Integer(), nullable=False),
         sa.Column("computed_revision", sa.Integer(), nullable=False),
         sa.Column("result", sa.JSON(), nullable=True),
-        sa.Column("computed_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("deadline_outcome", sa.String(length=20), nullable=True),
         sa.ForeignKeyConstraint(
             ["gathering_id"],
@@ -463,8 +461,8 @@ def upgrade() -> None:
         sa.Column("response", sa.String(length=10), nullable=False),
         sa.Column("state", sa.String(length=12), nullable=False),
         sa.Column("waitlist_ticket", sa.Integer(), nullable=True),
-        sa.Column("created_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
-        sa.Column("updated_at", scheduler.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["gathering_id"],
             ["gatherings.id"],

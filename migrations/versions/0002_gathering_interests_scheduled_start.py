@@ -10,8 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-import scheduler.models.base
-
 revision: str = "0002"
 down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
@@ -21,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("gathering_interests", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column(
-                "scheduled_start", scheduler.models.base.UTCDateTime(timezone=True), nullable=True
-            )
+            sa.Column("scheduled_start", sa.DateTime(timezone=True), nullable=True)
         )
         batch_op.create_index(
             "ix_gathering_interests_upcoming",

@@ -2,7 +2,7 @@
 
 from scheduler.models import rsvp_function  # noqa: F401 - kindred_set_rsvp, with the schema
 from scheduler.models.alias import InterestAlias
-from scheduler.models.base import Base, UTCDateTime, utcnow
+from scheduler.models.base import Base, utcnow
 from scheduler.models.gathering import (
     AvailabilityInterval,
     Gathering,
@@ -36,7 +36,6 @@ __all__ = [
     "Rsvp",
     "Series",
     "SeriesAnswer",
-    "UTCDateTime",
     "User",
     "utcnow",
 ]

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from scheduler.models.base import Base, UTCDateTime, utcnow
+from scheduler.models.base import Base, utcnow
 from scheduler.models.group import Group
 from scheduler.models.interest import Interest, gathering_interests
 from scheduler.models.user import User
@@ -67,8 +67,8 @@ class Gathering(Base):
     duration_minutes: Mapped[int] = mapped_column(Integer)
     capacity: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default=GatheringStatus.SCHEDULED)
-    starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime | None] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
     reminders: Mapped[list[int]] = mapped_column(JSON, default=lambda: list(DEFAULT_REMINDERS))
     followup_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_FOLLOWUP_MINUTES)
     # seats taken and the waitlist ticket counter, both changed only under the gathering lock
@@ -78,9 +78,9 @@ class Gathering(Base):
     # for a poll that ends in a series ("find our weekly slot"): the weekly RRULE to follow
     recurrence: Mapped[str | None] = mapped_column(String(500))
     # for an occurrence of a series: its original start (the iCalendar RECURRENCE-ID)
-    recurrence_id: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    recurrence_id: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     organizer: Mapped[User] = relationship(lazy="joined")
     group: Mapped[Group | None] = relationship(lazy="joined")
@@ -140,16 +140,16 @@ class Poll(Base):
     gathering_id: Mapped[int] = mapped_column(
         ForeignKey("gatherings.id", ondelete="CASCADE"), primary_key=True
     )
-    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    window_end: Mapped[datetime] = mapped_column(UTCDateTime)
+    window_start: Mapped[datetime] = mapped_column()
+    window_end: Mapped[datetime] = mapped_column()
     step_minutes: Mapped[int] = mapped_column(Integer, default=15)
-    deadline: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    deadline: Mapped[datetime | None] = mapped_column(index=True)
     min_attendees: Mapped[int] = mapped_column(Integer, default=1)
     # availability_revision rises on every answer; computed_revision is what `result` reflects
     availability_revision: Mapped[int] = mapped_column(Integer, default=0)
     computed_revision: Mapped[int] = mapped_column(Integer, default=-1)
     result: Mapped[dict | None] = mapped_column(JSON)
-    computed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    computed_at: Mapped[datetime | None] = mapped_column()
     # set once the deadline has been dealt with ("scheduled" or "no_slot")
     deadline_outcome: Mapped[str | None] = mapped_column(String(20))
 
@@ -165,8 +165,8 @@ class AvailabilityInterval(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     gathering_id: Mapped[int] = mapped_column(ForeignKey("gatherings.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
     preferred: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -179,6 +179,6 @@ class Invitation(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     gathering_id: Mapped[int] = mapped_column(ForeignKey("gatherings.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # when they last answered the poll (an empty answer, "nothing works", is still an answer)
-    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    answered_at: Mapped[datetime | None] = mapped_column()

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, String, Table
+from sqlalchemy import Column, DateTime, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.models.base import Base, UTCDateTime
+from scheduler.models.base import Base
 
 
 class Interest(Base):
@@ -45,6 +45,6 @@ gathering_interests = _association(
     # a copy of the gathering's start while it is scheduled (NULL for polls, cancelled and
     # completed ones), kept by models/gathering.py on every flush: with the index below,
     # "upcoming gatherings tagged X" is an index-only range scan, no gatherings join
-    Column("scheduled_start", UTCDateTime),
+    Column("scheduled_start", DateTime(timezone=True)),
     Index("ix_gathering_interests_upcoming", "interest_id", "scheduled_start", "gathering_id"),
 )

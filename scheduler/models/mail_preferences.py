@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.models.base import Base, UTCDateTime, utcnow
+from scheduler.models.base import Base, utcnow
 
 
 class GatheringMute(Base):
@@ -21,4 +21,4 @@ class GatheringMute(Base):
     gathering_id: Mapped[int] = mapped_column(
         ForeignKey("gatherings.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

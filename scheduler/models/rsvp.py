@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from scheduler.models.base import Base, UTCDateTime, utcnow
+from scheduler.models.base import Base, utcnow
 from scheduler.models.user import User
 
 
@@ -28,7 +28,7 @@ class Rsvp(Base):
     state: Mapped[str] = mapped_column(String(12))  # going | waitlisted | maybe | not_going
     # FIFO order on the waitlist: a ticket drawn from the gathering's counter under its lock
     waitlist_ticket: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")

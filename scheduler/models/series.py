@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from scheduler.models.base import Base, UTCDateTime, utcnow
+from scheduler.models.base import Base, utcnow
 
 
 class Series(Base):
@@ -28,14 +28,14 @@ class Series(Base):
     timezone: Mapped[str] = mapped_column(String(64))
     first_start_local: Mapped[str] = mapped_column(String(32))
     # occurrences exist up to this instant (unbounded rules roll forward)
-    materialized_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    materialized_until: Mapped[datetime | None] = mapped_column()
     # the series this one was split from ("this and following")
     split_from_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
     template: Mapped[dict] = mapped_column(JSON, default=dict)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(String(500), default="")
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class SeriesAnswer(Base):
@@ -49,5 +49,5 @@ class SeriesAnswer(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     response: Mapped[str] = mapped_column(String(10))
     # applies to occurrences starting at or after this instant
-    from_start: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    from_start: Mapped[datetime] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

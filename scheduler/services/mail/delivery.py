@@ -83,7 +83,7 @@ def claim_due(
     claim_seconds: int,
     gathering_id: int | None = None,
 ) -> tuple[list[int], datetime]:
-    """Claim up to `limit` due rows (SKIP LOCKED on PostgreSQL; SQLite serialises writers).
+    """Claim up to `limit` due rows (SKIP LOCKED: concurrent workers claim different rows).
 
     Returns the claimed ids and the claim token (`claimed_until`), which later updates must
     match: a worker whose claim expired and was taken over cannot overwrite the new owner.
@@ -182,10 +182,6 @@ def _mark(
         )
         .values(**values)
     )
-    if connection.dialect.name != "postgresql":
-        # SQLite keeps its serialised BEGIN IMMEDIATE transactions
-        with connection.begin():
-            return connection.execute(stmt).rowcount or 0
     return connection.execute(stmt).rowcount or 0
 
 
@@ -196,19 +192,12 @@ _MARK_SENT_SQL = (
 
 
 def _sent_marker(connection: Connection, token: datetime) -> Callable[[int, datetime], int]:
-    """Mark one row sent, the cheapest way the backend allows: returns 1, or 0 if not ours.
+    """Mark one row sent, the cheapest way there is: returns 1, or 0 if not ours.
 
-    On PostgreSQL that is one prepared UPDATE on the batch's autocommit connection, straight
-    through the driver (psycopg prepares it after a few runs): a few microseconds of Python
-    instead of building and compiling the statement for every mail.
+    One prepared UPDATE on the batch's autocommit connection, straight through the driver
+    (psycopg prepares it after a few runs): a few microseconds of Python instead of building
+    and compiling the statement for every mail.
     """
-    if connection.dialect.name != "postgresql":
-        return lambda row_id, at: _mark(
-            connection,
-            [row_id],
-            token,
-            {"status": OutboxStatus.SENT, "sent_at": at, "claimed_until": None},
-        )
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     assert OutboxMessage.__tablename__ == "outbox_messages"
 
@@ -227,15 +216,12 @@ def _marks_connection(services: Services) -> Iterator[Connection]:
     instant the row is merely sent again with the same Message-ID (the documented boundary).
     """
     with services.db.engine.connect() as connection:
-        postgres = connection.dialect.name == "postgresql"
-        if postgres:
-            connection = connection.execution_options(isolation_level="AUTOCOMMIT")
-            connection.exec_driver_sql("SET synchronous_commit TO OFF")
+        connection = connection.execution_options(isolation_level="AUTOCOMMIT")
+        connection.exec_driver_sql("SET synchronous_commit TO OFF")
         try:
             yield connection
         finally:
-            if postgres:
-                connection.exec_driver_sql("RESET synchronous_commit")
+            connection.exec_driver_sql("RESET synchronous_commit")
 
 
 def _release(connection: Connection, rest: Sequence[_Ready], token: datetime) -> int:

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    DateTime,
     Integer,
     Select,
     and_,
@@ -41,7 +42,7 @@ from scheduler.domain.recommend import (
     interest_weights,
     rank_page,
 )
-from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, Rsvp, User, UTCDateTime
+from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, Rsvp, User
 from scheduler.models.interest import (
     Interest,
     gathering_interests,
@@ -175,7 +176,7 @@ class _Params:
     """The bound parameters every candidate statement shares: who, when, which interests."""
 
     user_id = bindparam("user_id", type_=Integer)
-    now = bindparam("now", type_=UTCDateTime())
+    now = bindparam("now", type_=DateTime(timezone=True))
 
     @staticmethod
     def interest_ids(n: int) -> list[Any]:
