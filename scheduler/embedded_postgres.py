@@ -18,6 +18,7 @@ reference count), which a service of independent processes cannot live with.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import importlib.util
@@ -135,12 +136,14 @@ def stop_embedded_postgres(directory: Path) -> None:
     """Shut the embedded server down (fast shutdown: open sessions are ended)."""
     layout = _Layout.of(directory)
     pid = _postmaster_pid(layout)
-    if pid is None or not _is_our_postmaster(pid, layout):
-        return
-    os.kill(pid, signal.SIGINT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and _is_our_postmaster(pid, layout):
-        time.sleep(0.02)
+    if pid is not None and _is_our_postmaster(pid, layout):
+        os.kill(pid, signal.SIGINT)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _is_our_postmaster(pid, layout):
+            time.sleep(0.02)
+    if layout.socket_dir != layout.directory:
+        with contextlib.suppress(OSError):  # the short socket directory: empty once stopped
+            layout.socket_dir.rmdir()
 
 
 # --- starting ----------------------------------------------------------------------------------

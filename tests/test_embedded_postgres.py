@@ -88,6 +88,7 @@ def test_a_path_too_long_for_a_socket_puts_the_socket_in_a_short_directory(tmp_p
         assert _current_database(url) == "kindred"
     finally:
         stop_embedded_postgres(directory)
+    assert not socket_dir.exists()
 
 
 def test_config_without_database_url_uses_the_embedded_server_in_the_instance(tmp_path):
