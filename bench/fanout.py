@@ -44,8 +44,8 @@ from scheduler.models import (
     User,
     utcnow,
 )
+from scheduler.queues import MAIL
 from tests.support.smtp import CountingSinkProcess
-from workers.queues import MAIL
 
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kindred_bench_fanout"

@@ -196,9 +196,9 @@ def section_end_to_end() -> dict[str, float]:
     from scheduler.embedded_postgres import ensure_embedded_postgres, stop_embedded_postgres
     from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
     from scheduler.models import Base
+    from scheduler.queues import SLOTS
     from scheduler.services.accounts import identity
     from tests.support.processes import running
-    from workers.queues import SLOTS
 
     root = Path(tempfile.mkdtemp(prefix="kindred-bench-slots-"))
     external_database = os.environ.get("BENCH_POLLS_DATABASE_URL")

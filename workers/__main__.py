@@ -7,7 +7,7 @@ import argparse
 from rq import Worker
 
 from scheduler.config import configure_logging
-from workers.queues import ALL_QUEUES
+from scheduler.queues import ALL_QUEUES
 from workers.runtime import services
 
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 
 from scheduler.models import utcnow
+from scheduler.queues import DEFAULT, MAIL
 from scheduler.services.mail.delivery import DELIVER_DUE_JOB
 from scheduler.services.tribe.nudges import owe_digests, owe_group_nudges
-from workers.queues import DEFAULT, MAIL
 from workers.runtime import services, unit_of_work
 
 log = logging.getLogger(__name__)

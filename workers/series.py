@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from scheduler.models import utcnow
+from scheduler.queues import DEFAULT
 from scheduler.services.gatherings.series import extend_horizons
-from workers.queues import DEFAULT
 from workers.runtime import services, unit_of_work
 
 log = logging.getLogger(__name__)

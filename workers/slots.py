@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from scheduler.models import Poll, utcnow
+from scheduler.queues import DEFAULT
 from scheduler.services.polls import scheduling, slots
-from workers.queues import DEFAULT
 from workers.runtime import services, unit_of_work
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""The one JSON error shape, for every 4xx and 5xx of the API.
+"""Errors: the one JSON shape for every 4xx and 5xx of the API, and an error page for people.
 
 {"code": 422, "status": "Unprocessable Entity", "error": "validation_error",
  "message": "email: Not a valid email address.", "errors": {"email": ["..."]}}
@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
 from scheduler.domain.errors import KindredError
+from scheduler.extensions import current_services
 from scheduler.schemas.common import ErrorSchema
 
 log = logging.getLogger(__name__)
@@ -88,8 +89,6 @@ class KindredApi(Api):
         """HTTP errors from routing, webargs and abort()."""
         code = error.code or 500
         if not _wants_json():
-            from scheduler.web.errors import render_error_page
-
             return render_error_page(code, error.description or "")
         data = getattr(error, "data", None) or {}
         errors: dict[str, list[str]] = {}
@@ -110,6 +109,12 @@ class KindredApi(Api):
         return body, code, headers
 
 
+def render_error_page(code: int, message: str) -> tuple[str, int]:
+    """A friendly page for an error status, for people (programs get the JSON shape)."""
+    title = HTTP_STATUS_CODES.get(code, "Error")
+    return render_template("error.html", code=code, title=title, message=message), code
+
+
 def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
@@ -121,8 +126,6 @@ def register_error_handlers(app: Flask) -> None:
     def _domain_error(exc: KindredError) -> Any:
         errors = {exc.field: [exc.message]} if exc.field else None
         if not _wants_json():
-            from scheduler.web.errors import render_error_page
-
             return render_error_page(exc.status, exc.message)
         message = f"{exc.field}: {exc.message}" if exc.field else exc.message
         response: Response = jsonify(error_body(exc.status, message, errors, exc.code))
@@ -133,8 +136,6 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(InternalServerError)
     def _crash(exc: InternalServerError) -> Any:
-        from scheduler.extensions import current_services
-
         original = getattr(exc, "original_exception", None)
         log.error("unhandled error on %s %s", request.method, request.path, exc_info=original)
         try:
@@ -142,8 +143,6 @@ def register_error_handlers(app: Flask) -> None:
         except Exception:  # pragma: no cover - the database itself may be the problem
             log.exception("rollback after an error failed")
         if not _wants_json():
-            from scheduler.web.errors import render_error_page
-
             return render_error_page(500, "Something went wrong on our side; it has been logged.")
         response = jsonify(error_body(500, "Something went wrong on our side; it has been logged."))
         response.status_code = 500

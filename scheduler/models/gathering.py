@@ -118,7 +118,7 @@ def _keep_scheduled_starts(session: Session, _context: object) -> None:
 
     Any flush that creates a gathering, moves it, changes its status or its tags re-copies its
     start. A bulk UPDATE of gatherings passes this hook by and must keep the column itself, as
-    services/gatherings.py complete_ended_gatherings does.
+    services/gatherings/lifecycle.py complete_ended_gatherings does.
     """
     ids = {
         obj.id

@@ -3,7 +3,7 @@
 Calendar apps poll every feed URL over and over, and almost every poll finds the feed
 unchanged. Flask's request cycle (context, session, URL routing, response object) costs
 more than the answer itself, so `FeedFastPath` answers `GET`/`HEAD /feeds/<token>.ics` from
-Redis alone when it can: the token's remembered state (scheduler/services/feeds.py,
+Redis alone when it can: the token's remembered state (scheduler/services/calendars/feeds.py,
 `PersonalFeedState`, valid only under the current generation) gives the ETag, so a matching
 `If-None-Match` is a 304, and otherwise the rendered text cached under that ETag is sent,
 gzip-compressed when the client accepts it. All of that is one small Lua script, so a poll

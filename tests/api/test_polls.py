@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 import workers.runtime
 from scheduler.models import AvailabilityInterval, Invitation, Poll
-from workers.queues import SLOTS
+from scheduler.queues import SLOTS
 from workers.slots import recompute_slots
 
 # A window that opens in two days, on the hour: candidates every 15 minutes for 3 days.

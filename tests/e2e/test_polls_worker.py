@@ -8,8 +8,8 @@ import pytest
 from rq import Queue
 from rq.registry import FinishedJobRegistry
 
+from scheduler.queues import SLOTS
 from tests.support.processes import running, wait_for
-from workers.queues import SLOTS
 
 pytestmark = pytest.mark.e2e
 

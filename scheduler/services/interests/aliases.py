@@ -9,28 +9,16 @@ from sqlalchemy.orm import Session
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed
 from scheduler.domain.interests import (
     BUILTIN_ALIASES,
-    apply_aliases,
     normalise_interest,
     normalise_interests,
 )
 from scheduler.models import Group, Interest, InterestAlias, User
-
-
-def alias_table(session: Session, names: list[str]) -> dict[str, str]:
-    """Organizer-added aliases among these normalised tags: alias → interest name."""
-    if not names:
-        return {}
-    rows = session.execute(
-        select(InterestAlias.alias, Interest.name)
-        .join(Interest, Interest.id == InterestAlias.interest_id)
-        .where(InterestAlias.alias.in_(names))
-    )
-    return {alias: name for alias, name in rows}
-
-
-def canonical_names(session: Session, names: list[str]) -> list[str]:
-    """Normalised tags mapped through every alias, de-duplicated in first-seen order."""
-    return apply_aliases(names, alias_table(session, names))
+from scheduler.services.interests.vocabulary import (
+    alias_table,
+    canonical_names,
+    resolve_interests,
+    search_interests,
+)
 
 
 def list_aliases(session: Session) -> list[tuple[str, str]]:
@@ -52,8 +40,6 @@ def alias_table_all(session: Session) -> dict[str, str]:
 
 def add_alias(session: Session, user: User, *, alias: str, interest: str) -> InterestAlias:
     """Make `alias` resolve to `interest` from now on; only group organizers may."""
-    from scheduler.services.interests.vocabulary import resolve_interests
-
     is_organizer = session.scalar(select(Group.id).where(Group.organizer_id == user.id).limit(1))
     if is_organizer is None:
         raise NotAllowed("Only group organizers can add interest aliases.")
@@ -82,8 +68,6 @@ def add_alias(session: Session, user: User, *, alias: str, interest: str) -> Int
 
 def search_with_aliases(session: Session, query: str, limit: int = 20) -> list[tuple[str, int]]:
     """Autocomplete: tags containing `query`, with the tag `query` is an alias of first."""
-    from scheduler.services.interests.vocabulary import search_interests
-
     needle = normalise_interest(query)
     results = search_interests(session, query, limit=limit)
     (target,) = canonical_names(session, [needle]) if needle else ("",)

@@ -1,4 +1,4 @@
-"""Finding or creating interest tags."""
+"""Finding or creating interest tags, through their aliases."""
 
 from __future__ import annotations
 
@@ -6,10 +6,26 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scheduler.domain.interests import normalise_interest, normalise_interests
-from scheduler.models import Interest
+from scheduler.domain.interests import apply_aliases, normalise_interest, normalise_interests
+from scheduler.models import Interest, InterestAlias
 from scheduler.models.interest import gathering_interests, group_interests, user_interests
-from scheduler.services.interests.aliases import canonical_names
+
+
+def alias_table(session: Session, names: list[str]) -> dict[str, str]:
+    """Organizer-added aliases among these normalised tags: alias → interest name."""
+    if not names:
+        return {}
+    rows = session.execute(
+        select(InterestAlias.alias, Interest.name)
+        .join(Interest, Interest.id == InterestAlias.interest_id)
+        .where(InterestAlias.alias.in_(names))
+    )
+    return {alias: name for alias, name in rows}
+
+
+def canonical_names(session: Session, names: list[str]) -> list[str]:
+    """Normalised tags mapped through every alias, de-duplicated in first-seen order."""
+    return apply_aliases(names, alias_table(session, names))
 
 
 def resolve_interests(

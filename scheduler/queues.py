@@ -1,4 +1,7 @@
-"""Queue names and job defaults, declared once. Imports nothing from the app."""
+"""Job queue names, declared once for the services that enqueue and the workers that listen.
+
+Imports nothing: any layer may name a queue.
+"""
 
 from __future__ import annotations
 
