@@ -30,6 +30,10 @@ def create_app(config: Config | None = None) -> Flask:
     # one Services object per process: database engine, Redis, queues
     services = Services(config)
     app.extensions["kindred"] = services
+    # mail and calendars hear about committed domain events
+    from scheduler.services import reactions
+
+    reactions.wire()
 
     @app.teardown_appcontext
     def _end_session(_exc: BaseException | None) -> None:
@@ -46,7 +50,7 @@ def create_app(config: Config | None = None) -> Flask:
     from scheduler.web.feed_fastpath import FeedFastPath
 
     app.wsgi_app = FeedFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
-    # plain API RSVPs: one call of the kindred_set_rsvp database function
+    # plain API RSVPs: the attendance function's statement, without Flask around it
     from scheduler.web.rsvp_fastpath import RsvpFastPath
 
     app.wsgi_app = RsvpFastPath(app.wsgi_app, services)  # type: ignore[method-assign]

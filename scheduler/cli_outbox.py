@@ -1,4 +1,5 @@
-"""`flask --app wsgi outbox list|retry`: the operator's view of the mail outbox."""
+"""`flask --app wsgi outbox list|retry`: the operator's view of the mail outbox (and of the
+planner's backlog of domain events)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy import select
 
 from scheduler.extensions import current_services
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
-from scheduler.services.mail import delivery
+from scheduler.services.mail import delivery, planner
 
 STATUSES = ("due", "scheduled", "claimed", "sent", "failed", "withdrawn")
 
@@ -31,6 +32,9 @@ def list_command(status: str, limit: int) -> None:
     now = utcnow()
     counts = delivery.outbox_counts(session, now=now)
     click.echo("  ".join(f"{name}: {counts[name]}" for name in STATUSES))
+    backlog = planner.backlog(session)
+    click.echo(f"domain events the planner has not handled yet: {backlog.events}", nl=False)
+    click.echo(f" (oldest {backlog.oldest:%Y-%m-%dT%H:%M:%SZ})" if backlog.oldest else "")
     stmt = select(OutboxMessage).order_by(OutboxMessage.due_at, OutboxMessage.id).limit(limit)
     if status == "due":
         stmt = stmt.where(OutboxMessage.status == OutboxStatus.PENDING, OutboxMessage.due_at <= now)

@@ -8,10 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.extensions import Services
-from scheduler.models import Gathering, User, utcnow
+from scheduler.models import Gathering, Group, User, utcnow
 from scheduler.services.accounts import identity
-from scheduler.services.gatherings import attendance, lifecycle
+from scheduler.services.gatherings import attendance
 from scheduler.services.groups import circles
+from scheduler.services.polls import scheduling
 
 DEMO_PASSWORD = "kindred-demo-password"
 
@@ -33,10 +34,10 @@ def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> No
     """A fixed-time meetup with RSVPs, an open poll and a weekly series (once)."""
     if session.scalars(select(Gathering.id).limit(1)).first() is not None:
         return
-    by_name = {g.name: g for g in session.scalars(select(circles.Group))}
+    by_name = {g.name: g for g in session.scalars(select(Group))}
     now = utcnow()
     soon = (now + timedelta(days=3)).replace(hour=18, minute=0, second=0, microsecond=0)
-    star_night = lifecycle.create_gathering(
+    star_night = scheduling.create(
         session,
         users[0],
         {
@@ -54,9 +55,9 @@ def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> No
         uid_domain=uid_domain,
     )
     for user in users[1:]:
-        attendance.set_rsvp(session, star_night.id, user, "yes", now=now)
+        attendance.set_rsvp(session, star_night.id, user.id, "yes", now=now)
     window = (now + timedelta(days=7)).replace(hour=0, minute=0, second=0, microsecond=0)
-    lifecycle.create_gathering(
+    scheduling.create(
         session,
         users[2],
         {
@@ -75,7 +76,7 @@ def _demo_gatherings(session: Session, users: list[User], uid_domain: str) -> No
         now=now,
         uid_domain=uid_domain,
     )
-    lifecycle.create_gathering(
+    scheduling.create(
         session,
         users[3],
         {
@@ -113,7 +114,7 @@ def load_demo(services: Services) -> str:
                     policy=policy,
                 )
             users.append(user)
-        existing = {g.name for g in session.scalars(select(circles.Group))}
+        existing = {g.name for g in session.scalars(select(Group))}
         for name, description, interests, organizer in GROUPS:
             if name not in existing:
                 group = circles.create_group(

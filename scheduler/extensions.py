@@ -24,18 +24,24 @@ log = logging.getLogger(__name__)
 _AFTER_COMMIT = "after_commit_callbacks"
 
 
-def make_engine(database_url: str) -> Engine:
-    """A PostgreSQL engine whose sessions run in UTC, so timestamps read back are aware UTC."""
+def connection_options(database_url: str) -> str:
+    """libpq `options` for every connection: the URL's own (e.g. a search_path), plus UTC as
+    the session time zone, so timestamps read back are aware UTC."""
     options = make_url(database_url).query.get("options", "")
     if isinstance(options, tuple):
         options = " ".join(options)
+    return f"{options} -c timezone=UTC".strip()
+
+
+def make_engine(database_url: str) -> Engine:
+    """A PostgreSQL engine whose sessions run in UTC."""
     return create_engine(
         database_url,
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=20,
-        # connect_args replaces the URL's own libpq options: keep them (e.g. a search_path)
-        connect_args={"options": f"{options} -c timezone=UTC".strip()},
+        # connect_args replaces the URL's own options: connection_options keeps them
+        connect_args={"options": connection_options(database_url)},
     )
 
 
@@ -60,13 +66,21 @@ class Database:
         self.engine.dispose()
 
 
-def after_commit(session: Session, callback: Callable[[], None]) -> None:
+def after_commit(
+    session: Session, callback: Callable[[], None], *, once_as: str | None = None
+) -> None:
     """Run `callback` once the session's current transaction commits; drop it on rollback.
 
     Services use this to enqueue jobs: a worker must never look for a row that the web
-    request has not committed yet.
+    request has not committed yet. With `once_as`, a second callback under the same name in
+    the same transaction is dropped (e.g. one delivery kick however many mails were owed).
     """
-    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+    callbacks = session.info.setdefault(_AFTER_COMMIT, [])
+    if once_as is not None:
+        if any(getattr(pending, "_once_as", None) == once_as for pending in callbacks):
+            return
+        callback._once_as = once_as  # type: ignore[attr-defined]
+    callbacks.append(callback)
 
 
 @event.listens_for(Session, "after_commit")
@@ -148,6 +162,52 @@ class Services:
                 q.enqueue_at(at, job, *args, job_id=job_id, failure_ttl=7 * 86400)
         except redis.RedisError:
             log.warning("could not enqueue %s%r; the next sweep will", job, args, exc_info=True)
+
+    def enqueue_once(
+        self, job: str, *args: Any, queue: str, flag: str, ttl_seconds: int = 30
+    ) -> bool:
+        """Enqueue `job` unless a run of it is already waiting (the job calls `clear_flag`
+        as it starts): a burst of triggers queues one run. True when this call enqueued.
+
+        Without Redis the job is enqueued anyway (or not at all): a second run is harmless.
+        """
+        pipe = self.redis.pipeline(transaction=False)
+        enqueue = self.enqueue_once_on(
+            pipe, job, *args, queue=queue, flag=flag, ttl_seconds=ttl_seconds
+        )
+        try:
+            (flag_was_free,) = pipe.execute()
+        except redis.RedisError:
+            flag_was_free = True
+        return enqueue(flag_was_free)
+
+    def enqueue_once_on(
+        self,
+        pipe: redis.client.Pipeline,
+        job: str,
+        *args: Any,
+        queue: str,
+        flag: str,
+        ttl_seconds: int = 30,
+    ) -> Callable[[Any], bool]:
+        """`enqueue_once` with its Redis command queued on `pipe` (sent with others in one
+        round trip); call what it returns with that command's reply."""
+        pipe.set(flag, 1, nx=True, ex=ttl_seconds)
+
+        def enqueue(flag_was_free: Any) -> bool:
+            if not flag_was_free:
+                return False
+            self.enqueue(job, *args, queue=queue)
+            return True
+
+        return enqueue
+
+    def clear_flag(self, flag: str) -> None:
+        """A job flagged by `enqueue_once` has started: later triggers queue a new run."""
+        try:
+            self.redis.delete(flag)
+        except redis.RedisError:
+            log.warning("could not clear the queued-job flag %s", flag, exc_info=True)
 
 
 def current_services() -> Services:

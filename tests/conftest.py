@@ -40,10 +40,7 @@ class Backends:
     redis_url: str
     root: Path
 
-    @property
-    def is_postgres(self) -> bool:
-        """Always True (PostgreSQL is the only database); kept for tests that still ask."""
-        return True
+    external: bool  # TEST_DATABASE_URL: the machine's servers, not the embedded ones
 
 
 @pytest.fixture(scope="session")
@@ -66,7 +63,12 @@ def backends() -> Iterator[Backends]:
         connection.execute(text("CREATE SCHEMA public"))
     Base.metadata.create_all(engine)
     engine.dispose()
-    yield Backends(database_url=database_url, redis_url=redis_url, root=root)
+    yield Backends(
+        database_url=database_url,
+        redis_url=redis_url,
+        root=root,
+        external=bool(external_database),
+    )
     if not os.environ.get("TEST_REDIS_URL"):
         stop_embedded_redis(root / "redis")
     if not external_database:

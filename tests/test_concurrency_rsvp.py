@@ -1,8 +1,8 @@
 """Never oversold: hundreds of simultaneous RSVPs through a real HTTP server.
 
 300 people answer "yes" at the same instant for 50 seats; then 10 of those going cancel at
-once. Runs on both backends (SQLite serialises writers; PostgreSQL relies on the gathering's
-row lock). A negative control with the lock switched off shows the test can see a race.
+once. The attendance function holds the gathering's row lock for every answer; a negative
+control with the lock switched off shows the test can see a race.
 """
 
 from __future__ import annotations
@@ -162,13 +162,10 @@ def attendees_as_organizer(app, scene: Scene) -> list[dict[str, Any]]:
         return [vars(a) for a in attendance.attendees(session, gathering, organizer)]
 
 
-@pytest.mark.postgres
 def test_negative_control_without_the_lock_the_same_scene_oversells(
-    app, server, scene, backends, monkeypatch
+    app, server, scene, monkeypatch
 ):
     """Proves the test above can see a race: drop the row lock and seats are oversold."""
-    if not backends.is_postgres:
-        pytest.skip("SQLite serialises every writer (BEGIN IMMEDIATE): there is no race to show")
     monkeypatch.setattr(attendance, "LOCKING", False)
     results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes")
     states, going_count = seat_counts(app, scene.gathering_id)
@@ -181,21 +178,19 @@ FLIP_SEATS = 2
 FLIPS = 10
 
 
-@pytest.mark.parametrize("path", ["api", "python service"])
+@pytest.mark.parametrize("path", ["api", "flask view"])
 def test_concurrent_yes_no_flips_keep_counts_and_waitlist_consistent(
-    app, server, scene, backends, monkeypatch, path
+    app, server, scene, monkeypatch, path
 ):
     """30 people flip yes/no at once on a 2-seat gathering: promotions race with answers.
 
     Afterwards the going_count column matches the rows, nobody waits while a seat is free,
     and every request succeeded. (Reading a person's RSVP before the gathering's lock was
-    held once let a promotion slip by unseen and the count drift.) On PostgreSQL the API
-    answers through the database function; "python service" turns that fast path off, so
-    the service the web pages use is raced too.
+    held once let a promotion slip by unseen and the count drift.) "api" answers through the
+    WSGI fast path; "flask view" turns it off, so the path the pages take (attendance.set_rsvp
+    in a request's session) is raced too. Both run the one attendance function.
     """
-    if path == "python service":
-        if not backends.is_postgres:
-            pytest.skip("SQLite has no fast path: the API case already runs the service")
+    if path == "flask view":
         monkeypatch.setattr(RsvpFastPath, "_answer", lambda *_args: None)
     with app.extensions["kindred"].db.session_factory.begin() as session:
         session.get(Gathering, scene.gathering_id).capacity = FLIP_SEATS

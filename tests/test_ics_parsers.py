@@ -14,7 +14,8 @@ from sqlalchemy import select
 
 from scheduler.domain.messages import build_message
 from scheduler.models import OutboxMessage, OutboxStatus
-from scheduler.services.mail.content import render_outbox_message
+from scheduler.services.mail.renderers import render_outbox_message
+from tests.support.mail import run_planner
 
 HOSTILE_TITLE = 'Semi;colon, comma\\ back "quote" 🎉 a\r\nBcc: victim@example.org\rlone CR'
 HOSTILE_LOCATION = "Room 1;2,3\\4\nEND:VEVENT\nBEGIN:VEVENT"
@@ -78,6 +79,7 @@ def check_ics(raw: bytes, *, method: str | None) -> icalendar.Event:
 
 def mail_ics(db, config) -> list[tuple[email.message.EmailMessage, bytes]]:
     """Render and 'send' every pending outbox row; the messages and their calendar parts."""
+    run_planner(db)  # the worker's part: owe what the recorded events call for
     db.expire_all()
     found = []
     rows = db.scalars(

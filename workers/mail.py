@@ -1,7 +1,8 @@
-"""Mail delivery jobs and the outbox sweep. Jobs take ids and are safe to run twice.
+"""Mail jobs: the planner, delivery, and their sweeps. Jobs are safe to run twice.
 
-Delivery state lives only in the database (row status, claim expiry), so a duplicate job
-finds nothing left to claim, and a job lost with Redis is re-enqueued by the next sweep.
+Planner and delivery state live only in the database (domain events not yet handled, the
+planner mark, row status and claim expiry), so a duplicate job finds nothing left to do, and
+a job lost with Redis is enqueued again by the next sweep.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ import logging
 from datetime import timedelta
 
 from scheduler.models import utcnow
-from scheduler.services.mail import delivery
-from workers.queues import MAIL
+from scheduler.queues import MAIL
+from scheduler.services.mail import delivery, planner
 from workers.runtime import services, unit_of_work
 
 log = logging.getLogger("kindred.mail")
@@ -24,10 +25,17 @@ def deliver_due(batch_size: int | None = None) -> dict[str, int]:
     return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
 
 
-def deliver_gathering(gathering_id: int) -> dict[str, int]:
-    """Send what is due now for one gathering (idempotent: claims first)."""
-    report = delivery.deliver_due(services(), gathering_id=gathering_id)
-    return {"sent": report.sent, "retried": report.retried, "failed": report.failed}
+def plan() -> dict[str, int]:
+    """Owe what recorded events call for and plan reminders ahead (idempotent)."""
+    planner.clear_kick(services())
+    report = planner.run(services())
+    return {"events": report.events, "planned": report.planned}
+
+
+def sweep_planner() -> None:
+    """Clock task: run the planner (it moves the reminder horizon on, and catches events
+    whose kick was lost)."""
+    planner.kick(services())
 
 
 def sweep_outbox() -> int:
@@ -50,14 +58,7 @@ def sweep_outbox() -> int:
             process.enqueue(delivery.DELIVER_DUE_JOB, queue=MAIL)
             enqueued += 1
     if found.next_due_at is not None:
-        # one job id per due second: sweeps that find the same next row schedule it once
-        stamp = found.next_due_at.strftime("%Y%m%dT%H%M%S")
-        process.enqueue(
-            delivery.DELIVER_DUE_JOB,
-            queue=MAIL,
-            job_id=f"outbox-due-{stamp}",
-            at=found.next_due_at + timedelta(milliseconds=200),
-        )
+        delivery.schedule_delivery(process, found.next_due_at)
     if enqueued:
         log.info("outbox sweep: %d due, %d delivery jobs enqueued", found.due_now, enqueued)
     return enqueued

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.config import Config
 from scheduler.extensions import Services
+from scheduler.services import reactions
 
 _services: Services | None = None
 _pid: int | None = None
@@ -21,6 +22,7 @@ def services() -> Services:
     if _services is None or _pid != os.getpid():
         _services = Services(Config.from_env())
         _pid = os.getpid()
+        reactions.wire()
     return _services
 
 

@@ -9,8 +9,6 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from scheduler.models import rsvp_function
-
 revision: str = "0003"
 down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
@@ -27,13 +25,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.drop_index("ix_outbox_messages_gathering_id")
-    # PostgreSQL only (a no-op on SQLite); the text lives in scheduler/models/rsvp_function.py,
-    # and a later change to it comes with a migration that installs it again
-    rsvp_function.install(op.get_bind())
+    # This revision also installed kindred_set_rsvp, which 0004 replaced with kindred_answer
+    # (scheduler/models/attendance_function.py); 0004 drops it where it exists.
 
 
 def downgrade() -> None:
-    rsvp_function.uninstall(op.get_bind())
     with op.batch_alter_table("outbox_messages", schema=None) as batch_op:
         batch_op.create_index("ix_outbox_messages_gathering_id", ["gathering_id"], unique=False)
         batch_op.drop_index("ix_outbox_gathering_recipient")

@@ -12,16 +12,22 @@ from scheduler.services.accounts.identity import user_for_api_token
 BEARER_AUTH = [{"bearerAuth": []}]
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header, or None."""
+    scheme, _, token = authorization.partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
 def current_user() -> User:
     """The user behind the request's bearer token, or 401."""
     # cached on the request, not on `g`: an app context can outlive one request
     user = request.environ.get("kindred.api_user")
     if user is not None:
         return user
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token(request.headers.get("Authorization", ""))
+    if token is None:
         raise NotAuthenticated("Send 'Authorization: Bearer <token>' (from POST /api/v1/tokens).")
-    user = user_for_api_token(db_session(), token.strip())
+    user = user_for_api_token(db_session(), token)
     request.environ["kindred.api_user"] = user
     return user

@@ -21,6 +21,7 @@ from scheduler.schemas.gatherings import (
 )
 from scheduler.schemas.rsvps import AttendeeSchema, RsvpArgsSchema, RsvpSchema
 from scheduler.services.gatherings import attendance, lifecycle, series
+from scheduler.services.polls import scheduling
 
 blp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings", description="Gatherings")
 
@@ -68,7 +69,7 @@ class Gatherings(MethodView):
         """Create a gathering at a fixed time (`starts_at`) or as a poll (`poll`)."""
         session = db_session()
         config = current_services().config
-        gathering = lifecycle.create_gathering(
+        gathering = scheduling.create(
             session, current_user(), args, now=utcnow(), uid_domain=config.mail_domain
         )
         session.commit()
@@ -138,7 +139,9 @@ class GatheringRsvp(MethodView):
                 session, gathering_id, user, args["response"], now=utcnow()
             )
         else:
-            outcome = attendance.set_rsvp(session, gathering_id, user, args["response"], now=utcnow())
+            outcome = attendance.set_rsvp(
+                session, gathering_id, user.id, args["response"], now=utcnow()
+            )
         session.commit()
         return outcome
 

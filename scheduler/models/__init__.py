@@ -1,8 +1,9 @@
 """All models, imported here so metadata and Alembic see every table."""
 
-from scheduler.models import rsvp_function  # noqa: F401 - kindred_set_rsvp, with the schema
+from scheduler.models import attendance_function  # noqa: F401 - kindred_answer, with the schema
 from scheduler.models.alias import InterestAlias
 from scheduler.models.base import Base, utcnow
+from scheduler.models.event import DomainEvent, EventKind
 from scheduler.models.gathering import (
     AvailabilityInterval,
     Gathering,
@@ -14,6 +15,7 @@ from scheduler.models.group import Group, GroupMember
 from scheduler.models.interest import Interest
 from scheduler.models.mail_preferences import GatheringMute
 from scheduler.models.outbox import OutboxMessage, OutboxStatus
+from scheduler.models.planner import PlannerMark
 from scheduler.models.rsvp import Rsvp
 from scheduler.models.series import Series, SeriesAnswer
 from scheduler.models.user import ApiToken, User
@@ -22,6 +24,8 @@ __all__ = [
     "ApiToken",
     "AvailabilityInterval",
     "Base",
+    "DomainEvent",
+    "EventKind",
     "Gathering",
     "GatheringMute",
     "GatheringStatus",
@@ -32,6 +36,7 @@ __all__ = [
     "Invitation",
     "OutboxMessage",
     "OutboxStatus",
+    "PlannerMark",
     "Poll",
     "Rsvp",
     "Series",

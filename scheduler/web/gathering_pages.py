@@ -17,6 +17,7 @@ from scheduler.services.accounts import identity
 from scheduler.services.calendars.feed_urls import feed_urls, webcal
 from scheduler.services.gatherings import attendance, lifecycle, series
 from scheduler.services.mail.calendar_mail import TIME_OR_PLACE
+from scheduler.services.polls import scheduling
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import (
     DURATION_CHOICES,
@@ -83,7 +84,7 @@ def new() -> Any:
         if args is not None and state.ok:
             session = db_session()
             try:
-                gathering = lifecycle.create_gathering(
+                gathering = scheduling.create(
                     session,
                     user,
                     args,
@@ -265,7 +266,7 @@ def rsvp(gathering_id: int) -> Response:
     session = db_session()
     response = request.form.get("response", "")
     try:
-        outcome = attendance.set_rsvp(session, gathering_id, require_user(), response, now=utcnow())
+        outcome = attendance.set_rsvp(session, gathering_id, require_user().id, response, now=utcnow())
         session.commit()
     except KindredError as exc:
         session.rollback()

@@ -63,7 +63,7 @@ def record(token: str) -> str:
     """Record the answer (the same link twice changes nothing) and show where it leaves them."""
     claim, gathering, user = _claim_and_rows(token)
     session = db_session()
-    outcome = attendance.set_rsvp(session, gathering.id, user, claim.response, now=utcnow())
+    outcome = attendance.set_rsvp(session, gathering.id, user.id, claim.response, now=utcnow())
     session.commit()
     return render_template(
         "rsvp_done.html",

@@ -1,20 +1,21 @@
-"""A lean WSGI fast path for API RSVPs on PostgreSQL, in front of the Flask app.
+"""The API's RSVP answered before Flask, through the same attendance function as every caller.
 
 `PUT /api/v1/gatherings/<id>/rsvp` is the busiest write we have: when a popular gathering
-is announced, everyone answers at once. Through Flask and the ORM an answer costs about ten
-statements and 18 ms of CPU; here it is one call of the database function
-`kindred_set_rsvp` (scheduler/models/rsvp_function.py), which takes the seat, owes the mail
-and returns the outcome in a single round trip and transaction. Then, as the Flask path
-does after its commit, the feed generation is bumped and delivery kicked.
+is announced, everyone answers at once. Flask's request machinery, the ORM session and its
+commit cost several times what the answer itself does, so this small WSGI layer runs the
+one statement `attendance.set_rsvp` runs (services/gatherings/attendance.py:
+`answer_statement`), with the bearer token's owner (accounts: `api_token_owner`) as a
+subquery in place of the user id: one round trip, one transaction. Afterwards, as after any
+commit that recorded events, the event listeners are told (the mail planner is woken, cached
+feeds are forgotten).
 
 Only the plain, well-formed request is answered here: a JSON body of exactly
 `{"response": "yes" | "no" | "maybe"}` (an `all_future` of false may come along) with a
 bearer token. Everything else goes on to Flask unchanged, with its body: another route, a
 malformed or unusual body (Flask explains what is wrong), `all_future: true` (series), and
-whatever the function declines (unknown token or gathering, RSVPs closed), which the view
-then answers with its usual error. Database trouble also passes the request on, after a
-warning; the statement either committed as a whole or not at all, so the view sees a
-consistent state (answering again the same way is a no-op).
+whatever the function refuses (unknown token or gathering, RSVPs closed: it changed nothing,
+and the view, running the same function, answers with the usual error). Database trouble
+also passes the request on, after a warning.
 """
 
 from __future__ import annotations
@@ -27,22 +28,21 @@ import re
 import threading
 import time
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import psycopg
-import redis
+from marshmallow import ValidationError
+from sqlalchemy import bindparam
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
+from scheduler.api.auth import bearer_token
+from scheduler.extensions import Services, connection_options
 from scheduler.models import utcnow
-from scheduler.services.accounts.identity import sha256_hex
-from scheduler.services.calendars import feeds
+from scheduler.schemas.rsvps import RsvpArgsSchema, RsvpSchema
+from scheduler.services import events
+from scheduler.services.accounts.identity import api_token_owner, sha256_hex
 from scheduler.services.gatherings import attendance
-from scheduler.services.mail import delivery
-from scheduler.web.bare_redis import BareRedisConnections
-from workers.queues import MAIL
-
-if TYPE_CHECKING:
-    from scheduler.extensions import Services
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +50,24 @@ RSVP_PATH = re.compile(r"/api/v1/gatherings/([1-9][0-9]{0,8})/rsvp")
 MAX_BODY = 256
 POOL_SIZE = 8
 POOL_WAIT_SECONDS = 5.0
-# The function is missing (migrations not run yet) or the database is unreachable: stand
-# aside this long before trying again, so the Flask path is not slowed by retries.
+# The database is unreachable (or the function missing: migrations not run): stand aside
+# this long before trying again, so the Flask path is not slowed by retries.
 PAUSE_AFTER_ERROR_SECONDS = 5.0
-CALL = "SELECT kindred_set_rsvp(%s, %s, %s, %s, %s)"
 JSON_HEADERS = [("Content-Type", "application/json")]
+
+
+def _compiled_answer() -> str:
+    """attendance's statement for the token's owner, as psycopg's SQL text (%(name)s)."""
+    owner = api_token_owner(bindparam("token_hash")).scalar_subquery()
+    compiled = attendance.answer_statement(owner).compile(dialect=postgresql.psycopg.dialect())
+    return str(compiled)
+
+
+ANSWER_SQL = _compiled_answer()
+
+
+_ARGS = RsvpArgsSchema()
+_DUMP = RsvpSchema()
 
 
 def parse_answer(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
@@ -62,32 +75,21 @@ def parse_answer(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.partition(";")[0].strip().lower() != "application/json":
         return None
-    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token:
+    token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
+    if token is None:
         return None
     try:
-        args = json.loads(body)
-    except ValueError:
+        args = _ARGS.load(json.loads(body))
+    except (ValueError, ValidationError):
         return None
-    if not isinstance(args, dict) or args.keys() - {"response", "all_future"}:
+    if args["all_future"]:
         return None
-    if args.get("all_future", False) is not False:
-        return None
-    response = args.get("response")
-    if response not in attendance.RESPONSES:
-        return None
-    return response, token
+    return args["response"], token
 
 
-def rsvp_body(outcome: dict[str, Any]) -> bytes:
-    """The JSON the Flask view sends (RsvpSchema: no waitlist_position unless waitlisted)."""
-    shown: dict[str, Any] = {"response": outcome["response"], "state": outcome["state"]}
-    if outcome["waitlist_position"] is not None:
-        shown["waitlist_position"] = outcome["waitlist_position"]
-    shown["gathering_id"] = outcome["gathering_id"]
-    shown["going_count"] = outcome["going_count"]
-    shown["seats_left"] = outcome["seats_left"]
+def rsvp_body(answer: dict[str, Any]) -> bytes:
+    """The JSON the Flask view sends for the function's answer."""
+    shown = _DUMP.dump(attendance.outcome_from(answer))
     return json.dumps(shown, separators=(",", ":")).encode() + b"\n"
 
 
@@ -100,8 +102,9 @@ class ConnectionPool:
     the inherited ones are forgotten, not closed (closing would end the parent's session).
     """
 
-    def __init__(self, conninfo: str, size: int = POOL_SIZE) -> None:
+    def __init__(self, conninfo: str, options: str, size: int = POOL_SIZE) -> None:
         self.conninfo = conninfo
+        self.options = options
         self.size = size
         self._ready = threading.Condition()
         self._reset()
@@ -125,7 +128,9 @@ class ConnectionPool:
                 return self._idle.pop()
             self._open += 1
         try:
-            return psycopg.connect(self.conninfo, autocommit=True).cursor()
+            return psycopg.connect(
+                self.conninfo, autocommit=True, options=self.options
+            ).cursor()
         except BaseException:
             self._forget()
             raise
@@ -162,10 +167,12 @@ class RsvpFastPath:
     def __init__(self, app: Any, services: Services) -> None:
         self.app = app
         self.services = services
-        url = make_url(services.config.database_url).set(drivername="postgresql")
-        self.pool = ConnectionPool(url.render_as_string(hide_password=False))
+        database_url = services.config.database_url
+        url = make_url(database_url).set(drivername="postgresql")
+        self.pool = ConnectionPool(
+            url.render_as_string(hide_password=False), connection_options(database_url)
+        )
         services.on_close(self.pool.close)
-        self.redis = BareRedisConnections(services)
         self._paused_until = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
@@ -193,15 +200,15 @@ class RsvpFastPath:
         if parsed is None:
             return None
         response, token = parsed
-        outcome = self._call(sha256_hex(token), gathering_id, response)
-        if outcome is None:
+        answer = self._call(sha256_hex(token), gathering_id, response)
+        if answer is None or "error" in answer:
             return None
-        if outcome["changed"]:
-            self._after_commit(deliver=outcome["deliver"])
-        return rsvp_body(outcome)
+        if answer["changed"]:
+            events.announce(self.services)
+        return rsvp_body(answer)
 
     def _call(self, token_hash: str, gathering_id: int, response: str) -> dict[str, Any] | None:
-        """kindred_set_rsvp's outcome, or None (declined, or trouble: Flask will answer)."""
+        """The function's answer, or None on trouble (Flask will answer)."""
         try:
             cursor = self.pool.acquire()
         except psycopg.Error:
@@ -210,13 +217,19 @@ class RsvpFastPath:
             return None
         if cursor is None:  # every connection busy for seconds: Flask has its own pool
             return None
+        params = {
+            "gathering_id": gathering_id,
+            "token_hash": token_hash,
+            "response": response,
+            "now": utcnow(),
+            "origin": attendance.AnswerOrigin.SINGLE,
+            "take_lock": attendance.LOCKING,
+        }
         try:
-            cursor.execute(
-                CALL, (token_hash, gathering_id, response, utcnow(), attendance.LOCKING), prepare=True
-            )
+            cursor.execute(ANSWER_SQL, params, prepare=True)
             row = cursor.fetchone()
         except psycopg.errors.UndefinedFunction:
-            log.warning("RSVP fast path: kindred_set_rsvp is missing (run the migrations)")
+            log.warning("RSVP fast path: kindred_answer is missing (run the migrations)")
             self._paused_until = time.monotonic() + PAUSE_AFTER_ERROR_SECONDS
             return None
         except psycopg.Error:
@@ -225,22 +238,3 @@ class RsvpFastPath:
         finally:
             self.pool.release(cursor)
         return row[0] if row else None
-
-    def _after_commit(self, *, deliver: bool) -> None:
-        """What the Flask path's after-commit hooks do for an RSVP, in one Redis round trip:
-        bump the feed generation (feeds.bump_generation) and, when mail is due now, set the
-        delivery kick flag and queue a delivery job if it was not set (delivery.kick_delivery).
-        """
-        commands: list[tuple[Any, ...]] = [("INCR", feeds.GENERATION_KEY)]
-        if deliver:
-            kick = ("SET", delivery.DELIVERY_KICK_KEY, 1, "NX", "EX", delivery.DELIVERY_KICK_TTL)
-            commands.append(kick)
-        try:
-            with self.redis.connection() as connection:
-                connection.send_packed_command(connection.pack_commands(commands))
-                replies = [connection.read_response() for _ in commands]
-        except (redis.RedisError, OSError):
-            log.warning("RSVP fast path: Redis error after the commit", exc_info=True)
-            replies = [None, True]  # enqueue anyway, as kick_delivery does
-        if deliver and replies[1]:
-            self.services.enqueue(delivery.DELIVER_DUE_JOB, queue=MAIL)

@@ -274,7 +274,8 @@ def test_all_future_owes_one_invite_that_carries_the_rrule(api, app, session, co
     from sqlalchemy import select
 
     from scheduler.models import OutboxMessage
-    from scheduler.services.mail.content import render_outbox_message
+    from scheduler.services.mail.renderers import render_outbox_message
+    from tests.support.mail import run_planner
 
     alice, bob = api.signup(), api.signup()
     body = api.call("POST", "/api/v1/gatherings", alice, json=weekly()).get_json()
@@ -282,6 +283,7 @@ def test_all_future_owes_one_invite_that_carries_the_rrule(api, app, session, co
     api.call(
         "PUT", f"/api/v1/gatherings/{first}/rsvp", bob, json={"response": "yes", "all_future": True}
     )
+    run_planner(app)
     rows = session.scalars(
         select(OutboxMessage).where(
             OutboxMessage.recipient_id == bob["id"], OutboxMessage.status == "pending"

@@ -71,7 +71,9 @@ def answer_all(
     *,
     now: datetime,
 ) -> None:
-    """Everyone answers at once (no per-person invites), then their follow-through is owed."""
+    """Everyone answers at once (no per-person invites, no events), then every reminder and
+    follow-up of theirs from `now` on is materialised, as the planner will have done by the
+    time each falls due."""
     response = {"going": "yes", "maybe": "maybe", "not_going": "no"}[state]
     session.add_all(
         Rsvp(gathering_id=gathering.id, user_id=u.id, response=response, state=state) for u in users
@@ -79,4 +81,10 @@ def answer_all(
     if state == "going":
         gathering.going_count += len(users)
     session.flush()
-    follow_through.reschedule_gathering(session, gathering, now=now)
+    assert gathering.ends_at is not None
+    follow_through.plan_window(
+        session,
+        after=now,
+        until=gathering.ends_at + timedelta(minutes=gathering.followup_minutes),
+        gathering_ids=[gathering.id],
+    )

@@ -14,10 +14,11 @@ from sqlalchemy import select
 from scheduler.domain.messages import RenderedMail
 from scheduler.extensions import Services
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
+from scheduler.services.gatherings import attendance
 from scheduler.services.mail import delivery
-from scheduler.services.mail.outbox import owe_mail
 from scheduler.services.mail.transport import FileTransport, SmtpSettings
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
+from tests.support.mail import run_planner
 from workers import mail as mail_jobs
 
 
@@ -101,7 +102,7 @@ def test_backoff_grows_exponentially_and_is_capped(config):
     assert delays == [60, 120, 240, config.outbox_retry_max_seconds]
 
 
-def test_a_550_fails_for_good_and_the_organizer_sees_why(mailer, smtp_sink, api):
+def test_a_550_fails_for_good_and_the_organizer_sees_why(app, mailer, smtp_sink, api):
     # no `session` fixture here: its app context would make every request share flask.g
     organizer = api.signup("Olga")
     person = api.signup("Pat")
@@ -124,6 +125,7 @@ def test_a_550_fails_for_good_and_the_organizer_sees_why(mailer, smtp_sink, api)
         ).status_code
         == 200
     )
+    run_planner(app)  # as the worker does once the answer is committed
     delivery.deliver_due(mailer)  # the invites, due at once
     smtp_sink.handler.reject_next.append((550, "no such user here"))
 
@@ -239,16 +241,25 @@ def test_smtp_url_with_credentials_and_tls_modes():
         SmtpSettings.from_url("http://nope")
 
 
-def test_mail_owed_due_now_enqueues_delivery_after_commit(session, redis_client):
-    organizer, person = make_users(session, 2)
+def test_answers_wake_the_planner_once_after_commit_and_it_wakes_delivery(
+    app, session, redis_client
+):
+    organizer, *people = make_users(session, 3)
     gathering = make_gathering(session, organizer, starts_at=utcnow() + timedelta(days=2))
     session.commit()
     queue = Queue("mail", connection=redis_client)
-    owe_mail(session, key="x:1", kind="promoted", recipient=person, gathering_id=gathering.id)
-    owe_mail(session, key="x:2", kind="promoted", recipient=organizer, gathering_id=gathering.id)
+    for person in people:
+        attendance.set_rsvp(session, gathering.id, person.id, "yes", now=utcnow())
     assert queue.count == 0  # nothing before the commit
     session.commit()
+    assert [job.func_name for job in queue.jobs] == ["workers.mail.plan"]
+
+    queue.empty()
+    report = run_planner(app)
+    assert report.events == 2
     assert [job.func_name for job in queue.jobs] == ["workers.mail.deliver_due"]
+    invites = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invite")).all()
+    assert sorted(row.recipient_id for row in invites) == sorted(p.id for p in people)
 
 
 def test_the_sweep_enqueues_delivery_only_when_mail_is_owed(
@@ -284,3 +295,14 @@ def test_operator_cli_lists_and_retries_failures(session, app, mailer, smtp_sink
     assert "1 failed mail queued again" in retried.output
     assert delivery.deliver_due(mailer, now_fn=lambda: later + timedelta(seconds=1)).sent == 1
     assert "sent: 1" in runner.invoke(args=["outbox", "list", "--status", "sent"]).output
+
+
+def test_operator_cli_shows_the_planners_backlog(session, app):
+    organizer, person = make_users(session, 2)
+    gathering = make_gathering(session, organizer, starts_at=utcnow() + timedelta(days=2))
+    attendance.set_rsvp(session, gathering.id, person.id, "yes", now=utcnow())
+    session.commit()
+    runner = app.test_cli_runner()
+    assert "planner has not handled yet: 1 (oldest " in runner.invoke(args=["outbox", "list"]).output
+    run_planner(app)
+    assert "planner has not handled yet: 0\n" in runner.invoke(args=["outbox", "list"]).output

@@ -20,7 +20,7 @@ from scheduler.models import OutboxMessage, OutboxStatus, utcnow
 from scheduler.services.gatherings import rsvp_links
 from scheduler.services.gatherings.rsvp_links import read_rsvp_token, rsvp_link
 from scheduler.services.mail import delivery, follow_through_mail, unsubscribe
-from scheduler.services.mail.content import render_outbox_message
+from scheduler.services.mail.renderers import render_outbox_message
 from scheduler.services.mail.transport import SmtpSettings, SmtpTransport
 from scheduler.services.mail.unsubscribe import read_token, unsubscribe_url
 from tests.services.outbox_factories import answer_all, make_gathering, make_users

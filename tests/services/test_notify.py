@@ -13,7 +13,8 @@ from sqlalchemy import select
 
 from scheduler.domain.messages import build_message
 from scheduler.models import OutboxMessage, OutboxStatus
-from scheduler.services.mail.content import RENDERERS, render_outbox_message
+from scheduler.services.mail.renderers import RENDERERS, render_outbox_message
+from tests.support.mail import run_planner
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # the kinds this module owes (reminders and the like are owed by others)
@@ -55,6 +56,7 @@ def answer(api, user, gathering_id, value):
 
 
 def rows(db, status=None):
+    run_planner(db)  # the worker's part: owe what the recorded events call for
     db.expire_all()
     stmt = (
         select(OutboxMessage)
@@ -64,7 +66,7 @@ def rows(db, status=None):
     if status is not None:
         stmt = stmt.where(OutboxMessage.status == status)
     found = list(db.scalars(stmt))
-    db.commit()  # SQLite: every transaction holds the write lock; end ours before the next call
+    db.commit()  # end our snapshot: the next read sees what later requests write
     return found
 
 

@@ -1,4 +1,5 @@
-"""Reminders and follow-ups: owed on answering, moved, withdrawn, what they say, unsubscribe."""
+"""Reminders and follow-ups: planned from attendance, moved, withdrawn, what they say,
+unsubscribe."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from scheduler.models import Group, Interest, OutboxMessage, OutboxStatus, Rsvp,
 from scheduler.services.mail import delivery, follow_through
 from scheduler.services.mail.unsubscribe import unsubscribe_url
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
+from tests.support.mail import run_planner
 
 
 def _rows(session, **where) -> list[OutboxMessage]:
@@ -55,52 +57,92 @@ def _follow_through(app, user_id: int) -> list[tuple[str, str, datetime]]:
         return [(r.kind, r.status, r.due_at) for r in rows]
 
 
-def test_yes_owes_a_reminder_per_offset_still_ahead_and_a_follow_up(app, api):
+def test_an_answer_writes_no_reminders_the_planner_owes_each_shortly_before_it_is_due(app, api):
     organizer, pat = api.signup("Olga"), api.signup("Pat")
-    starts = (utcnow() + timedelta(hours=5)).replace(microsecond=0)
+    now = utcnow()
+    starts = (now + timedelta(hours=5)).replace(microsecond=0)
     g = _create(api, organizer, starts, reminders=[1440, 60], followup_minutes=30)
     _rsvp(api, pat, g["id"], "yes")
-    # 24 h before is already past when Pat joins: nothing for it
-    assert _follow_through(app, pat["id"]) == [
-        ("reminder", "pending", starts - timedelta(minutes=60)),
-        ("followup", "pending", starts + timedelta(minutes=90 + 30)),
-    ]
+    assert _follow_through(app, pat["id"]) == []  # the answer itself owes no rows
+    run_planner(app, now)
+    assert _follow_through(app, pat["id"]) == []  # nothing falls due in the next minutes
+
+    hour_before = starts - timedelta(minutes=60)
+    run_planner(app, hour_before - timedelta(minutes=2))
+    # 24 h before was already past when Pat joined: never owed
+    assert _follow_through(app, pat["id"]) == [("reminder", "pending", hour_before)]
+    run_planner(app, hour_before - timedelta(minutes=1))  # a second run owes nothing twice
+    assert len(_follow_through(app, pat["id"])) == 1
+
+    ends = starts + timedelta(minutes=90)
+    run_planner(app, ends + timedelta(minutes=28))
+    assert _follow_through(app, pat["id"])[-1] == (
+        "followup", "pending", ends + timedelta(minutes=30)
+    )
 
 
-def test_maybe_is_reminded_but_not_followed_up_and_no_withdraws(app, api):
+def test_an_answer_close_to_a_reminder_is_planned_at_once(app, api):
     organizer, pat = api.signup("Olga"), api.signup("Pat")
-    g = _create(api, organizer, utcnow() + timedelta(days=3))
+    now = utcnow()
+    # the reminder falls due in 3 minutes: inside the span the planner has already covered
+    starts = (now + timedelta(minutes=63)).replace(microsecond=0)
+    g = _create(api, organizer, starts, reminders=[60])
+    run_planner(app, now)
     _rsvp(api, pat, g["id"], "maybe")
-    assert [(k, s) for k, s, _ in _follow_through(app, pat["id"])] == [
-        ("reminder", "pending"),
-        ("reminder", "pending"),
+    run_planner(app, now)  # as kicked by the answer
+    assert _follow_through(app, pat["id"]) == [
+        ("reminder", "pending", starts - timedelta(minutes=60))
     ]
-    _rsvp(api, pat, g["id"], "no")
-    assert {s for _, s, _ in _follow_through(app, pat["id"])} == {"withdrawn"}
-    _rsvp(api, pat, g["id"], "yes")  # back again: owed again (the same rows, never sent)
+
+
+def test_maybe_is_reminded_not_followed_up_and_a_change_of_mind_rewrites_nothing(
+    app, api, session, mailer, smtp_sink
+):
+    organizer, pat = api.signup("Olga"), api.signup("Pat")
+    starts = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    g = _create(api, organizer, starts, reminders=[60], followup_minutes=30)
+    _rsvp(api, pat, g["id"], "maybe")
+    run_planner(app, starts - timedelta(minutes=62))
+    run_planner(app, starts + timedelta(minutes=90 + 29))  # the follow-up's time: not for maybe
+    assert [(k, s) for k, s, _ in _follow_through(app, pat["id"])] == [("reminder", "pending")]
+
+    _rsvp(api, pat, g["id"], "no")  # the row stays; delivery asks again before sending
+    assert [(k, s) for k, s, _ in _follow_through(app, pat["id"])] == [("reminder", "pending")]
+    delivery.deliver_due(mailer, now_fn=lambda: starts - timedelta(minutes=59))
+    assert [m for m in smtp_sink.messages if m["X-Kindred-Kind"] == "reminder"] == []
+    assert [(k, s) for k, s, _ in _follow_through(app, pat["id"])] == [("reminder", "withdrawn")]
+
+    _rsvp(api, pat, g["id"], "yes")  # going after all: the follow-up is owed when it falls due
+    run_planner(app, starts + timedelta(minutes=90 + 29))
     assert [(k, s) for k, s, _ in _follow_through(app, pat["id"])] == [
-        ("reminder", "pending"),
-        ("reminder", "pending"),
+        ("reminder", "withdrawn"),
         ("followup", "pending"),
     ]
 
 
-def test_a_reschedule_moves_pending_reminders_and_a_cancel_withdraws_them(app, api):
+def test_a_reschedule_plans_for_the_new_time_and_a_cancel_withdraws_what_was_planned(app, api):
     organizer, pat = api.signup("Olga"), api.signup("Pat")
-    starts = (utcnow() + timedelta(days=3)).replace(microsecond=0)
+    now = utcnow()
+    starts = (now + timedelta(minutes=63)).replace(microsecond=0)
     g = _create(api, organizer, starts, reminders=[60])
     _rsvp(api, pat, g["id"], "yes")
-    later = starts + timedelta(hours=2)
+    run_planner(app, now)
+    assert [(k, d) for k, s, d in _follow_through(app, pat["id"]) if s == "pending"] == [
+        ("reminder", starts - timedelta(minutes=60))
+    ]
+    later = starts + timedelta(minutes=1)
     response = api.call(
         "PATCH", f"/api/v1/gatherings/{g['id']}", organizer, json={"starts_at": later.isoformat()}
     )
     assert response.status_code == 200
-    pending = [(k, d) for k, s, d in _follow_through(app, pat["id"]) if s == "pending"]
-    assert pending == [
-        ("reminder", later - timedelta(minutes=60)),
-        ("followup", later + timedelta(minutes=90 + 120)),
+    run_planner(app, now)
+    assert [(k, d) for k, s, d in _follow_through(app, pat["id"]) if s == "pending"] == [
+        ("reminder", later - timedelta(minutes=60))
     ]
     assert api.call("POST", f"/api/v1/gatherings/{g['id']}/cancel", organizer).status_code == 200
+    run_planner(app, now)
+    assert {s for _, s, _ in _follow_through(app, pat["id"])} == {"withdrawn"}
+    run_planner(app, later)  # nothing more is ever owed for a cancelled gathering
     assert {s for _, s, _ in _follow_through(app, pat["id"])} == {"withdrawn"}
 
 
@@ -110,6 +152,8 @@ def test_changing_the_offsets_re_derives_the_reminders(app, api):
     g = _create(api, organizer, starts, reminders=[60])
     _rsvp(api, pat, g["id"], "yes")
     api.call("PATCH", f"/api/v1/gatherings/{g['id']}", organizer, json={"reminders": [15, 120]})
+    run_planner(app, starts - timedelta(minutes=125))
+    run_planner(app, starts - timedelta(minutes=20))
     assert sorted(
         d for k, s, d in _follow_through(app, pat["id"]) if s == "pending" and k == "reminder"
     ) == [starts - timedelta(minutes=120), starts - timedelta(minutes=15)]
@@ -218,7 +262,9 @@ def test_unsubscribe_page_asks_first_then_one_click_post_stops_that_gatherings_m
     # later changes owe this person nothing for that gathering
     rsvp = session.scalars(select(Rsvp).where(Rsvp.gathering_id == g.id)).one()
     rsvp.state, rsvp.response = "maybe", "maybe"
-    follow_through.sync_attendee(session, g, pat.id, "maybe", now=now)
+    session.commit()
+    run_planner(app, now)
+    follow_through.plan_gatherings(session, [g.id], now=now)
     session.commit()
     assert {r.status for r in _rows(session, gathering_id=g.id)} == {OutboxStatus.WITHDRAWN}
 

@@ -75,9 +75,9 @@ def test_each_occurrence_has_its_own_capacity_and_waitlist(session, people):
         session, people[0], club_night(capacity=1), now=NOW, uid="u1"
     )
     first, second = occurrences[0], occurrences[1]
-    assert attendance.set_rsvp(session, first.id, people[1], "yes", now=NOW).state == "going"
-    assert attendance.set_rsvp(session, first.id, people[2], "yes", now=NOW).state == "waitlisted"
-    assert attendance.set_rsvp(session, second.id, people[2], "yes", now=NOW).state == "going"
+    assert attendance.set_rsvp(session, first.id, people[1].id, "yes", now=NOW).state == "going"
+    assert attendance.set_rsvp(session, first.id, people[2].id, "yes", now=NOW).state == "waitlisted"
+    assert attendance.set_rsvp(session, second.id, people[2].id, "yes", now=NOW).state == "going"
 
 
 def test_all_future_answers_apply_now_and_to_new_occurrences(session, people):
@@ -94,7 +94,7 @@ def test_all_future_answers_apply_now_and_to_new_occurrences(session, people):
 
 def test_this_and_following_splits_the_rule_and_leaves_the_past_alone(session, people):
     made, occurrences = series.create_series(session, people[0], club_night(), now=NOW, uid="u1")
-    attendance.set_rsvp(session, occurrences[5].id, people[1], "yes", now=NOW)
+    attendance.set_rsvp(session, occurrences[5].id, people[1].id, "yes", now=NOW)
     # from the 6th occurrence on: 20:00 instead of 19:00, in another room
     new_start = occurrences[5].starts_at + timedelta(hours=1)
     later = series.split_series(
@@ -137,12 +137,17 @@ def test_reminders_of_occurrences_keep_local_offsets_across_the_dst_switch(sessi
     from sqlalchemy import select
 
     from scheduler.models import OutboxMessage
+    from scheduler.services.mail import follow_through
 
     # 24 h and 1 h before each 19:00 Berlin club night, on both sides of 28 March 2027
     _, occurrences = series.create_series(
         session, people[0], club_night(reminders=[1440, 60]), now=NOW, uid="u1"
     )
     series.answer_all_future(session, occurrences[0], people[1], "yes", now=NOW)
+    # what the planner owes as each falls due, at once
+    follow_through.plan_window(
+        session, after=NOW, until=NOW + timedelta(days=120), gathering_ids=None
+    )
     session.commit()
     due = {
         (row.gathering_id, row.key.split(":")[3]): row.due_at

@@ -11,8 +11,9 @@ from sqlalchemy import select
 
 import workers.runtime
 from scheduler.models import Gathering, OutboxMessage, Poll
+from scheduler.queues import DEFAULT, SLOTS
 from scheduler.services.polls import scheduling, slots
-from workers.queues import DEFAULT, SLOTS
+from tests.support.mail import run_planner
 from workers.slots import close_poll_at_deadline, recompute_slots, sweep_polls
 
 WINDOW_START = (datetime.now(UTC) + timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
@@ -115,6 +116,7 @@ def test_no_qualifying_slot_tells_the_organizer_and_schedules_nothing(api, db):
             scheduling.close_at_deadline(session, gid, now=DEADLINE)
             session.commit()
     with db() as session:
+        run_planner(session)
         gathering = session.get(Gathering, gid)
         assert (gathering.status, gathering.starts_at) == ("polling", None)
         assert gathering.poll.deadline_outcome == "no_slot"

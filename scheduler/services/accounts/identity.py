@@ -7,10 +7,11 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -135,13 +136,18 @@ def issue_api_token(session: Session, user: User) -> str:
     return token
 
 
+def api_token_owner(token_hash: Any) -> Select[tuple[int]]:
+    """The id of the user a bearer token (by its SHA-256) belongs to: the one rule for which
+    tokens are good, used by every API request and, as a subquery, by the RSVP fast path."""
+    return select(ApiToken.user_id).where(ApiToken.token_hash == token_hash)
+
+
 def user_for_api_token(session: Session, token: str) -> User:
     """The user a bearer token belongs to, or NotAuthenticated."""
     # one query on the hot path of every API call; interests load only if a view needs them
     user = session.scalars(
         select(User)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .where(ApiToken.token_hash == sha256_hex(token))
+        .where(User.id == api_token_owner(sha256_hex(token)).scalar_subquery())
         .options(lazyload(User.interests))
     ).first()
     if user is None:

@@ -27,12 +27,13 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
+from redis.client import Pipeline
 from sqlalchemy import Select, event, func, select, union
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.config import Config
 from scheduler.domain.ical import assemble_feed, build_event_fragment
-from scheduler.extensions import after_commit
+from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.series import Series, SeriesAnswer
 from scheduler.services.calendars import ical_events
@@ -407,6 +408,12 @@ def personal_feed_from_state(state: PersonalFeedState) -> Feed:
         cache_control=PERSONAL_CACHE_CONTROL,
         series_masters=lambda: personal_series(state.user_id),
     )
+
+
+def forget_remembered_feeds(_services: Services, pipe: Pipeline) -> None:
+    """Feed data changed (domain events were recorded): no remembered feed state holds. An
+    event listener: its command goes with the other listeners'."""
+    pipe.incr(GENERATION_KEY)
 
 
 def bump_generation(cache: redis.Redis) -> None:

@@ -1,9 +1,11 @@
-"""RSVPs: seats, the FIFO waitlist and promotion from it, never oversold.
+"""Attendance: who holds a seat, who waits, who said maybe or no.
 
-Every change to who holds a seat happens with the gathering's row locked (SELECT ... FOR
-UPDATE on PostgreSQL; SQLite serialises writers with BEGIN IMMEDIATE), and the counts
-(`going_count`, `waitlist_counter`) are read and written inside that lock. The unique
-(gathering, user) constraint makes a second RSVP row for the same person impossible.
+The rule itself is the database function `kindred_answer` (scheduler/models/attendance_function.py):
+the seat, the FIFO waitlist and promotion, all under the gathering's row lock, in one round
+trip, recording what happened as domain events. `set_rsvp` is its one Python entry, used by
+the API, the pages, one-click links and series answers; the API's WSGI fast path
+(scheduler/web/rsvp_fastpath.py) runs the same statement with the bearer token's owner in
+place of the user id. This module also reads attendance back (attendee lists, places).
 """
 
 from __future__ import annotations
@@ -12,18 +14,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session, lazyload
 
-from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from scheduler.models import Gathering, GatheringStatus, Rsvp, User
+from scheduler.domain.errors import Conflict, InvalidInput, KindredError, NotAllowed, NotFound
+from scheduler.models import Gathering, Rsvp, User
+from scheduler.services import events
 from scheduler.services.groups.circles import membership
-from scheduler.services.mail import calendar_mail
 
 # Test-only switch: False drops the row lock so a negative-control test can show the race.
 LOCKING = True
 
 RESPONSES = ("yes", "no", "maybe")
+# Answers that put the gathering in the person's calendar (and keep it in their feed).
+CALENDAR_STATES = ("going", "waitlisted", "maybe")
 
 
 class RsvpState:
@@ -33,6 +37,13 @@ class RsvpState:
     WAITLISTED = "waitlisted"
     MAYBE = "maybe"
     NOT_GOING = "not_going"
+
+
+class AnswerOrigin:
+    """How an answer was given (it decides the mail: one series invite, or one per date)."""
+
+    SINGLE = "single"
+    SERIES = "series"
 
 
 @dataclass(frozen=True)
@@ -60,170 +71,127 @@ class Attendee:
     email: str | None  # the organizer's view only
 
 
-def _locked(stmt: Any) -> Any:
-    # lazyload("*"): the hot path needs no relationships; they load if a hook asks for them
-    stmt = stmt.options(lazyload("*")).execution_options(populate_existing=True)
-    return stmt.with_for_update(of=Gathering) if LOCKING else stmt
+# What the function's error codes mean to people (it changed nothing when it answers one).
+_CLOSED = {
+    "cancelled": "This gathering was cancelled; RSVPs are closed.",
+    "ended": "This gathering has ended; RSVPs are closed.",
+    "not_scheduled": "This gathering has no time yet; RSVPs open once it is scheduled.",
+}
 
 
-def lock_gathering(session: Session, gathering_id: int) -> Gathering:
-    """Load the gathering with its row locked for the rest of the transaction, or NotFound."""
-    gathering = session.scalars(
-        _locked(select(Gathering).where(Gathering.id == gathering_id))
-    ).first()
-    if gathering is None:
-        raise NotFound(f"No gathering with id {gathering_id}.")
-    return gathering
+def answer_statement(user_id: ColumnElement[Any]) -> Select[Any]:
+    """`SELECT kindred_answer(...)` for the user `user_id` names (a bound id, or a subquery
+    such as the owner of a bearer token); bound parameters: gathering_id, response, now,
+    origin, take_lock."""
+    return select(
+        func.kindred_answer(
+            bindparam("gathering_id"),
+            user_id,
+            bindparam("response"),
+            bindparam("now"),
+            bindparam("origin"),
+            bindparam("take_lock"),
+        )
+    )
 
 
-def lock_gathering_with_rsvp(
-    session: Session, gathering_id: int, user_id: int
-) -> tuple[Gathering, Rsvp | None]:
-    """The locked gathering and the user's RSVP to it (or NotFound).
-
-    Two statements on purpose: the RSVP is read only once the lock is held. Read in the
-    locking statement, it would come from that statement's snapshot, taken before a wait for
-    the lock, and miss a promotion committed by the transaction that held it.
-    """
-    gathering = lock_gathering(session, gathering_id)
-    rsvp = session.scalars(
-        select(Rsvp)
-        .where(Rsvp.gathering_id == gathering_id, Rsvp.user_id == user_id)
-        .options(lazyload("*"))
-        .execution_options(populate_existing=True)
-    ).first()
-    return gathering, rsvp
+_ANSWER_BY_ID = answer_statement(bindparam("user_id"))
 
 
-def has_ended(gathering: Gathering, now: datetime) -> bool:
-    """True once a scheduled gathering's end has passed."""
-    return gathering.ends_at is not None and gathering.ends_at <= now
+def error_for(code: str, gathering_id: int) -> KindredError:
+    """The exception that tells people why the function refused an answer."""
+    if code in _CLOSED:
+        return Conflict(_CLOSED[code])
+    if code == "not_found":
+        return NotFound(f"No gathering with id {gathering_id}.")
+    if code == "invalid_response":
+        return InvalidInput("Answer yes, no or maybe.", field="response")
+    return KindredError(f"The answer was refused ({code}).")
 
 
-def ensure_rsvps_open(gathering: Gathering, now: datetime) -> None:
-    """Conflict (with a message for people) unless the gathering takes answers."""
-    if gathering.status == GatheringStatus.CANCELLED:
-        raise Conflict("This gathering was cancelled; RSVPs are closed.")
-    if gathering.status == GatheringStatus.COMPLETED or has_ended(gathering, now):
-        raise Conflict("This gathering has ended; RSVPs are closed.")
-    if gathering.status == GatheringStatus.POLLING or gathering.starts_at is None:
-        raise Conflict("This gathering has no time yet; RSVPs open once it is scheduled.")
-
-
-def _has_free_seat(gathering: Gathering) -> bool:
-    return gathering.capacity is None or gathering.going_count < gathering.capacity
+def outcome_from(answer: dict[str, Any]) -> RsvpOutcome:
+    """The outcome in the function's JSON."""
+    return RsvpOutcome(
+        response=answer["response"],
+        state=answer["state"],
+        waitlist_position=answer["waitlist_position"],
+        changed=answer["changed"],
+        gathering_id=answer["gathering_id"],
+        going_count=answer["going_count"],
+        seats_left=answer["seats_left"],
+    )
 
 
 def set_rsvp(
-    session: Session, gathering_id: int, user: User, response: str, *, now: datetime
+    session: Session,
+    gathering_id: int,
+    user_id: int,
+    response: str,
+    *,
+    now: datetime,
+    origin: str = AnswerOrigin.SINGLE,
 ) -> RsvpOutcome:
-    """Record `user`'s answer: take a seat, join the waitlist, or free a seat (and promote)."""
+    """Record the answer: take a seat, join the waitlist, or free a seat (and promote)."""
     if response not in RESPONSES:
         raise InvalidInput("Answer yes, no or maybe.", field="response")
-    gathering, rsvp = lock_gathering_with_rsvp(session, gathering_id, user.id)
-    ensure_rsvps_open(gathering, now)
-    if rsvp is not None and rsvp.response == response:
-        return _outcome(session, gathering, rsvp, changed=False)
-
-    previous_state = rsvp.state if rsvp is not None else None
-    if rsvp is None:
-        rsvp = Rsvp(gathering_id=gathering.id, user_id=user.id, response=response, state="")
-        session.add(rsvp)
-    rsvp.response = response
-    if response == "yes":
-        if _has_free_seat(gathering):
-            rsvp.state = RsvpState.GOING
-            gathering.going_count += 1
-        else:
-            gathering.waitlist_counter += 1
-            rsvp.state = RsvpState.WAITLISTED
-            rsvp.waitlist_ticket = gathering.waitlist_counter
-    else:
-        rsvp.state = RsvpState.MAYBE if response == "maybe" else RsvpState.NOT_GOING
-        rsvp.waitlist_ticket = None
-        if previous_state == RsvpState.GOING:
-            gathering.going_count -= 1
-    gathering.revision += 1
-    session.flush()
-    calendar_mail.on_rsvp_changed(session, gathering, rsvp, previous_state)
-    if previous_state == RsvpState.GOING:
-        promote_from_waitlist(session, gathering)
-    return _outcome(session, gathering, rsvp, changed=True)
+    answer = session.execute(
+        _ANSWER_BY_ID,
+        {
+            "gathering_id": gathering_id,
+            "user_id": user_id,
+            "response": response,
+            "now": now,
+            "origin": origin,
+            "take_lock": LOCKING,
+        },
+    ).scalar_one()
+    if "error" in answer:
+        raise error_for(answer["error"], gathering_id)
+    if answer["changed"]:
+        _forget_loaded(session, gathering_id)
+        events.announce_after_commit(session)
+    return outcome_from(answer)
 
 
-def _outcome(session: Session, gathering: Gathering, rsvp: Rsvp, *, changed: bool) -> RsvpOutcome:
-    seats = (
-        None if gathering.capacity is None else max(0, gathering.capacity - gathering.going_count)
-    )
-    return RsvpOutcome(
-        response=rsvp.response,
-        state=rsvp.state,
-        waitlist_position=waitlist_position(session, rsvp),
-        changed=changed,
-        gathering_id=gathering.id,
-        going_count=gathering.going_count,
-        seats_left=seats,
-    )
+def _forget_loaded(session: Session, gathering_id: int) -> None:
+    """The function changed rows behind the ORM's back: loaded copies must be read again."""
+    for obj in list(session.identity_map.values()):
+        if (isinstance(obj, Gathering) and obj.id == gathering_id) or (
+            isinstance(obj, Rsvp) and obj.gathering_id == gathering_id
+        ):
+            session.expire(obj)
 
 
-def promote_from_waitlist(session: Session, gathering: Gathering) -> list[Rsvp]:
-    """Give free seats to the longest-waiting people, in ticket order (call under the lock)."""
-    if gathering.capacity is None:
-        limit = None
-    else:
-        limit = gathering.capacity - gathering.going_count
-        if limit <= 0:
-            return []
-    # their users come along, so the mail hooks find them in the identity map
-    stmt = (
-        select(Rsvp, User)
-        .join(User, User.id == Rsvp.user_id)
-        .where(Rsvp.gathering_id == gathering.id, Rsvp.state == RsvpState.WAITLISTED)
-        .order_by(Rsvp.waitlist_ticket)
-        .options(lazyload("*"))
-        .execution_options(populate_existing=True)
-    )
-    if limit is not None:
-        stmt = stmt.limit(limit)
-    rows = session.execute(stmt).all()  # held: the identity map keeps weak references
-    promoted = [rsvp for rsvp, _user in rows]
-    for rsvp in promoted:
-        # the ticket stays on the row: it names this promotion (mail keys use it)
-        rsvp.state = RsvpState.GOING
-        gathering.going_count += 1
-    if promoted:
-        gathering.revision += 1
-        session.flush()
-        for rsvp in promoted:
-            calendar_mail.on_promoted(session, gathering, rsvp)
-    return promoted
-
-
-def change_capacity(session: Session, gathering: Gathering, capacity: int | None) -> list[Rsvp]:
-    """Set a new capacity (under the lock): never below the number going; promotes who fits."""
+def change_capacity(
+    session: Session, gathering: Gathering, capacity: int | None, *, now: datetime
+) -> int:
+    """Set a new capacity (with the gathering locked): never below the number going; seats
+    freed go to the waitlist in order. Returns how many were promoted."""
     if capacity is not None and capacity < gathering.going_count:
         raise InvalidInput(
             f"{gathering.going_count} people are going; capacity cannot be lower than that.",
             field="capacity",
         )
     gathering.capacity = capacity
-    return promote_from_waitlist(session, gathering)
+    session.flush()
+    seated = int(
+        session.scalar(select(func.kindred_fill_seats(literal(gathering.id), literal(now)))) or 0
+    )
+    if seated:
+        session.refresh(gathering, ["going_count", "revision", "updated_at"])
+        for obj in list(session.identity_map.values()):
+            if isinstance(obj, Rsvp) and obj.gathering_id == gathering.id:
+                session.expire(obj)
+        events.announce_after_commit(session)
+    return seated
 
 
 def waitlist_position(session: Session, rsvp: Rsvp) -> int | None:
     """1 for the next person to get a seat; None when not on the waitlist."""
     if rsvp.state != RsvpState.WAITLISTED or rsvp.waitlist_ticket is None:
         return None
-    ahead = session.scalar(
-        select(func.count())
-        .select_from(Rsvp)
-        .where(
-            Rsvp.gathering_id == rsvp.gathering_id,
-            Rsvp.state == RsvpState.WAITLISTED,
-            Rsvp.waitlist_ticket < rsvp.waitlist_ticket,
-        )
-    )
-    return int(ahead or 0) + 1
+    place = func.kindred_waitlist_place(literal(rsvp.gathering_id), literal(rsvp.waitlist_ticket))
+    return int(session.scalar(select(place)))
 
 
 def get_rsvp(session: Session, gathering_id: int, user_id: int) -> Rsvp | None:

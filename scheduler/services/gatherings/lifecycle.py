@@ -1,4 +1,7 @@
-"""Gatherings: create, read, list, who may see them."""
+"""Gatherings: create at a fixed time, read, list, change, cancel, complete.
+
+Changes record domain events (gathering changed, cancelled); mail reacts to them.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +10,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, lazyload, selectinload
 
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from scheduler.models import Gathering, GatheringStatus, Interest, User
+from scheduler.models import EventKind, Gathering, GatheringStatus, Group, Interest, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.models.interest import gathering_interests
+from scheduler.services import events
 from scheduler.services.gatherings import attendance
-from scheduler.services.groups import circles as group_service
+from scheduler.services.groups.circles import membership
 from scheduler.services.interests.vocabulary import find_interest, resolve_interests
-from scheduler.services.mail import calendar_mail
-from scheduler.services.polls.scheduling import attach_poll, schedule_deadline_job
 
 
 def reminder_settings(args: dict[str, Any]) -> tuple[list[int], int]:
@@ -33,31 +35,29 @@ def new_uid(domain: str) -> str:
     return f"{uuid.uuid4()}@{domain}"
 
 
-def create_gathering(
-    session: Session, organizer: User, args: dict[str, Any], *, now: datetime, uid_domain: str
-) -> Gathering:
-    """A fixed-time gathering (scheduled at once) or a poll (status polling)."""
-    group_id = args.get("group_id")
-    if group_id is not None:
-        group = session.get(group_service.Group, group_id)
-        if group is None:
-            raise InvalidInput(f"No group with id {group_id}.", field="group_id")
-        if group_service.membership(session, group_id, organizer.id) is None:
-            raise NotAllowed("Only members of the group can create gatherings in it.")
-    if args.get("recurrence") and args.get("starts_at") is not None:
-        from scheduler.services.gatherings import series
+def require_group_member(session: Session, organizer: User, group_id: int | None) -> None:
+    """A gathering in a group is created by one of its members (InvalidInput, NotAllowed)."""
+    if group_id is None:
+        return
+    group = session.get(Group, group_id)
+    if group is None:
+        raise InvalidInput(f"No group with id {group_id}.", field="group_id")
+    if membership(session, group_id, organizer.id) is None:
+        raise NotAllowed("Only members of the group can create gatherings in it.")
 
-        _made, occurrences = series.create_series(
-            session, organizer, args, now=now, uid=new_uid(uid_domain)
-        )
-        return occurrences[0]
+
+def new_gathering(
+    session: Session, organizer: User, args: dict[str, Any], *, uid_domain: str
+) -> Gathering:
+    """A gathering with the details `args` gives, not yet added or timed (nor a poll)."""
+    require_group_member(session, organizer, args.get("group_id"))
     reminders, followup = reminder_settings(args)
-    gathering = Gathering(
+    return Gathering(
         uid=new_uid(uid_domain),
         title=args["title"].strip() or args["title"],
         description=args.get("description", ""),
         location=args.get("location", ""),
-        group_id=group_id,
+        group_id=args.get("group_id"),
         organizer_id=organizer.id,
         timezone=args["timezone"],
         duration_minutes=args["duration_minutes"],
@@ -66,37 +66,40 @@ def create_gathering(
         followup_minutes=followup,
         interests=resolve_interests(session, args.get("interests") or []),
     )
-    if args.get("starts_at") is not None:
-        starts_at = args["starts_at"]
-        if starts_at <= now:
-            raise InvalidInput("A new gathering cannot start in the past.", field="starts_at")
-        gathering.status = GatheringStatus.SCHEDULED
-        gathering.starts_at = starts_at
-        gathering.ends_at = starts_at + timedelta(minutes=gathering.duration_minutes)
-    else:
-        gathering.status = GatheringStatus.POLLING
-        attach_poll(gathering, args["poll"], now=now)
-        if args.get("recurrence"):
-            # "find our weekly slot": the winner becomes a weekly series when scheduled
-            gathering.recurrence = weekly_poll_rule(args["recurrence"], args["timezone"])
+
+
+def create_gathering(
+    session: Session, organizer: User, args: dict[str, Any], *, now: datetime, uid_domain: str
+) -> Gathering:
+    """A gathering at the fixed time `args["starts_at"]`, scheduled at once."""
+    gathering = new_gathering(session, organizer, args, uid_domain=uid_domain)
+    starts_at = args["starts_at"]
+    if starts_at <= now:
+        raise InvalidInput("A new gathering cannot start in the past.", field="starts_at")
+    gathering.status = GatheringStatus.SCHEDULED
+    gathering.starts_at = starts_at
+    gathering.ends_at = starts_at + timedelta(minutes=gathering.duration_minutes)
     session.add(gathering)
     session.flush()
-    schedule_deadline_job(session, gathering)
     return gathering
 
 
-def weekly_poll_rule(text: str, timezone: str) -> str:
-    """The rule a polled series will follow: FREQ=WEEKLY (the weekday comes from the winner)."""
-    from scheduler.domain import recurrence
+def lock_gathering(session: Session, gathering_id: int) -> Gathering:
+    """Load the gathering with its row locked for the rest of the transaction, or NotFound.
 
-    rule = recurrence.parse_rule(text, timezone)
-    if rule.freq != recurrence.Frequency.WEEKLY or rule.by_day or rule.by_month_day:
-        raise InvalidInput(
-            "A poll can end in a weekly series only: give FREQ=WEEKLY (optionally with "
-            "INTERVAL, COUNT or UNTIL); the weekday is the one of the winning slot.",
-            field="recurrence",
-        )
-    return rule.text
+    Changes to a gathering take the lock its attendance function takes, so answers and
+    edits of one gathering happen (and record their events) one after another.
+    """
+    gathering = session.scalars(
+        select(Gathering)
+        .where(Gathering.id == gathering_id)
+        .options(lazyload("*"))
+        .execution_options(populate_existing=True)
+        .with_for_update(of=Gathering)
+    ).first()
+    if gathering is None:
+        raise NotFound(f"No gathering with id {gathering_id}.")
+    return gathering
 
 
 def get_gathering(session: Session, gathering_id: int) -> Gathering:
@@ -223,7 +226,7 @@ def update_gathering(
     Any change bumps `revision`; a change to what the invite shows bumps `sequence` too.
     Capacity changes happen under the gathering's lock: raising it promotes from the waitlist.
     """
-    gathering = attendance.lock_gathering(session, gathering_id)
+    gathering = lock_gathering(session, gathering_id)
     require_organizer(gathering, user)
     status = effective_status(gathering, now)
     if status in (GatheringStatus.CANCELLED, GatheringStatus.COMPLETED):
@@ -256,7 +259,7 @@ def update_gathering(
     if gathering.starts_at is not None and changed & {"starts_at", "duration_minutes"}:
         gathering.ends_at = gathering.starts_at + timedelta(minutes=gathering.duration_minutes)
     if "capacity" in args and args["capacity"] != gathering.capacity:
-        attendance.change_capacity(session, gathering, args["capacity"])
+        attendance.change_capacity(session, gathering, args["capacity"], now=now)
         changed.add("capacity")
 
     if not changed:
@@ -266,15 +269,35 @@ def update_gathering(
         gathering.sequence += 1
     session.flush()
     if gathering.status == GatheringStatus.SCHEDULED:
-        calendar_mail.on_gathering_changed(session, gathering, changed)
+        record_changed(session, gathering, changed)
     return gathering
+
+
+def record_changed(session: Session, gathering: Gathering, changed: set[str]) -> None:
+    """A scheduled gathering changed these fields (at its current SEQUENCE)."""
+    events.record(
+        session,
+        EventKind.GATHERING_CHANGED,
+        gathering_id=gathering.id,
+        data={"fields": sorted(changed), "sequence": gathering.sequence},
+    )
+
+
+def record_cancelled(session: Session, gathering: Gathering) -> None:
+    """A gathering was called off (at its current SEQUENCE)."""
+    events.record(
+        session,
+        EventKind.GATHERING_CANCELLED,
+        gathering_id=gathering.id,
+        data={"sequence": gathering.sequence},
+    )
 
 
 def cancel_gathering(
     session: Session, gathering_id: int, user: User, *, now: datetime
 ) -> Gathering:
     """Cancel (organizer only); cancelling twice is a no-op, an ended gathering is a Conflict."""
-    gathering = attendance.lock_gathering(session, gathering_id)
+    gathering = lock_gathering(session, gathering_id)
     require_organizer(gathering, user)
     if gathering.status == GatheringStatus.CANCELLED:
         return gathering
@@ -284,7 +307,7 @@ def cancel_gathering(
     gathering.sequence += 1
     gathering.revision += 1
     session.flush()
-    calendar_mail.on_gathering_cancelled(session, gathering)
+    record_cancelled(session, gathering)
     return gathering
 
 

@@ -10,15 +10,17 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.domain import recurrence
-from scheduler.domain.errors import InvalidInput
-from scheduler.models import Gathering, GatheringStatus, Series, SeriesAnswer, User
+from scheduler.domain.errors import Conflict, InvalidInput
+from scheduler.models import EventKind, Gathering, GatheringStatus, Series, SeriesAnswer, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
+from scheduler.services import events
+from scheduler.services.gatherings import attendance, lifecycle
+from scheduler.services.gatherings.attendance import AnswerOrigin, RsvpOutcome
 from scheduler.services.interests.vocabulary import resolve_interests
-from scheduler.services.mail.outbox import withdraw_mail
 
 TEMPLATE_FIELDS = ("duration_minutes", "capacity", "reminders", "followup_minutes", "interests")
 
@@ -65,9 +67,7 @@ def create_series(
         raise InvalidInput("The rule has no occurrences from starts_at on.", field="recurrence")
     if instants[0] <= now:
         raise InvalidInput("A new series cannot start in the past.", field="starts_at")
-    from scheduler.services.gatherings.lifecycle import reminder_settings
-
-    reminders, followup = reminder_settings(args)
+    reminders, followup = lifecycle.reminder_settings(args)
     series = Series(
         uid=uid,
         organizer_id=organizer.id,
@@ -151,17 +151,12 @@ def materialize(session: Session, series: Series, *, now: datetime) -> list[Gath
 def _apply_series_answers(
     session: Session, series: Series, occurrences: list[Gathering], *, now: datetime
 ) -> None:
-    from scheduler.services.gatherings import attendance
-
     answers = session.scalars(select(SeriesAnswer).where(SeriesAnswer.series_id == series.id))
     for answer in answers:
-        user = session.get(User, answer.user_id)
-        if user is None:
-            continue
         for gathering in occurrences:
             assert gathering.starts_at is not None
             if gathering.starts_at >= answer.from_start and gathering.starts_at > now:
-                attendance.set_rsvp(session, gathering.id, user, answer.response, now=now)
+                attendance.set_rsvp(session, gathering.id, answer.user_id, answer.response, now=now)
 
 
 def occurrences_of(session: Session, series_id: int) -> list[Gathering]:
@@ -177,11 +172,17 @@ def occurrences_of(session: Session, series_id: int) -> list[Gathering]:
 
 def answer_all_future(
     session: Session, occurrence: Gathering, user: User, response: str, *, now: datetime
-) -> list[Any]:
-    """Answer this occurrence and every later one, including those not yet materialised."""
-    from scheduler.services.gatherings import attendance
+) -> list[RsvpOutcome]:
+    """Answer this occurrence and every later one, including those not yet materialised.
 
+    This occurrence is answered first, so a closed one (Conflict) changes nothing.
+    """
     assert occurrence.series_id is not None and occurrence.starts_at is not None
+    results = [
+        attendance.set_rsvp(
+            session, occurrence.id, user.id, response, now=now, origin=AnswerOrigin.SERIES
+        )
+    ]
     answer = session.scalars(
         select(SeriesAnswer).where(
             SeriesAnswer.series_id == occurrence.series_id, SeriesAnswer.user_id == user.id
@@ -192,49 +193,35 @@ def answer_all_future(
         session.add(answer)
     answer.response = response
     answer.from_start = occurrence.starts_at
-    results = []
-    answered: list[int] = []
     for gathering in occurrences_of(session, occurrence.series_id):
         assert gathering.starts_at is not None
-        if gathering.starts_at < occurrence.starts_at:
+        if gathering.id == occurrence.id or gathering.starts_at < occurrence.starts_at:
             continue
-        if gathering.id != occurrence.id and gathering.starts_at <= now:
+        if gathering.starts_at <= now:
             continue  # the occurrence answered may be under way; later ones must lie ahead
         if gathering.status != GatheringStatus.SCHEDULED:
             continue
-        results.append(attendance.set_rsvp(session, gathering.id, user, response, now=now))
-        answered.append(gathering.id)
+        try:
+            results.append(
+                attendance.set_rsvp(
+                    session, gathering.id, user.id, response, now=now, origin=AnswerOrigin.SERIES
+                )
+            )
+        except Conflict:
+            continue  # closed since it was read
     session.flush()
-    if response in ("yes", "maybe") and answered:
-        _owe_series_invite(session, occurrence, user, answered)
+    if response in ("yes", "maybe"):
+        made = session.get(Series, occurrence.series_id)
+        assert made is not None
+        # one invite carrying the RRULE instead of one per occurrence
+        events.record(
+            session,
+            EventKind.SERIES_ANSWERED,
+            gathering_id=occurrence.id,
+            user_id=user.id,
+            data={"series_id": made.id, "sequence": made.sequence, "response": response},
+        )
     return results
-
-
-def _owe_series_invite(
-    session: Session, anchor: Gathering, user: User, answered: list[int]
-) -> None:
-    """One invite carrying the RRULE instead of one per occurrence."""
-    from scheduler.models import OutboxMessage
-    from scheduler.services.mail.outbox import owe_mail
-
-    made = session.get(Series, anchor.series_id)
-    assert made is not None
-    # the per-occurrence invites just owed by set_rsvp are replaced by the series invite
-    for gathering_id in answered:
-        withdraw_mail(session, gathering_id=gathering_id, kinds=["invite"], recipient_id=user.id)
-    earlier = session.scalar(
-        select(func.count())
-        .select_from(OutboxMessage)
-        .where(OutboxMessage.kind == "series_invite", OutboxMessage.recipient_id == user.id)
-    )
-    owe_mail(
-        session,
-        key=f"series-invite:{made.id}:{user.id}:seq{made.sequence}:n{earlier or 0}",
-        kind="series_invite",
-        recipient=user,
-        gathering_id=anchor.id,
-        payload={"series_id": made.id, "sequence": made.sequence},
-    )
 
 
 def split_series(
@@ -251,10 +238,6 @@ def split_series(
     Past occurrences stay untouched. The occurrences from this one on move to the new series
     (keeping their RSVPs), take the new time and details, and owe an update mail each.
     """
-    from scheduler.services.gatherings import attendance
-    from scheduler.services.gatherings.lifecycle import apply_details
-    from scheduler.services.mail import calendar_mail
-
     assert occurrence.series_id is not None and occurrence.recurrence_id is not None
     if occurrence.starts_at is not None and occurrence.starts_at <= now:
         raise InvalidInput("Only future occurrences can start a new series.", field="scope")
@@ -317,15 +300,15 @@ def split_series(
     for gathering, instant in zip(moved, instants, strict=False):
         if "capacity" in changes and changes["capacity"] != gathering.capacity:
             # under the occurrence's lock: raising promotes, lowering below "going" is refused
-            locked = attendance.lock_gathering(session, gathering.id)
-            attendance.change_capacity(session, locked, changes["capacity"])
+            locked = lifecycle.lock_gathering(session, gathering.id)
+            attendance.change_capacity(session, locked, changes["capacity"], now=now)
         overridden = gathering.starts_at != gathering.recurrence_id
         start, length = (
             (gathering.starts_at, gathering.duration_minutes)
             if overridden and not time_edit
             else (instant, duration)
         )
-        changed = apply_details(gathering, changes, tags)
+        changed = lifecycle.apply_details(gathering, changes, tags)
         if gathering.starts_at != start or gathering.duration_minutes != length:
             changed.add("starts_at")
         gathering.series_id = new.id
@@ -337,12 +320,12 @@ def split_series(
         gathering.timezone = timezone
         gathering.sequence += 1
         gathering.revision += 1
-        calendar_mail.on_gathering_changed(session, gathering, changed or {"title"})
+        lifecycle.record_changed(session, gathering, changed or {"title"})
     # occurrences beyond the new rule's reach (e.g. a shorter COUNT) are cancelled
     for gathering in moved[len(instants) :]:
         gathering.status = GatheringStatus.CANCELLED
         gathering.sequence += 1
-        calendar_mail.on_gathering_cancelled(session, gathering)
+        lifecycle.record_cancelled(session, gathering)
     answers = (
         []
         if new is old
@@ -373,9 +356,7 @@ def extend_horizons(session: Session, *, now: datetime) -> int:
 
 
 def _occurrence(session: Session, gathering_id: int, field: str) -> Gathering:
-    from scheduler.services.gatherings.lifecycle import get_gathering
-
-    gathering = get_gathering(session, gathering_id)
+    gathering = lifecycle.get_gathering(session, gathering_id)
     if gathering.series_id is None:
         raise InvalidInput("This gathering is not part of a series.", field=field)
     return gathering
@@ -385,13 +366,8 @@ def answer_all_future_by_id(
     session: Session, gathering_id: int, user: User, response: str, *, now: datetime
 ) -> Any:
     """RSVP `all_future`: answer this occurrence and the later ones; returns this one's outcome."""
-    from scheduler.services.gatherings import attendance
-
     occurrence = _occurrence(session, gathering_id, "all_future")
-    attendance.ensure_rsvps_open(occurrence, now)
-    outcomes = answer_all_future(session, occurrence, user, response, now=now)
-    # an open occurrence is always among those answered
-    return next(o for o in outcomes if o.gathering_id == occurrence.id)
+    return answer_all_future(session, occurrence, user, response, now=now)[0]
 
 
 def update_following(
@@ -404,10 +380,8 @@ def update_following(
     uid: str,
 ) -> Gathering:
     """PATCH with scope=following: split the series at this occurrence and apply the changes."""
-    from scheduler.services.gatherings.lifecycle import require_organizer
-
     occurrence = _occurrence(session, gathering_id, "scope")
-    require_organizer(occurrence, user)
+    lifecycle.require_organizer(occurrence, user)
     if occurrence.status != GatheringStatus.SCHEDULED:
         raise InvalidInput("Only a scheduled occurrence can start new series.", field="scope")
     new_start = args.pop("starts_at", None)

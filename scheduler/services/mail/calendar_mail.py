@@ -1,193 +1,396 @@
-"""What mail a change owes, and to whom. Called by the services that make the change.
+"""What calendar mail each domain event owes, and to whom: mail's reaction to events.
 
-Every function here only writes outbox rows (services/outbox.py) in the caller's
-transaction; nothing is sent until the commit, by the worker. What each mail says is
-decided when it is sent (services/mail_content.py), so a mail always shows the gathering as
-it is then, and one superseded before it went out is dropped.
+The planner (planner.py) hands events over in id order, which for one gathering is the order
+of its row lock; `react` writes outbox rows in the planner's transaction. What each mail says
+is decided when it is sent (content.py), so a mail always shows the gathering as it is then,
+and one superseded before it went out is dropped.
 
-Outbox keys name the purpose, gathering, recipient and SEQUENCE, so each calendar change is
-owed at most once per person:
-  invite:{g}:{u}:seq{n}:r{k}   REQUEST on answering yes/maybe (k counts this person's earlier
-                               invites and cancellations: yes again after a no is a new invite)
-  update:{g}:{u}:seq{n}        REQUEST with the higher SEQUENCE after a time or place change
-  cancel:{g}:{u}:seq{n}        CANCEL to everyone when the gathering is cancelled
-  decline:{g}:{u}:seq{n}:r{k}  CANCEL to one person who changed their answer to no
-  promoted:{g}:{u}:{ticket}    "a seat opened: you're going", with the REQUEST
+Outbox keys name the purpose, gathering, recipient and SEQUENCE (and, for one person's
+change of mind, the event), so each calendar change is owed at most once per person:
+  invite:{g}:{u}:seq{n}:e{event}    REQUEST on joining (yes/maybe/waitlisted), and to the
+                                    invitees when a poll is scheduled
+  decline:{g}:{u}:seq{n}:e{event}   CANCEL to one person who left, if a calendar mail may
+                                    have reached them
+  promoted:{g}:{u}:{ticket}         "a seat opened: you're going", with the REQUEST
+  update:{g}:{u}:seq{n}             REQUEST with the higher SEQUENCE after a time or place change
+  cancel:{g}:{u}:seq{n}             CANCEL to everyone when the gathering is cancelled
+  series-invite:{s}:{u}:seq{n}:e{event}  one REQUEST with the RRULE for "all future"
+  poll_failed:{g}                   the deadline passed and no time worked
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
-from scheduler.models import Gathering, GatheringStatus, Invitation, OutboxMessage, Rsvp, User
-from scheduler.models.outbox import OutboxStatus
-from scheduler.services.calendars import feeds  # noqa: F401 - its flush hook keeps feed caches fresh
+from scheduler.models import (
+    DomainEvent,
+    EventKind,
+    Gathering,
+    GatheringStatus,
+    Invitation,
+    OutboxMessage,
+    OutboxStatus,
+    Rsvp,
+    User,
+)
+from scheduler.services.gatherings.attendance import CALENDAR_STATES, AnswerOrigin
 from scheduler.services.mail import follow_through
-from scheduler.services.mail.outbox import owe_mail, withdraw_mail
+from scheduler.services.mail.outbox import owe_many, withdraw_mail
 
-# Answers that put the gathering in the person's calendar.
-ATTENDING_STATES = ("going", "waitlisted", "maybe")
 # Changes that move the event in people's calendars: they are told by mail. (Other invite
 # fields still raise SEQUENCE, which feeds and the next mail carry.)
 TIME_OR_PLACE = frozenset({"starts_at", "duration_minutes", "timezone", "location"})
 # Mail that puts the gathering into someone's calendar.
 CALENDAR_KINDS = ("invite", "update", "promoted")
+# Mail that may already be in someone's calendar app: a CANCEL must follow it.
+_REACHED = (OutboxStatus.SENT, OutboxStatus.CLAIMED, OutboxStatus.FAILED)
+_ATTENDANCE = (EventKind.ANSWERED, EventKind.PROMOTED)
 
 
-def calendar_recipients(session: Session, gathering: Gathering) -> list[User]:
-    """Who has the gathering in their calendar: yes/maybe/waitlisted, and invitees who did not
-    say no, in id order."""
-    answered = select(Rsvp.user_id).where(
-        Rsvp.gathering_id == gathering.id, Rsvp.state.in_(ATTENDING_STATES)
-    )
-    declined = select(Rsvp.user_id).where(
-        Rsvp.gathering_id == gathering.id, Rsvp.state.not_in(ATTENDING_STATES)
-    )
-    invited = select(Invitation.user_id).where(
-        Invitation.gathering_id == gathering.id, Invitation.user_id.not_in(declined)
-    )
-    return list(
-        session.scalars(select(User).where(User.id.in_(answered.union(invited))).order_by(User.id))
-    )
+@dataclass
+class Reaction:
+    """What a batch of events came to: the gatherings touched, and how many mails owed."""
+
+    touched: set[int] = field(default_factory=set)
+    owed: int = 0
 
 
-def _round(session: Session, gathering_id: int, user_id: int) -> int:
-    """A counter that rises each time this person is put on or taken off the gathering.
+def react(session: Session, events: Sequence[DomainEvent], *, now: datetime) -> Reaction:
+    """Owe the mail these events call for (all due now), in their order.
 
-    It counts their invite and cancel rows (withdrawn ones too), so an invite owed after
-    yes, no, yes again gets a key of its own, while the same transition is owed only once.
+    Answers and promotions come in runs (hundreds when a popular gathering opens), handled
+    a run at a time with a few statements; the rarer gathering events one by one.
     """
-    return int(
-        session.scalar(
-            select(func.count())
-            .select_from(OutboxMessage)
-            .where(
-                OutboxMessage.gathering_id == gathering_id,
-                OutboxMessage.recipient_id == user_id,
-                OutboxMessage.kind.in_(("invite", "cancel")),
-            )
-        )
-        or 0
-    )
-
-
-def _ever_sent_calendar_mail(session: Session, gathering_id: int, user_id: int) -> bool:
-    """True when a calendar mail for this gathering went (or may have gone) to this person."""
-    found = session.scalars(
-        select(OutboxMessage.id).where(
-            OutboxMessage.gathering_id == gathering_id,
-            OutboxMessage.recipient_id == user_id,
-            OutboxMessage.kind.in_(CALENDAR_KINDS),
-            OutboxMessage.status.in_(
-                (OutboxStatus.SENT, OutboxStatus.CLAIMED, OutboxStatus.FAILED)
-            ),
-        )
-    ).first()
-    return found is not None
-
-
-def owe_invite(
-    session: Session, gathering: Gathering, user: User, round_: int | None = None
-) -> None:
-    """REQUEST to one person (round_: see _round; given, it makes the call idempotent)."""
-    if round_ is None:
-        round_ = _round(session, gathering.id, user.id)
-    owe_mail(
-        session,
-        key=f"invite:{gathering.id}:{user.id}:seq{gathering.sequence}:r{round_}",
-        kind="invite",
-        recipient=user,
-        gathering_id=gathering.id,
-        payload={"sequence": gathering.sequence},
-    )
-
-
-def on_promoted(session: Session, gathering: Gathering, rsvp: Rsvp) -> None:
-    """A waitlisted attendee got a seat: tell them ("a seat opened: you're going")."""
-    user = session.get(User, rsvp.user_id)
-    assert user is not None
-    owe_mail(
-        session,
-        key=f"promoted:{gathering.id}:{user.id}:{rsvp.waitlist_ticket}",
-        kind="promoted",
-        recipient=user,
-        gathering_id=gathering.id,
-        payload={"sequence": gathering.sequence},
-    )
-    follow_through.follow_rsvp(session, gathering, rsvp, previous_state="waitlisted")
-
-
-def on_rsvp_changed(
-    session: Session, gathering: Gathering, rsvp: Rsvp, previous_state: str | None
-) -> None:
-    """Yes/maybe owes an invite; a change to no owes that person a cancellation."""
-    follow_through.follow_rsvp(session, gathering, rsvp, previous_state)
-    if gathering.status != GatheringStatus.SCHEDULED:
-        return
-    user = session.get(User, rsvp.user_id)
-    assert user is not None
-    was_attending = previous_state in ATTENDING_STATES
-    if rsvp.state in ATTENDING_STATES:
-        if not was_attending:
-            withdraw_mail(
-                session, gathering_id=gathering.id, kinds=["cancel"], recipient_id=user.id
-            )
-            owe_invite(session, gathering, user)
-        return
-    if not was_attending:
-        return
-    withdraw_mail(session, gathering_id=gathering.id, kinds=CALENDAR_KINDS, recipient_id=user.id)
-    if _ever_sent_calendar_mail(session, gathering.id, user.id):
-        round_ = _round(session, gathering.id, user.id)
-        owe_mail(
-            session,
-            key=f"decline:{gathering.id}:{user.id}:seq{gathering.sequence}:r{round_}",
-            kind="cancel",
-            recipient=user,
-            gathering_id=gathering.id,
-            payload={"sequence": gathering.sequence, "scope": "person"},
-        )
-
-
-def on_gathering_changed(session: Session, gathering: Gathering, changed: set[str]) -> None:
-    """A time or place change owes everyone with it in their calendar a REQUEST with the new
-    SEQUENCE (pending mail of older sequences is withdrawn: this one replaces it)."""
-    follow_through.follow_gathering(session, gathering, changed)
-    if gathering.status != GatheringStatus.SCHEDULED or not changed & TIME_OR_PLACE:
-        return
-    withdraw_mail(session, gathering_id=gathering.id, kinds=["invite", "update"])
-    for user in calendar_recipients(session, gathering):
-        owe_mail(
-            session,
-            key=f"update:{gathering.id}:{user.id}:seq{gathering.sequence}",
-            kind="update",
-            recipient=user,
-            gathering_id=gathering.id,
-            payload={"sequence": gathering.sequence},
-        )
-
-
-def on_gathering_cancelled(session: Session, gathering: Gathering) -> None:
-    """CANCEL to everyone who was sent the gathering; what was not sent yet is withdrawn."""
-    follow_through.withdraw_gathering(session, gathering)
-    withdraw_mail(session, gathering_id=gathering.id, kinds=CALENDAR_KINDS)
-    for user in calendar_recipients(session, gathering):
-        if not _ever_sent_calendar_mail(session, gathering.id, user.id):
+    reaction = Reaction()
+    run: list[DomainEvent] = []
+    for event in events:
+        if event.gathering_id is not None:
+            reaction.touched.add(event.gathering_id)
+        if event.kind in _ATTENDANCE:
+            run.append(event)
             continue
-        owe_mail(
-            session,
-            key=f"cancel:{gathering.id}:{user.id}:seq{gathering.sequence}",
-            kind="cancel",
-            recipient=user,
-            gathering_id=gathering.id,
-            payload={"sequence": gathering.sequence, "scope": "everyone"},
+        reaction.owed += _owe_for_attendance(session, run, now=now)
+        run = []
+        handler = _GATHERING_HANDLERS.get(event.kind)
+        if handler is not None:
+            reaction.owed += handler(session, event, now)
+    reaction.owed += _owe_for_attendance(session, run, now=now)
+    return reaction
+
+
+def _owed(
+    key: str,
+    kind: str,
+    gathering_id: int,
+    user_id: int,
+    email: str,
+    now: datetime,
+    **payload: Any,
+) -> dict[str, Any]:
+    """One outbox row, due now."""
+    return {
+        "key": key,
+        "kind": kind,
+        "gathering_id": gathering_id,
+        "recipient_id": user_id,
+        "recipient_email": email,
+        "due_at": now,
+        "payload": payload,
+    }
+
+
+@dataclass
+class _Fold:
+    """The outbox changes a run of answers adds up to, before they are written."""
+
+    new_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # pending rows that predate the run, withdrawn as (gathering, person, kind)
+    withdrawn: set[tuple[int, int, str]] = field(default_factory=set)
+
+    def withdraw(self, gathering_id: int, user_id: int, kinds: Iterable[str]) -> None:
+        kinds = set(kinds)
+        for key, row in list(self.new_rows.items()):
+            if (row["gathering_id"], row["recipient_id"]) == (gathering_id, user_id) and row[
+                "kind"
+            ] in kinds:
+                del self.new_rows[key]
+        self.withdrawn.update((gathering_id, user_id, kind) for kind in kinds)
+
+    def owe(self, row: dict[str, Any]) -> None:
+        self.new_rows.setdefault(row["key"], row)
+
+
+def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: datetime) -> int:
+    """Joining owes an invite (pending cancellations withdrawn); leaving withdraws pending
+    calendar mail and owes a decline if a calendar mail went (or may have gone) out; a
+    promotion owes "a seat opened". Only while the gathering is still scheduled."""
+    if not run:
+        return 0
+    gathering_ids = {e.gathering_id for e in run}
+    user_ids = {e.user_id for e in run}
+    scheduled = set(
+        session.scalars(
+            select(Gathering.id).where(
+                Gathering.id.in_(gathering_ids), Gathering.status == GatheringStatus.SCHEDULED
+            )
         )
+    )
+    emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
+    reached = set(
+        session.execute(
+            select(OutboxMessage.gathering_id, OutboxMessage.recipient_id).where(
+                tuple_(OutboxMessage.gathering_id, OutboxMessage.recipient_id).in_(
+                    {(e.gathering_id, e.user_id) for e in run}
+                ),
+                OutboxMessage.kind.in_(CALENDAR_KINDS),
+                OutboxMessage.status.in_(_REACHED),
+            )
+        ).all()
+    )
+    fold = _Fold()
+    for event in run:
+        g, u = event.gathering_id, event.user_id
+        if g not in scheduled or u not in emails:
+            continue
+        assert g is not None and u is not None
+        sequence = event.data["sequence"]
+        if event.kind == EventKind.PROMOTED:
+            ticket = event.data["ticket"]
+            fold.owe(
+                _owed(
+                    f"promoted:{g}:{u}:{ticket}",
+                    "promoted",
+                    g,
+                    u,
+                    emails[u],
+                    now,
+                    sequence=sequence,
+                )
+            )
+            continue
+        was_in = event.data["previous_state"] in CALENDAR_STATES
+        is_in = event.data["state"] in CALENDAR_STATES
+        if is_in and not was_in:
+            fold.withdraw(g, u, ["cancel"])
+            if event.data.get("origin") != AnswerOrigin.SERIES:  # the series invite covers it
+                fold.owe(
+                    _owed(
+                        f"invite:{g}:{u}:seq{sequence}:e{event.id}",
+                        "invite",
+                        g,
+                        u,
+                        emails[u],
+                        now,
+                        sequence=sequence,
+                    )
+                )
+        elif was_in and not is_in:
+            fold.withdraw(g, u, CALENDAR_KINDS)
+            if (g, u) in reached:
+                fold.owe(
+                    _owed(
+                        f"decline:{g}:{u}:seq{sequence}:e{event.id}",
+                        "cancel",
+                        g,
+                        u,
+                        emails[u],
+                        now,
+                        sequence=sequence,
+                        scope="person",
+                    )
+                )
+    if fold.withdrawn:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING,
+                tuple_(
+                    OutboxMessage.gathering_id, OutboxMessage.recipient_id, OutboxMessage.kind
+                ).in_(fold.withdrawn),
+            )
+            .values(status=OutboxStatus.WITHDRAWN)
+            .execution_options(synchronize_session=False)
+        )
+    return len(owe_many(session, list(fold.new_rows.values())))
 
 
-def on_gathering_scheduled(session: Session, gathering: Gathering) -> None:
+def calendar_holders(session: Session, gathering_id: int, as_of_event: int) -> list[User]:
+    """Who had the gathering in their calendar when event `as_of_event` happened: attending
+    (going, waitlisted, maybe) or invited without having said no; in id order.
+
+    Today's answers, taken back to that moment by the answers still waiting behind it.
+    """
+    states: dict[int, str | None] = dict(
+        session.execute(
+            select(Rsvp.user_id, Rsvp.state).where(Rsvp.gathering_id == gathering_id)
+        ).all()
+    )
+    later = session.execute(
+        select(DomainEvent.user_id, DomainEvent.kind, DomainEvent.data)
+        .where(
+            DomainEvent.gathering_id == gathering_id,
+            DomainEvent.id > as_of_event,
+            DomainEvent.kind.in_(_ATTENDANCE),
+        )
+        .order_by(DomainEvent.id.desc())
+    ).all()
+    for user_id, kind, data in later:  # the earliest later event wins: it is applied last
+        states[user_id] = data["previous_state"] if kind == EventKind.ANSWERED else "waitlisted"
+    invited = set(
+        session.scalars(select(Invitation.user_id).where(Invitation.gathering_id == gathering_id))
+    )
+    holders = {
+        user_id
+        for user_id in states.keys() | invited
+        if states.get(user_id) in CALENDAR_STATES
+        or (user_id in invited and states.get(user_id) is None)
+    }
+    if not holders:
+        return []
+    return list(session.scalars(select(User).where(User.id.in_(holders)).order_by(User.id)))
+
+
+def _ever_reached(session: Session, gathering_id: int) -> set[int]:
+    """People to whom a calendar mail for the gathering went (or may have gone)."""
+    return set(
+        session.scalars(
+            select(OutboxMessage.recipient_id).where(
+                OutboxMessage.gathering_id == gathering_id,
+                OutboxMessage.kind.in_(CALENDAR_KINDS),
+                OutboxMessage.status.in_(_REACHED),
+            )
+        )
+    )
+
+
+def _owe_each(
+    session: Session,
+    users: Iterable[User],
+    *,
+    key: str,
+    kind: str,
+    gathering_id: int,
+    now: datetime,
+    **payload: Any,
+) -> int:
+    """One mail of `kind` to each of `users` (`key` with `{user}` for the person's id)."""
+    rows = [
+        _owed(key.format(user=user.id), kind, gathering_id, user.id, user.email, now, **payload)
+        for user in users
+    ]
+    return len(owe_many(session, rows))
+
+
+def _on_changed(session: Session, event: DomainEvent, now: datetime) -> int:
+    """A time or place change owes everyone with it in their calendar a REQUEST with the new
+    SEQUENCE (pending mail of older sequences is withdrawn: this one replaces it). Reminders
+    materialised for the old time are withdrawn; the planner plans the new ones."""
+    g = event.gathering_id
+    assert g is not None
+    fields = set(event.data["fields"])
+    if fields & follow_through.TIMING_FIELDS:
+        follow_through.withdraw_pending(session, gathering_id=g)
+    gathering = session.get(Gathering, g)
+    if gathering is None or gathering.status != GatheringStatus.SCHEDULED:
+        return 0
+    if not fields & TIME_OR_PLACE:
+        return 0
+    sequence = event.data["sequence"]
+    withdraw_mail(session, gathering_id=g, kinds=["invite", "update"])
+    holders = calendar_holders(session, g, event.id)
+    return _owe_each(
+        session,
+        holders,
+        key=f"update:{g}:{{user}}:seq{sequence}",
+        kind="update",
+        gathering_id=g,
+        now=now,
+        sequence=sequence,
+    )
+
+
+def _on_cancelled(session: Session, event: DomainEvent, now: datetime) -> int:
+    """CANCEL to everyone who was sent the gathering; what was not sent yet is withdrawn."""
+    g = event.gathering_id
+    assert g is not None
+    follow_through.withdraw_pending(session, gathering_id=g)
+    withdraw_mail(session, gathering_id=g, kinds=CALENDAR_KINDS)
+    reached = _ever_reached(session, g)
+    sequence = event.data["sequence"]
+    holders = [user for user in calendar_holders(session, g, event.id) if user.id in reached]
+    return _owe_each(
+        session,
+        holders,
+        key=f"cancel:{g}:{{user}}:seq{sequence}",
+        kind="cancel",
+        gathering_id=g,
+        now=now,
+        sequence=sequence,
+        scope="everyone",
+    )
+
+
+def _on_scheduled(session: Session, event: DomainEvent, now: datetime) -> int:
     """A poll was scheduled: its participants (and anyone who already answered) get invites."""
-    session.flush()  # the invitations recorded by the caller must be visible to the query
-    follow_through.follow_gathering(session, gathering)
-    for user in calendar_recipients(session, gathering):
-        owe_invite(session, gathering, user, round_=0)  # nobody could answer before
+    g = event.gathering_id
+    assert g is not None
+    sequence = event.data["sequence"]
+    holders = calendar_holders(session, g, event.id)
+    return _owe_each(
+        session,
+        holders,
+        key=f"invite:{g}:{{user}}:seq{sequence}:e{event.id}",
+        kind="invite",
+        gathering_id=g,
+        now=now,
+        sequence=sequence,
+    )
+
+
+def _on_poll_failed(session: Session, event: DomainEvent, now: datetime) -> int:
+    """The deadline passed and no time qualified: the organizer is told."""
+    organizer = session.get(User, event.user_id) if event.user_id is not None else None
+    if organizer is None or event.gathering_id is None:
+        return 0
+    return _owe_each(
+        session,
+        [organizer],
+        key=f"poll_failed:{event.gathering_id}",
+        kind="poll_failed",
+        gathering_id=event.gathering_id,
+        now=now,
+        **event.data,
+    )
+
+
+def _on_series_answered(session: Session, event: DomainEvent, now: datetime) -> int:
+    """ "All future" yes or maybe: one invite carrying the series' RRULE."""
+    person = session.get(User, event.user_id) if event.user_id is not None else None
+    if person is None or event.gathering_id is None:
+        return 0
+    series_id, sequence = event.data["series_id"], event.data["sequence"]
+    return _owe_each(
+        session,
+        [person],
+        key=f"series-invite:{series_id}:{{user}}:seq{sequence}:e{event.id}",
+        kind="series_invite",
+        gathering_id=event.gathering_id,
+        now=now,
+        series_id=series_id,
+        sequence=sequence,
+    )
+
+
+_GATHERING_HANDLERS = {
+    EventKind.GATHERING_CHANGED: _on_changed,
+    EventKind.GATHERING_CANCELLED: _on_cancelled,
+    EventKind.GATHERING_SCHEDULED: _on_scheduled,
+    EventKind.POLL_FAILED: _on_poll_failed,
+    EventKind.SERIES_ANSWERED: _on_series_answered,
+}

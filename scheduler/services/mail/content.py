@@ -1,14 +1,13 @@
-"""What an owed mail says: one renderer per outbox `kind`, chosen from a registry.
+"""What calendar mail says (invite, update, promoted, cancel, poll_failed), and the helpers
+every mail's renderer builds on (`compose`, `compose_shared`, times in people's zones).
 
-Delivery calls `render_outbox_message` at send time, so a mail always shows the gathering as
-it is now; a renderer returns None when the mail is no longer owed (a newer update
-supersedes it, the person changed their answer back). Other modules add kinds with
-`@renderer("kind")` and build their mail with `compose`.
+Mail is rendered at send time (renderers.py picks the renderer of a row's kind), so it
+always shows the gathering as it is now; a renderer returns None when the mail is no longer
+owed (a newer update supersedes it, the person changed their answer back).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -25,54 +24,11 @@ from scheduler.domain.ical import build_invite
 from scheduler.domain.messages import OutgoingMail, stable_message_id
 from scheduler.domain.timezones import zone
 from scheduler.models import Gathering, GatheringStatus, Invitation, OutboxMessage, Rsvp, User
-from scheduler.models.base import utcnow
 from scheduler.services.calendars import ical_events
-
-Renderer = Callable[[Session, OutboxMessage, Config, datetime], OutgoingMail | None]
-RENDERERS: dict[str, Renderer] = {}
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "mail"
 # States whose holder keeps the gathering in their calendar.
 ATTENDING_STATES = frozenset({"going", "waitlisted", "maybe"})
-
-
-def renderer(kind: str) -> Callable[[Renderer], Renderer]:
-    """Register the function that renders outbox rows of this kind."""
-
-    def register(fn: Renderer) -> Renderer:
-        RENDERERS[kind] = fn
-        return fn
-
-    return register
-
-
-def _register_other_kinds() -> None:
-    """Import the modules that register their own kinds (reminders, digests, ...)."""
-    import importlib
-
-    for module in (
-        "scheduler.services.mail.follow_through_mail",
-        "scheduler.services.mail.nudge_mail",
-        "scheduler.services.mail.series_mail",
-    ):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-def render_outbox_message(
-    session: Session, row: OutboxMessage, config: Config, now: datetime | None = None
-) -> OutgoingMail | None:
-    """The mail an outbox row owes now, or None when there is nothing to send any more."""
-    fn = RENDERERS.get(row.kind)
-    if fn is None:
-        _register_other_kinds()
-        fn = RENDERERS.get(row.kind)
-    if fn is None:
-        raise LookupError(f"no renderer for outbox kind {row.kind!r}")
-    return fn(session, row, config, now or utcnow())
 
 
 @lru_cache(maxsize=1)
@@ -410,7 +366,6 @@ def _invite_like(
     )
 
 
-@renderer("invite")
 def render_invite(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
@@ -418,7 +373,6 @@ def render_invite(
     return _invite_like(session, row, config, now, subject_prefix="Invitation", template="invite")
 
 
-@renderer("update")
 def render_update(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
@@ -426,7 +380,6 @@ def render_update(
     return _invite_like(session, row, config, now, subject_prefix="Updated", template="update")
 
 
-@renderer("promoted")
 def render_promoted(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
@@ -443,7 +396,6 @@ def render_promoted(
     )
 
 
-@renderer("cancel")
 def render_cancel(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
@@ -473,7 +425,6 @@ def render_cancel(
     )
 
 
-@renderer("poll_failed")
 def render_poll_failed(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:

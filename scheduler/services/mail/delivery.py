@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import redis
 from sqlalchemy import Connection, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -27,7 +26,10 @@ from scheduler.config import Config
 from scheduler.domain.messages import RenderedMail, render_message
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, OutboxMessage, OutboxStatus, utcnow
+from scheduler.queues import MAIL
 from scheduler.services.calendars import ical_events
+from scheduler.services.mail.follow_through import prefetch_follow_through
+from scheduler.services.mail.renderers import render_outbox_message
 from scheduler.services.mail.transport import Transport, open_transport
 
 log = logging.getLogger("kindred.delivery")
@@ -39,7 +41,6 @@ DEFAULT_BATCH_SIZE = 100
 JOB_BUDGET_SECONDS = 100.0
 # At most this many delivery jobs are queued at once by a sweep (one per worker is plenty).
 MAX_PARALLEL_JOBS = 4
-_MARKER = "_kindred_deliver_soon"
 
 
 @dataclass
@@ -124,10 +125,6 @@ def _render_batch(
     services: Services, ids: Sequence[int], token: datetime, now: datetime
 ) -> tuple[list[_Ready], list[int], list[tuple[int, str]]]:
     """Render claimed rows in one short transaction: (ready, withdrawn ids, poison rows)."""
-    from scheduler.services.mail import follow_through_mail  # noqa: F401 - registers its kinds
-    from scheduler.services.mail.content import render_outbox_message
-    from scheduler.services.mail.follow_through import prefetch_follow_through
-
     ready: list[_Ready] = []
     gone: list[int] = []
     poison: list[tuple[int, str]] = []
@@ -387,15 +384,11 @@ def jobs_needed(due_now: int, batch_size: int = DEFAULT_BATCH_SIZE) -> int:
 
 
 DELIVERY_KICK_KEY = "kindred:outbox:kick"
-DELIVERY_KICK_TTL = 30
 
 
 def clear_delivery_kick(services: Services) -> None:
     """Called as a delivery job starts: the next owed mail may queue a new job."""
-    try:
-        services.redis.delete(DELIVERY_KICK_KEY)
-    except redis.RedisError:
-        log.warning("could not clear the delivery kick flag", exc_info=True)
+    services.clear_flag(DELIVERY_KICK_KEY)
 
 
 def kick_delivery(services: Services) -> None:
@@ -405,30 +398,25 @@ def kick_delivery(services: Services) -> None:
     one delivery job each. deliver_due clears the flag before it claims, so mail committed
     after that queues a new kick; the sweep covers a lost flag or job.
     """
-    from workers.queues import MAIL
+    services.enqueue_once(DELIVER_DUE_JOB, queue=MAIL, flag=DELIVERY_KICK_KEY)
 
-    try:
-        if not services.redis.set(DELIVERY_KICK_KEY, 1, nx=True, ex=DELIVERY_KICK_TTL):
-            return
-    except redis.RedisError:
-        pass  # enqueue anyway: a duplicate delivery job finds nothing left to claim
-    services.enqueue(DELIVER_DUE_JOB, queue=MAIL)
+
+def schedule_delivery(services: Services, at: datetime) -> None:
+    """A delivery job at `at` for rows due then (one job id per second: whoever finds the same
+    due time schedules it once). Needs the worker's scheduler."""
+    services.enqueue(
+        DELIVER_DUE_JOB,
+        queue=MAIL,
+        job_id=f"outbox-due-{at:%Y%m%dT%H%M%S}",
+        at=at + timedelta(milliseconds=200),
+    )
 
 
 def deliver_soon_after_commit(session: Session) -> None:
     """Mail owed in this transaction is due now: start delivery once it commits (once)."""
     services: Services | None = session.info.get("services")
-    if services is None:
-        return
-    pending = session.info.get("after_commit_callbacks", [])
-    if any(getattr(callback, _MARKER, False) for callback in pending):
-        return
-
-    def _enqueue() -> None:
-        kick_delivery(services)
-
-    setattr(_enqueue, _MARKER, True)
-    after_commit(session, _enqueue)
+    if services is not None:
+        after_commit(session, lambda: kick_delivery(services), once_as="kick_delivery")
 
 
 # --- what organizers and operators see -------------------------------------------------------

@@ -1,21 +1,27 @@
-"""Reminders before a gathering and the follow-up after it, owed as outbox rows.
+"""Reminders before a gathering and the follow-up after it: planned from attendance.
 
-A reminder is owed to each going or maybe attendee at every offset in `gathering.reminders`
-(minutes before the start) that is still ahead when they join; a follow-up is owed to those
-going, `followup_minutes` after the end. Keys name the start (or end) time they were computed
-for, so a reschedule owes new rows and withdraws the old pending ones: a stale reminder is
-never sent. Withdrawn rows come back to life if the same reminder is owed again (e.g. no,
-then yes), which is safe because a withdrawn row was never sent.
+An answer writes no reminder rows. Shortly before they fall due, the planner (planner.py,
+run by the clock and woken by every answer) materialises them from who attends then:
+reminders at each offset in `gathering.reminders` (minutes before the start) to those going
+or maybe, the follow-up `followup_minutes` after the end to those going, skipping people who
+turned reminders off or muted the gathering. `plan_ahead` covers every gathering up to
+`PLANNING_HORIZON` from now and remembers how far it got (a planner mark); an answer or a
+change of time within that span is covered at once by `plan_gatherings`.
+
+Keys name the start (or end) a row was computed for, so a moved gathering owes new rows and
+nothing needs rewriting; owing is idempotent by key (a withdrawn row comes back if owed
+again: it was never sent). Delivery asks `still_owed` before sending: a reminder for a start
+that moved, a cancelled gathering, a changed answer or an unsubscribe is withdrawn instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, lazyload
 
 from scheduler.models import (
@@ -24,206 +30,185 @@ from scheduler.models import (
     GatheringStatus,
     OutboxMessage,
     OutboxStatus,
+    PlannerMark,
     Rsvp,
     User,
     utcnow,
 )
-from scheduler.services.mail.outbox import owe_many, withdraw_mail
+from scheduler.services.mail.outbox import owed_rows, withdraw_mail
 
 REMINDER = "reminder"
 FOLLOWUP = "followup"
 FOLLOW_THROUGH_KINDS = (REMINDER, FOLLOWUP)
 REMINDED_STATES = ("going", "maybe")
 FOLLOWED_UP_STATES = ("going",)
+# Gathering fields whose change moves reminders or follow-ups.
+TIMING_FIELDS = frozenset(
+    {"starts_at", "ends_at", "duration_minutes", "reminders", "followup_minutes", "status"}
+)
+# How far ahead rows are materialised: well beyond the clock's sweep interval, so a reminder
+# is an outbox row (and a delivery job is scheduled for it) before it falls due.
+PLANNING_HORIZON = timedelta(minutes=5)
+MARK = "follow_through"
+# The schema's limits: reminders up to 60 days ahead, follow-ups up to 30 days after an end,
+# gatherings up to MAX_DURATION long; they bound the index range the planner reads.
+MAX_REMINDER = timedelta(days=60)
+MAX_FOLLOWUP_AFTER_START = timedelta(days=30 + 31)
 
 
 def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y%m%dT%H%M%SZ")
 
 
-def reminder_key(gathering: Gathering, user_id: int, offset: int) -> str:
+def reminder_key(gathering_id: int, user_id: int, offset: int, starts_at: datetime) -> str:
     """The outbox key of one reminder: gathering, person, offset and the start it is for."""
-    assert gathering.starts_at is not None
-    return f"reminder:{gathering.id}:{user_id}:{offset}:{_stamp(gathering.starts_at)}"
+    return f"reminder:{gathering_id}:{user_id}:{offset}:{_stamp(starts_at)}"
 
 
-def followup_key(gathering: Gathering, user_id: int) -> str:
+def followup_key(gathering_id: int, user_id: int, ends_at: datetime) -> str:
     """The outbox key of one follow-up: gathering, person and the end it is for."""
-    assert gathering.ends_at is not None
-    return f"followup:{gathering.id}:{user_id}:{_stamp(gathering.ends_at)}"
+    return f"followup:{gathering_id}:{user_id}:{_stamp(ends_at)}"
 
 
-@dataclass(frozen=True)
-class OwedFollowThrough:
-    """One reminder or follow-up that should be pending."""
+# Reminders due in (:after, :until] to whoever attends now, in one statement: the index on
+# (status, starts_at) bounds the scan to gatherings starting before :until + the largest offset.
+_DUE_REMINDERS = text(
+    """
+    SELECT g.id, g.starts_at, offsets.minutes, r.user_id, u.email
+    FROM gatherings g
+    CROSS JOIN LATERAL (
+        SELECT DISTINCT value::integer AS minutes FROM json_array_elements_text(g.reminders)
+    ) AS offsets
+    JOIN rsvps r ON r.gathering_id = g.id AND r.state IN ('going', 'maybe')
+    JOIN users u ON u.id = r.user_id AND u.reminders_enabled
+    WHERE g.status = 'scheduled'
+      AND g.starts_at > :after AND g.starts_at <= :latest_start
+      AND g.starts_at - make_interval(mins => offsets.minutes) > :after
+      AND g.starts_at - make_interval(mins => offsets.minutes) <= :until
+      AND (:all_gatherings OR g.id IN :gathering_ids)
+      AND NOT EXISTS (SELECT 1 FROM gathering_mutes m
+                      WHERE m.gathering_id = g.id AND m.user_id = r.user_id)
+    """
+).bindparams(bindparam("gathering_ids", expanding=True))
 
-    key: str
-    kind: str
-    user_id: int
-    email: str
-    due_at: datetime
-    payload: dict[str, Any]
+_DUE_FOLLOWUPS = text(
+    """
+    SELECT g.id, g.ends_at, g.followup_minutes, r.user_id, u.email
+    FROM gatherings g
+    JOIN rsvps r ON r.gathering_id = g.id AND r.state = 'going'
+    JOIN users u ON u.id = r.user_id AND u.reminders_enabled
+    WHERE g.status IN ('scheduled', 'completed')
+      AND g.starts_at > :earliest_start AND g.starts_at <= :until
+      AND g.ends_at + make_interval(mins => g.followup_minutes) > :after
+      AND g.ends_at + make_interval(mins => g.followup_minutes) <= :until
+      AND (:all_gatherings OR g.id IN :gathering_ids)
+      AND NOT EXISTS (SELECT 1 FROM gathering_mutes m
+                      WHERE m.gathering_id = g.id AND m.user_id = r.user_id)
+    """
+).bindparams(bindparam("gathering_ids", expanding=True))
 
 
-def owed_for(
-    gathering: Gathering, user_id: int, email: str, state: str, *, now: datetime
-) -> list[OwedFollowThrough]:
-    """What a person in `state` is owed for the gathering from `now` on (nothing already due)."""
-    if (
-        gathering.status != GatheringStatus.SCHEDULED
-        or gathering.starts_at is None
-        or gathering.ends_at is None
-    ):
+def plan_window(
+    session: Session,
+    *,
+    after: datetime,
+    until: datetime,
+    gathering_ids: Collection[int] | None,
+) -> list[datetime]:
+    """Owe every reminder and follow-up due in (after, until] (of these gatherings, or all)
+    to whoever attends now; returns when each row owed is due."""
+    if until <= after or (gathering_ids is not None and not gathering_ids):
         return []
-    owed: list[OwedFollowThrough] = []
-    if state in REMINDED_STATES:
-        for offset in sorted(set(gathering.reminders or []), reverse=True):
-            due = gathering.starts_at - timedelta(minutes=offset)
-            if due > now:
-                owed.append(
-                    OwedFollowThrough(
-                        key=reminder_key(gathering, user_id, offset),
-                        kind=REMINDER,
-                        user_id=user_id,
-                        email=email,
-                        due_at=due,
-                        payload={"starts_at": gathering.starts_at.isoformat(), "offset": offset},
-                    )
-                )
-    if state in FOLLOWED_UP_STATES:
-        due = gathering.ends_at + timedelta(minutes=gathering.followup_minutes)
-        if due > now:
-            owed.append(
-                OwedFollowThrough(
-                    key=followup_key(gathering, user_id),
-                    kind=FOLLOWUP,
-                    user_id=user_id,
-                    email=email,
-                    due_at=due,
-                    payload={"ends_at": gathering.ends_at.isoformat()},
-                )
+    scope = {
+        "after": after,
+        "until": until,
+        "all_gatherings": gathering_ids is None,
+        "gathering_ids": sorted(gathering_ids or [0]),
+    }
+    rows: list[dict[str, Any]] = []
+    for gathering_id, starts_at, offset, user_id, email in session.execute(
+        _DUE_REMINDERS, {**scope, "latest_start": until + MAX_REMINDER}
+    ):
+        rows.append(
+            {
+                "key": reminder_key(gathering_id, user_id, offset, starts_at),
+                "kind": REMINDER,
+                "gathering_id": gathering_id,
+                "recipient_id": user_id,
+                "recipient_email": email,
+                "due_at": starts_at - timedelta(minutes=offset),
+                "payload": {"starts_at": starts_at.isoformat(), "offset": offset},
+            }
+        )
+    for gathering_id, ends_at, followup_minutes, user_id, email in session.execute(
+        _DUE_FOLLOWUPS, {**scope, "earliest_start": after - MAX_FOLLOWUP_AFTER_START}
+    ):
+        rows.append(
+            {
+                "key": followup_key(gathering_id, user_id, ends_at),
+                "kind": FOLLOWUP,
+                "gathering_id": gathering_id,
+                "recipient_id": user_id,
+                "recipient_email": email,
+                "due_at": ends_at + timedelta(minutes=followup_minutes),
+                "payload": {"ends_at": ends_at.isoformat()},
+            }
+        )
+    if rows:
+        # owed again after a withdrawal (no, then yes): the row comes back, never sent
+        stmt = insert(OutboxMessage).values(owed_rows(rows))
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["key"],
+                set_={
+                    "status": OutboxStatus.PENDING,
+                    "due_at": stmt.excluded.due_at,
+                    "attempts": 0,
+                    "last_error": None,
+                },
+                where=OutboxMessage.status == OutboxStatus.WITHDRAWN,
             )
+        )
+    return [row["due_at"] for row in rows]
+
+
+def _mark(session: Session) -> PlannerMark | None:
+    return session.scalars(
+        select(PlannerMark).where(PlannerMark.name == MARK).with_for_update()
+    ).first()
+
+
+def plan_ahead(session: Session, *, now: datetime) -> list[datetime]:
+    """Materialise what falls due up to PLANNING_HORIZON from now, from where the last run got
+    to (a run that was late catches up: what fell due meanwhile is owed, and sent late unless
+    its gathering is over). Returns when each row owed is due."""
+    mark = _mark(session)
+    until = now + PLANNING_HORIZON
+    after = now if mark is None else mark.until
+    owed = plan_window(session, after=after, until=until, gathering_ids=None)
+    if mark is None:
+        session.add(PlannerMark(name=MARK, until=until))
+    elif until > mark.until:
+        mark.until = until
+    session.flush()
     return owed
 
 
-def _withdraw(session: Session, gathering_id: int, user_id: int | None = None) -> int:
-    return withdraw_mail(
-        session, kinds=FOLLOW_THROUGH_KINDS, gathering_id=gathering_id, recipient_id=user_id
-    )
+def plan_gatherings(
+    session: Session, gathering_ids: Collection[int], *, now: datetime
+) -> list[datetime]:
+    """Whoever attends these gatherings now (their answers or times just changed) is owed
+    what falls due between now and the planner mark (later rows come with later runs)."""
+    mark = session.scalar(select(PlannerMark.until).where(PlannerMark.name == MARK))
+    if mark is None:
+        return []
+    return plan_window(session, after=now, until=mark, gathering_ids=gathering_ids)
 
 
-def _muted_user_ids(session: Session, gathering_id: int) -> set[int]:
-    return set(
-        session.scalars(
-            select(GatheringMute.user_id).where(GatheringMute.gathering_id == gathering_id)
-        )
-    )
-
-
-def _owe_all(session: Session, gathering_id: int, owed: Iterable[OwedFollowThrough]) -> int:
-    """Make exactly these rows pending: revive withdrawn ones, insert missing ones.
-
-    Two statements whatever the number of rows (the revive is one executemany), both in
-    Core: this runs on every RSVP.
-    """
-    owed = list(owed)
-    if not owed:
-        return 0
-    table = OutboxMessage.__table__
-    session.connection().execute(
-        update(table)
-        .where(table.c.key == bindparam("b_key"), table.c.status == OutboxStatus.WITHDRAWN)
-        .values(
-            status=OutboxStatus.PENDING,
-            due_at=bindparam("b_due_at"),
-            attempts=0,
-            last_error=None,
-            payload=bindparam("b_payload"),
-        ),
-        [{"b_key": o.key, "b_due_at": o.due_at, "b_payload": o.payload} for o in owed],
-    )
-    owe_many(
-        session,
-        [
-            {
-                "key": o.key,
-                "kind": o.kind,
-                "gathering_id": gathering_id,
-                "recipient_id": o.user_id,
-                "recipient_email": o.email,
-                "due_at": o.due_at,
-                "payload": o.payload,
-            }
-            for o in owed
-        ],
-    )
-    return len(owed)
-
-
-def _is_muted(session: Session, gathering_id: int, user_id: int) -> bool:
-    return (
-        session.scalar(
-            select(GatheringMute.user_id).where(
-                GatheringMute.gathering_id == gathering_id, GatheringMute.user_id == user_id
-            )
-        )
-        is not None
-    )
-
-
-def sync_attendee(
-    session: Session,
-    gathering: Gathering,
-    user_id: int,
-    state: str,
-    *,
-    now: datetime,
-    previous_state: str | None = REMINDED_STATES[0],
-) -> None:
-    """After an RSVP change: withdraw what no longer fits, owe what the new state earns.
-
-    Rows are pending only while the person is in a reminded state (every change out of one
-    withdraws them), so coming from another state there is nothing to withdraw.
-    """
-    if previous_state in REMINDED_STATES + FOLLOWED_UP_STATES:
-        _withdraw(session, gathering.id, user_id)
-    user = session.get(User, user_id, options=[lazyload(User.interests)])
-    if user is None or not user.reminders_enabled:
-        return
-    owed = owed_for(gathering, user.id, user.email, state, now=now)
-    if owed and not _is_muted(session, gathering.id, user_id):
-        _owe_all(session, gathering.id, owed)
-
-
-def reschedule_gathering(session: Session, gathering: Gathering, *, now: datetime) -> None:
-    """After a time, offset or status change: the pending follow-through matches it again."""
-    _withdraw(session, gathering.id)
-    if gathering.status != GatheringStatus.SCHEDULED:
-        return
-    muted = _muted_user_ids(session, gathering.id)
-    rows = session.execute(
-        select(Rsvp.user_id, Rsvp.state, User.email)
-        .join(User, User.id == Rsvp.user_id)
-        .where(
-            Rsvp.gathering_id == gathering.id,
-            Rsvp.state.in_(REMINDED_STATES + FOLLOWED_UP_STATES),
-            User.reminders_enabled.is_(True),
-        )
-    ).all()
-    owed: list[OwedFollowThrough] = []
-    for user_id, state, email in rows:
-        if user_id not in muted:
-            owed.extend(owed_for(gathering, user_id, email, state, now=now))
-    _owe_all(session, gathering.id, owed)
-
-
-def withdraw_gathering(session: Session, gathering: Gathering) -> int:
-    """A cancelled gathering owes no reminders or follow-ups."""
-    return _withdraw(session, gathering.id)
-
-
-def withdraw_for_user(session: Session, user_id: int, gathering_id: int | None = None) -> int:
-    """Someone unsubscribed: withdraw their pending reminders and follow-ups."""
+def withdraw_pending(
+    session: Session, *, gathering_id: int | None = None, user_id: int | None = None
+) -> int:
+    """Withdraw materialised reminders and follow-ups (of a gathering, a person, or both)."""
     return withdraw_mail(
         session, kinds=FOLLOW_THROUGH_KINDS, gathering_id=gathering_id, recipient_id=user_id
     )
@@ -263,7 +248,7 @@ def prefetch_follow_through(session: Session, rows: Iterable[OutboxMessage]) -> 
     session.info[_PREFETCH] = (gathering_ids, states, muted, loaded)
 
 
-def _state_and_mute(session: Session, gathering_id: int, user_id: int) -> tuple[str | None, bool]:
+def state_and_mute(session: Session, gathering_id: int, user_id: int) -> tuple[str | None, bool]:
     cached = session.info.get(_PREFETCH)
     if cached is not None and gathering_id in cached[0]:
         _, states, muted, _ = cached
@@ -271,7 +256,12 @@ def _state_and_mute(session: Session, gathering_id: int, user_id: int) -> tuple[
     state = session.scalar(
         select(Rsvp.state).where(Rsvp.gathering_id == gathering_id, Rsvp.user_id == user_id)
     )
-    return state, user_id in _muted_user_ids(session, gathering_id)
+    muted = session.scalar(
+        select(GatheringMute.id).where(
+            GatheringMute.gathering_id == gathering_id, GatheringMute.user_id == user_id
+        )
+    )
+    return state, muted is not None
 
 
 def still_owed(session: Session, row: OutboxMessage, now: datetime | None = None) -> bool:
@@ -284,7 +274,7 @@ def still_owed(session: Session, row: OutboxMessage, now: datetime | None = None
     user = session.get(User, row.recipient_id) if row.recipient_id else None
     if gathering is None or user is None or not user.reminders_enabled:
         return False
-    state, muted = _state_and_mute(session, gathering.id, user.id)
+    state, muted = state_and_mute(session, gathering.id, user.id)
     if muted or state is None:
         return False
     if row.kind == REMINDER:
@@ -306,27 +296,3 @@ def still_owed(session: Session, row: OutboxMessage, now: datetime | None = None
     return False
 
 
-# --- hooks for services/notify.py (the clock is read here: hooks receive no `now`) ---------
-
-# Gathering fields whose change moves reminders or follow-ups.
-TIMING_FIELDS = frozenset(
-    {"starts_at", "ends_at", "duration_minutes", "reminders", "followup_minutes", "status"}
-)
-
-
-def follow_rsvp(
-    session: Session, gathering: Gathering, rsvp: Rsvp, previous_state: str | None
-) -> None:
-    """An answer changed (or a seat was given): owe or withdraw this person's follow-through."""
-    sync_attendee(
-        session, gathering, rsvp.user_id, rsvp.state, now=utcnow(), previous_state=previous_state
-    )
-
-
-def follow_gathering(
-    session: Session, gathering: Gathering, changed: Iterable[str] | None = None
-) -> None:
-    """A gathering was scheduled, moved, cancelled or had its offsets changed: re-derive rows."""
-    if changed is not None and not TIMING_FIELDS & set(changed):
-        return
-    reschedule_gathering(session, gathering, now=utcnow())

@@ -1,6 +1,6 @@
-"""What reminders and follow-ups say (registered with mail_content's renderer registry).
+"""What reminders and follow-ups say.
 
-Both are re-checked at send time (`reminders.still_owed`): a reminder for a start that has
+Both are re-checked at send time (`follow_through.still_owed`): a reminder for a start that has
 moved, a cancelled gathering, a changed answer or an unsubscribe renders to None and the row
 is withdrawn instead of sent.
 """
@@ -26,15 +26,14 @@ from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, Rsvp, User
 from scheduler.services.calendars import ical_events
 from scheduler.services.gatherings import rsvp_links
-from scheduler.services.mail import unsubscribe
+from scheduler.services.mail import follow_through, unsubscribe
 from scheduler.services.mail.content import (
     compose,
     compose_shared,
     gathering_context,
-    renderer,
     when_text,
 )
-from scheduler.services.mail.follow_through import FOLLOWUP, REMINDER, still_owed
+from scheduler.services.mail.follow_through import still_owed
 
 
 def lead_time(minutes: int) -> str:
@@ -145,7 +144,6 @@ def _loaded(session: Session, row: OutboxMessage, now: datetime) -> tuple[Gather
     return gathering, user
 
 
-@renderer(REMINDER)
 def render_reminder(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
@@ -154,9 +152,7 @@ def render_reminder(
     if loaded is None:
         return None
     gathering, user = loaded
-    from scheduler.services.mail.follow_through import _state_and_mute
-
-    state, _ = _state_and_mute(session, gathering.id, user.id)
+    state, _ = follow_through.state_and_mute(session, gathering.id, user.id)
     offset = int(row.payload.get("offset", 0))
     # all but the person's name and own links depends on these: built once per batch each
     shared_key = (gathering.id, user.timezone, state, offset)
@@ -217,7 +213,6 @@ def _next_gathering(session: Session, gathering: Gathering, now: datetime) -> Ga
     ).first()
 
 
-@renderer(FOLLOWUP)
 def render_followup(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:

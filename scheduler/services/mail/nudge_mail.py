@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, User
-from scheduler.services.mail.content import outgoing_mail, renderer
+from scheduler.services.mail.content import outgoing_mail
 
 
 @dataclass(frozen=True)
@@ -109,7 +109,6 @@ def _outgoing(
     )
 
 
-@renderer("nudge")
 def render_nudge_row(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
@@ -134,7 +133,6 @@ def render_nudge_row(
     return _outgoing(row, config, now, user, render_nudge(row.payload, user.name))
 
 
-@renderer("digest")
 def render_digest_row(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:

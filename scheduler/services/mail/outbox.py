@@ -1,7 +1,9 @@
-"""Owing mail: rows in the outbox, written in the same transaction as the change that owes them.
+"""Owing mail: rows in the outbox, written in the same transaction as whatever owes them.
 
-Delivery (claiming due rows, rendering, sending in batches) lives in services/delivery.py and the
-workers; this module only records what is owed or no longer owed.
+Delivery (claiming due rows, rendering, sending in batches) lives in delivery.py; this module
+only records what is owed or no longer owed. Whoever owes mail that is due now wakes
+delivery after the commit (delivery.deliver_soon_after_commit); the clock's sweep is the
+safety net.
 """
 
 from __future__ import annotations
@@ -11,8 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from scheduler.models import OutboxMessage, OutboxStatus, User, utcnow
@@ -31,49 +32,51 @@ def owe_mail(
     """Record that `recipient` is owed this mail; returns the new row's id, or None when the
     same key was owed before (a no-op).
 
-    The key names the purpose, the gathering, the recipient and the revision, e.g.
-    `invite:42:7:seq3`, so the same mail can never be owed (or sent) twice. One statement,
-    INSERT ... ON CONFLICT DO NOTHING, so concurrent transactions owing the same mail need
-    no savepoint and no retry.
+    The key names the purpose, the recipient and the period or revision, e.g.
+    `digest:7:2026-W49`, so the same mail can never be owed (or sent) twice.
     """
-    due = due_at or utcnow()
-    values = {
-        "key": key,
-        "kind": kind,
-        "gathering_id": gathering_id,
-        "recipient_id": recipient.id,
-        "recipient_email": recipient.email,
-        "due_at": due,
-        "payload": payload or {},
-    }
-    stmt = _insert_if_new(session, [values]).returning(OutboxMessage.id)
-    row_id = session.execute(stmt).scalar()
-    if row_id is not None and due <= utcnow():
-        from scheduler.services.mail.delivery import deliver_soon_after_commit
-
-        deliver_soon_after_commit(session)  # don't wait for the next sweep
-    return row_id
+    ids = owe_many(
+        session,
+        [
+            {
+                "key": key,
+                "kind": kind,
+                "gathering_id": gathering_id,
+                "recipient_id": recipient.id,
+                "recipient_email": recipient.email,
+                "due_at": due_at or utcnow(),
+                "payload": payload or {},
+            }
+        ],
+    )
+    return ids[0] if ids else None
 
 
-def owe_many(session: Session, rows: list[dict[str, Any]]) -> None:
-    """Owe several mails in one statement; keys owed before are left as they are.
-
-    Each row gives key, kind, gathering_id, recipient_id, recipient_email, due_at, payload.
-    """
-    if rows:
-        session.execute(_insert_if_new(session, rows))
-
-
-def _insert_if_new(session: Session, rows: list[dict[str, Any]]) -> Any:
-    """INSERT ... ON CONFLICT (key) DO NOTHING of pending rows: concurrent transactions owing
-    the same mail need no savepoint and no retry."""
+def owed_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows as the outbox stores a newly owed mail: pending, never tried."""
     now = utcnow()
-    values = [
+    return [
         {**row, "status": OutboxStatus.PENDING, "attempts": 0, "created_at": now} for row in rows
     ]
-    dialect = session.get_bind().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    return insert(OutboxMessage).values(values).on_conflict_do_nothing(index_elements=["key"])
+
+
+def owe_many(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Owe several mails in one statement; keys owed before are left as they are. Returns the
+    ids of the rows that are new.
+
+    Each row gives key, kind, gathering_id, recipient_id, recipient_email, due_at, payload.
+    INSERT ... ON CONFLICT (key) DO NOTHING: concurrent transactions owing the same mail need
+    no savepoint and no retry.
+    """
+    if not rows:
+        return []
+    stmt = (
+        insert(OutboxMessage)
+        .values(owed_rows(rows))
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OutboxMessage.id)
+    )
+    return list(session.scalars(stmt))
 
 
 def withdraw_mail(
@@ -93,6 +96,7 @@ def withdraw_mail(
             OutboxMessage.status == OutboxStatus.PENDING,
         )
         .values(status=OutboxStatus.WITHDRAWN)
+        .execution_options(synchronize_session=False)
     )
     if gathering_id is not None:
         stmt = stmt.where(OutboxMessage.gathering_id == gathering_id)

@@ -19,12 +19,10 @@ from scheduler.services.mail.content import (
     ATTENDING_STATES,
     _gathering_context,
     compose,
-    renderer,
     short_when,
 )
 
 
-@renderer("series_invite")
 def render_series_invite(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config
 from scheduler.domain.errors import InvalidInput, NotFound
 from scheduler.models import Gathering, GatheringMute, User
-from scheduler.services.mail.follow_through import withdraw_for_user
+from scheduler.services.mail.follow_through import withdraw_pending
 
 UNSUBSCRIBE_SALT = "kindred.unsubscribe.v1"
 MAX_TOKEN_LENGTH = 256
@@ -93,7 +93,7 @@ def unsubscribe(session: Session, claim: UnsubscribeClaim, scope: str) -> Subscr
     current = subscription(session, claim)
     if scope == "all" or current.gathering is None:
         current.user.reminders_enabled = False
-        withdraw_for_user(session, current.user.id)
+        withdraw_pending(session, user_id=current.user.id)
     elif not current.gathering_muted:
         try:
             with session.begin_nested():
@@ -103,6 +103,6 @@ def unsubscribe(session: Session, claim: UnsubscribeClaim, scope: str) -> Subscr
                 session.flush()
         except IntegrityError:
             pass  # the same link clicked twice at once: muted either way
-        withdraw_for_user(session, current.user.id, current.gathering.id)
+        withdraw_pending(session, user_id=current.user.id, gathering_id=current.gathering.id)
     session.flush()
     return subscription(session, claim)

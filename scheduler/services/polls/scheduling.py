@@ -1,4 +1,8 @@
-"""Availability polls: window rules, scheduling by hand or at the deadline."""
+"""Availability polls: creating one, window rules, scheduling by hand or at the deadline.
+
+Scheduling records a `gathering_scheduled` event (invites follow from it); a deadline with
+no time that works records `poll_failed` (the organizer is told).
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from scheduler.domain import recurrence
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from scheduler.domain.slots import rank_slots
 from scheduler.extensions import enqueue_after_commit
-from scheduler.models import Gathering, GatheringStatus, Invitation, Poll, User
-from scheduler.services.gatherings import attendance
-from scheduler.services.mail import calendar_mail
-from scheduler.services.mail.outbox import owe_mail
+from scheduler.models import EventKind, Gathering, GatheringStatus, Invitation, Poll, User
+from scheduler.queues import DEFAULT
+from scheduler.services import events
+from scheduler.services.gatherings import lifecycle, series
 from scheduler.services.polls.slots import candidate_index, load_availability, poll_window
-from workers.queues import DEFAULT
 
 MAX_WINDOW = timedelta(days=90)
 
@@ -96,9 +100,51 @@ def schedule_deadline_job(session: Session, gathering: Gathering) -> None:
     )
 
 
+def create(
+    session: Session, organizer: User, args: dict[str, Any], *, now: datetime, uid_domain: str
+) -> Gathering:
+    """What POST /gatherings asks for: a poll, a series from `starts_at`, or one gathering."""
+    if args.get("poll") is not None:
+        return create_poll(session, organizer, args, now=now, uid_domain=uid_domain)
+    if args.get("recurrence"):
+        _made, occurrences = series.create_series(
+            session, organizer, args, now=now, uid=lifecycle.new_uid(uid_domain)
+        )
+        return occurrences[0]
+    return lifecycle.create_gathering(session, organizer, args, now=now, uid_domain=uid_domain)
+
+
+def create_poll(
+    session: Session, organizer: User, args: dict[str, Any], *, now: datetime, uid_domain: str
+) -> Gathering:
+    """A gathering whose time is found by a poll over `args["poll"]`'s window."""
+    gathering = lifecycle.new_gathering(session, organizer, args, uid_domain=uid_domain)
+    gathering.status = GatheringStatus.POLLING
+    attach_poll(gathering, args["poll"], now=now)
+    if args.get("recurrence"):
+        # "find our weekly slot": the winner becomes a weekly series when scheduled
+        gathering.recurrence = weekly_poll_rule(args["recurrence"], args["timezone"])
+    session.add(gathering)
+    session.flush()
+    schedule_deadline_job(session, gathering)
+    return gathering
+
+
+def weekly_poll_rule(text: str, timezone: str) -> str:
+    """The rule a polled series will follow: FREQ=WEEKLY (the weekday comes from the winner)."""
+    rule = recurrence.parse_rule(text, timezone)
+    if rule.freq != recurrence.Frequency.WEEKLY or rule.by_day or rule.by_month_day:
+        raise InvalidInput(
+            "A poll can end in a weekly series only: give FREQ=WEEKLY (optionally with "
+            "INTERVAL, COUNT or UNTIL); the weekday is the one of the winning slot.",
+            field="recurrence",
+        )
+    return rule.text
+
+
 def lock_gathering(session: Session, gathering_id: int) -> Gathering:
-    """The gathering under its row lock (attendance.lock_gathering), with its poll read afresh."""
-    gathering = attendance.lock_gathering(session, gathering_id)
+    """The gathering under its row lock (lifecycle.lock_gathering), with its poll read afresh."""
+    gathering = lifecycle.lock_gathering(session, gathering_id)
     if gathering.poll is not None:
         session.refresh(gathering.poll)
     return gathering
@@ -177,11 +223,14 @@ def schedule_poll(
         session, gathering.id, answered_user_ids(session, gathering.id), answered_at=None
     )
     if gathering.recurrence:
-        from scheduler.services.gatherings.series import series_from_poll
-
-        series_from_poll(session, gathering, now=now)
-    calendar_mail.on_gathering_scheduled(session, gathering)
+        series.series_from_poll(session, gathering, now=now)
     session.flush()
+    events.record(
+        session,
+        EventKind.GATHERING_SCHEDULED,
+        gathering_id=gathering.id,
+        data={"sequence": gathering.sequence},
+    )
     return gathering
 
 
@@ -213,13 +262,12 @@ def close_at_deadline(session: Session, gathering_id: int, *, now: datetime) -> 
         poll.deadline_outcome = "scheduled"
     else:
         poll.deadline_outcome = "no_slot"
-        owe_mail(
+        events.record(
             session,
-            key=f"poll_failed:{gathering_id}",
-            kind="poll_failed",
-            recipient=gathering.organizer,
+            EventKind.POLL_FAILED,
             gathering_id=gathering_id,
-            payload={
+            user_id=gathering.organizer_id,
+            data={
                 "title": gathering.title,
                 "min_attendees": poll.min_attendees,
                 "participants": len(answered_user_ids(session, gathering_id)),

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import redis
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -29,7 +28,7 @@ from scheduler.domain.slots import (
 )
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, GatheringStatus, Poll
-from workers.queues import SLOTS
+from scheduler.queues import SLOTS
 
 log = logging.getLogger(__name__)
 
@@ -47,16 +46,13 @@ def recompute_flag_key(gathering_id: int) -> str:
 
 def request_recompute(services: Services, gathering_id: int) -> bool:
     """Enqueue a recompute unless one is already queued; True when this call enqueued it."""
-    try:
-        if not services.redis.set(
-            recompute_flag_key(gathering_id), 1, nx=True, ex=FLAG_TTL_SECONDS
-        ):
-            return False
-    except redis.RedisError:
-        log.warning("no Redis for the recompute of gathering %s; the sweep will", gathering_id)
-        return False
-    services.enqueue(RECOMPUTE_JOB, gathering_id, queue=SLOTS)
-    return True
+    return services.enqueue_once(
+        RECOMPUTE_JOB,
+        gathering_id,
+        queue=SLOTS,
+        flag=recompute_flag_key(gathering_id),
+        ttl_seconds=FLAG_TTL_SECONDS,
+    )
 
 
 def request_recompute_after_commit(session: Session, gathering_id: int) -> None:
@@ -67,10 +63,7 @@ def request_recompute_after_commit(session: Session, gathering_id: int) -> None:
 
 def clear_recompute_flag(services: Services, gathering_id: int) -> None:
     """A recompute job has started: later answers must enqueue a new one."""
-    try:
-        services.redis.delete(recompute_flag_key(gathering_id))
-    except redis.RedisError:
-        log.warning("could not clear the recompute flag of gathering %s", gathering_id)
+    services.clear_flag(recompute_flag_key(gathering_id))
 
 
 def poll_window(

@@ -25,6 +25,7 @@ from scheduler.domain.recommend import (
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.interest import Interest, gathering_interests, user_interests
 from scheduler.services.mail.outbox import owe_mail
+from scheduler.services.polls import scheduling
 
 HABIT_SAMPLE = 12  # the group's last this-many gatherings define its usual day and time
 DIGEST_MAX_ITEMS = 20
@@ -85,8 +86,6 @@ def propose_next(
     session: Session, group: Group, user: User, *, now: datetime, uid_domain: str
 ) -> Gathering:
     """The one-click answer to a nudge: a poll at the group's usual day and time."""
-    from scheduler.services.gatherings.lifecycle import create_gathering
-
     if group.organizer_id != user.id:
         raise NotAllowed("Only the group's organizer can propose its next gathering.")
     args = proposal_for(session, group, now=now)
@@ -96,7 +95,7 @@ def propose_next(
         "window_start": datetime.fromisoformat(poll["window_start"]),
         "window_end": datetime.fromisoformat(poll["window_end"]),
     }
-    return create_gathering(session, user, args, now=now, uid_domain=uid_domain)
+    return scheduling.create_poll(session, user, args, now=now, uid_domain=uid_domain)
 
 
 def owe_group_nudges(session: Session, *, now: datetime, base_url: str) -> int:

@@ -1,0 +1,38 @@
+"""Every kind of mail in the outbox, and the function that says what it says."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session
+
+from scheduler.config import Config
+from scheduler.domain.messages import OutgoingMail
+from scheduler.models import OutboxMessage, utcnow
+from scheduler.services.mail import content, follow_through_mail, nudge_mail, series_mail
+
+Renderer = Callable[[Session, OutboxMessage, Config, datetime], OutgoingMail | None]
+
+RENDERERS: dict[str, Renderer] = {
+    "invite": content.render_invite,
+    "update": content.render_update,
+    "promoted": content.render_promoted,
+    "cancel": content.render_cancel,
+    "poll_failed": content.render_poll_failed,
+    "series_invite": series_mail.render_series_invite,
+    "reminder": follow_through_mail.render_reminder,
+    "followup": follow_through_mail.render_followup,
+    "nudge": nudge_mail.render_nudge_row,
+    "digest": nudge_mail.render_digest_row,
+}
+
+
+def render_outbox_message(
+    session: Session, row: OutboxMessage, config: Config, now: datetime | None = None
+) -> OutgoingMail | None:
+    """The mail an outbox row owes now, or None when there is nothing to send any more."""
+    fn = RENDERERS.get(row.kind)
+    if fn is None:
+        raise LookupError(f"no renderer for outbox kind {row.kind!r}")
+    return fn(session, row, config, now or utcnow())
