@@ -7,7 +7,10 @@ the same session factory and models.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -109,6 +112,81 @@ def make_redis(config: Config) -> redis.Redis:
     return redis.Redis.from_url(redis_url_for(config), socket_timeout=10, socket_connect_timeout=5)
 
 
+class BareRedisConnections:
+    """Bare redis-py Connections to the app's Redis, reused most recently used first.
+
+    A bare Connection sends commands and reads their replies with none of the client's
+    per-call bookkeeping (pool checkout, retries, response callbacks), which is most of the
+    cost of a small command: the per-request Redis work of the WSGI fast paths and the event
+    listeners goes this way. There are as many as requests run at once, not one per thread
+    (a threaded server starts a thread per request). Commands sent without waiting
+    (`send_and_forget`) leave their replies on the connection; they are read, and dropped,
+    when it is next taken.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._lock = threading.Lock()
+        self._idle: list[Any] = []
+        self._owner: tuple[int, Any] = (os.getpid(), None)
+        services.on_close(self.close)
+
+    @contextmanager
+    def connection(self) -> Iterator[Any]:
+        """A connection for one request's commands; one that failed is not reused."""
+        connection = self._take()
+        try:
+            self._drop_replies(connection)
+            yield connection
+        except BaseException:
+            connection.disconnect()
+            raise
+        self._give_back(connection)
+
+    def send_and_forget(self, commands: Sequence[tuple[Any, ...]]) -> None:
+        """Send the commands in one write and go on without waiting for their replies."""
+        with self.connection() as connection:
+            connection.send_packed_command(connection.pack_commands(commands))
+            connection.kindred_unread_replies = len(commands)
+
+    @staticmethod
+    def _drop_replies(connection: Any) -> None:
+        unread = getattr(connection, "kindred_unread_replies", 0)
+        connection.kindred_unread_replies = 0
+        for _ in range(unread):
+            try:
+                connection.read_response()
+            except redis.ResponseError:
+                log.warning("a command sent without waiting failed", exc_info=True)
+
+    def close(self) -> None:
+        """Disconnect the idle connections (at shutdown)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+            mine = self._owner[0] == os.getpid()
+        for connection in idle if mine else ():
+            connection.disconnect()
+
+    def _take(self) -> Any:
+        client = self.services.redis
+        with self._lock:
+            if self._owner != (os.getpid(), client):
+                # after a fork the parent's connections are forgotten (not shut down: that
+                # would cut the parent's too); a replaced client's are simply dropped
+                self._idle, self._owner = [], (os.getpid(), client)
+            if self._idle:
+                return self._idle.pop()
+        pool = client.connection_pool
+        return pool.connection_class(**pool.connection_kwargs)
+
+    def _give_back(self, connection: Any) -> None:
+        with self._lock:
+            if self._owner[0] == os.getpid():
+                self._idle.append(connection)
+                return
+        connection.disconnect()
+
+
 class Services:
     """Everything a process needs to talk to the outside: built once per process."""
 
@@ -117,6 +195,7 @@ class Services:
         self.db = Database(config.database_url, info={"services": self})
         self._redis: redis.Redis | None = None
         self._on_close: list[Callable[[], None]] = []
+        self.bare_redis = BareRedisConnections(self)
 
     @property
     def redis(self) -> redis.Redis:
@@ -171,36 +250,13 @@ class Services:
 
         Without Redis the job is enqueued anyway (or not at all): a second run is harmless.
         """
-        pipe = self.redis.pipeline(transaction=False)
-        enqueue = self.enqueue_once_on(
-            pipe, job, *args, queue=queue, flag=flag, ttl_seconds=ttl_seconds
-        )
         try:
-            (flag_was_free,) = pipe.execute()
-        except redis.RedisError:
-            flag_was_free = True
-        return enqueue(flag_was_free)
-
-    def enqueue_once_on(
-        self,
-        pipe: redis.client.Pipeline,
-        job: str,
-        *args: Any,
-        queue: str,
-        flag: str,
-        ttl_seconds: int = 30,
-    ) -> Callable[[Any], bool]:
-        """`enqueue_once` with its Redis command queued on `pipe` (sent with others in one
-        round trip); call what it returns with that command's reply."""
-        pipe.set(flag, 1, nx=True, ex=ttl_seconds)
-
-        def enqueue(flag_was_free: Any) -> bool:
-            if not flag_was_free:
+            if not self.redis.set(flag, 1, nx=True, ex=ttl_seconds):
                 return False
-            self.enqueue(job, *args, queue=queue)
-            return True
-
-        return enqueue
+        except redis.RedisError:
+            pass
+        self.enqueue(job, *args, queue=queue)
+        return True
 
     def clear_flag(self, flag: str) -> None:
         """A job flagged by `enqueue_once` has started: later triggers queue a new run."""

@@ -1,4 +1,4 @@
-"""`python -m workers.clock`: periodic sweeps, driven by process code and the database.
+"""`python -m workers.clock`: periodic sweeps, and planner runs as soon as events ask.
 
 Nothing here keeps state in Redis: if Redis is wiped or a worker is killed, the next sweep
 finds in the database whatever is still owed and enqueues it again.
@@ -13,7 +13,10 @@ import time
 from dataclasses import dataclass
 from types import FrameType
 
+import redis
+
 from scheduler.config import configure_logging
+from scheduler.services.mail import planner
 from workers.runtime import services
 
 log = logging.getLogger("kindred.clock")
@@ -71,7 +74,16 @@ def main() -> None:
     log.info("clock started: %d tasks, sweep every %ss", len(PERIODIC_TASKS), interval)
     while not stopping:
         run_due_tasks(last_run, time.monotonic(), interval)
-        time.sleep(min(1.0, interval))
+        wait_for_planner_requests(min(1.0, interval))
+
+
+def wait_for_planner_requests(seconds: float) -> None:
+    """Between periodic tasks: queue a planner run as soon as committed events ask for one."""
+    try:
+        planner.run_when_requested(services(), timeout=seconds)
+    except redis.RedisError:
+        log.warning("no Redis for the planner's run requests; the sweeps cover them")
+        time.sleep(seconds)
 
 
 if __name__ == "__main__":

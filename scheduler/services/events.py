@@ -3,15 +3,15 @@
 Gatherings, attendance and polls record events (attendance from inside its database
 function); they never call the packages that react. Mail reacts durably: its planner reads
 the events table in order and owes what each event calls for. Reactions that only speed
-things up (waking the planner, forgetting cached feeds) are listeners told once a
-transaction with new events has committed, in one Redis round trip; losing one delays,
-never loses, since the clock runs the planner anyway.
+things up (asking the clock to run the planner, forgetting cached feeds) are listeners told
+once a transaction with new events has committed, with Redis writes nobody waits for; losing
+one delays, never loses, since the clock runs the planner anyway.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis
@@ -22,15 +22,13 @@ from scheduler.extensions import after_commit
 from scheduler.models import DomainEvent, utcnow
 
 if TYPE_CHECKING:
-    from redis.client import Pipeline
-
     from scheduler.extensions import Services
 
 log = logging.getLogger(__name__)
 
-# A listener queues one Redis command on the pipeline it is given (all are sent in one round
-# trip) and may return what to do with that command's reply.
-Listener = Callable[["Services", "Pipeline"], Callable[[Any], object] | None]
+# A listener answers with the Redis commands that tell its package; every listener's go out in
+# one write, and nobody waits for the replies (an answer's request is not held up by them).
+Listener = Callable[["Services"], Sequence[tuple[Any, ...]]]
 _LISTENERS: list[Listener] = []
 
 
@@ -63,22 +61,18 @@ def announce_after_commit(session: Session) -> None:
 
 
 def subscribe(listener: Listener) -> None:
-    """Call `listener(services, pipe)` after every commit that recorded events (idempotent)."""
+    """Call `listener(services)` after every commit that recorded events (idempotent)."""
     if listener not in _LISTENERS:
         _LISTENERS.append(listener)
 
 
 def announce(services: Services) -> None:
-    """Tell every listener that new events are committed, in one Redis round trip (a
-    failure is logged: the clock's sweeps cover it)."""
+    """Tell every listener that new events are committed: their Redis commands, sent in one
+    write without waiting (a failure is logged: the clock's sweeps cover it)."""
+    commands = [command for listener in _LISTENERS for command in listener(services)]
+    if not commands:
+        return
     try:
-        pipe = services.redis.pipeline(transaction=False)
-        handlers = [listener(services, pipe) for listener in _LISTENERS]
-        replies = pipe.execute(raise_on_error=False)
-        for handler, reply in zip(handlers, replies, strict=True):
-            if handler is not None and not isinstance(reply, Exception):
-                handler(reply)
-    except redis.RedisError:
-        log.warning(
-            "could not tell the event listeners; the clock's sweeps cover it", exc_info=True
-        )
+        services.bare_redis.send_and_forget(commands)
+    except (redis.RedisError, OSError):
+        log.warning("could not tell the event listeners; the sweeps cover it", exc_info=True)

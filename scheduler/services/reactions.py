@@ -14,7 +14,7 @@ from scheduler.services.mail import planner
 
 def wire() -> None:
     """Subscribe the listeners (idempotent)."""
-    # wake the planner now rather than at the clock's next sweep
-    events.subscribe(planner.kick_on)
+    # the planner runs now rather than at the clock's next sweep
+    events.subscribe(planner.request_run)
     # answers change feeds behind the ORM's back (in the attendance function)
     events.subscribe(feeds.forget_remembered_feeds)

@@ -36,7 +36,6 @@ from werkzeug.http import parse_etags
 
 from scheduler.services.accounts.identity import sha256_hex
 from scheduler.services.calendars import feeds
-from scheduler.web.bare_redis import BareRedisConnections
 
 if TYPE_CHECKING:
     from scheduler.extensions import Services
@@ -152,7 +151,7 @@ class FeedFastPath:
     def __init__(self, app: Any, services: Services) -> None:
         self.app = app
         self.services = services
-        self.redis = BareRedisConnections(services)
+        self.redis = services.bare_redis
         self._paused_until = 0.0
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:

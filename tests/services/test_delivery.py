@@ -15,7 +15,7 @@ from scheduler.domain.messages import RenderedMail
 from scheduler.extensions import Services
 from scheduler.models import OutboxMessage, OutboxStatus, utcnow
 from scheduler.services.gatherings import attendance
-from scheduler.services.mail import delivery
+from scheduler.services.mail import delivery, planner
 from scheduler.services.mail.transport import FileTransport, SmtpSettings
 from tests.services.outbox_factories import answer_all, make_gathering, make_users
 from tests.support.mail import run_planner
@@ -241,17 +241,21 @@ def test_smtp_url_with_credentials_and_tls_modes():
         SmtpSettings.from_url("http://nope")
 
 
-def test_answers_wake_the_planner_once_after_commit_and_it_wakes_delivery(
+def test_answers_ask_for_one_planner_run_after_commit_and_the_run_wakes_delivery(
     app, session, redis_client
 ):
+    services = app.extensions["kindred"]
     organizer, *people = make_users(session, 3)
     gathering = make_gathering(session, organizer, starts_at=utcnow() + timedelta(days=2))
     session.commit()
     queue = Queue("mail", connection=redis_client)
     for person in people:
         attendance.set_rsvp(session, gathering.id, person.id, "yes", now=utcnow())
-    assert queue.count == 0  # nothing before the commit
+    assert not planner.run_when_requested(services, timeout=0.2)  # nothing before the commit
     session.commit()
+    # what the clock does between its periodic tasks: one run for the transaction's events
+    assert planner.run_when_requested(services, timeout=5)
+    assert not planner.run_when_requested(services, timeout=0.2)
     assert [job.func_name for job in queue.jobs] == ["workers.mail.plan"]
 
     queue.empty()

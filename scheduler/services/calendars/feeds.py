@@ -27,7 +27,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
-from redis.client import Pipeline
 from sqlalchemy import Select, event, func, select, union
 from sqlalchemy.orm import Session, selectinload
 
@@ -410,10 +409,10 @@ def personal_feed_from_state(state: PersonalFeedState) -> Feed:
     )
 
 
-def forget_remembered_feeds(_services: Services, pipe: Pipeline) -> None:
+def forget_remembered_feeds(_services: Services) -> list[tuple[str, str]]:
     """Feed data changed (domain events were recorded): no remembered feed state holds. An
-    event listener: its command goes with the other listeners'."""
-    pipe.incr(GENERATION_KEY)
+    event listener: the Redis command that says so."""
+    return [("INCR", GENERATION_KEY)]
 
 
 def bump_generation(cache: redis.Redis) -> None:

@@ -7,8 +7,9 @@ that fall due before the planner mark, and deletes them; then it moves the mark 
 workers never handle one gathering's events out of order; a crash rolls a batch back whole
 and the next run does it again (keys make owing idempotent).
 
-Runs are woken by every commit that recorded events (`kick`, one queued job at a time) and by
-the clock, which also covers a kick lost with Redis.
+Every commit that recorded events asks for a run (`request_run`, a Redis write nobody waits
+for); the clock, blocked on those requests between its periodic tasks, queues one run at a
+time (`kick`), and also runs it every sweep, which covers a request lost with Redis.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from redis.client import Pipeline
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,7 @@ BATCH_SIZE = 500
 # pg_advisory_xact_lock key: "kind" in ASCII
 ADVISORY_LOCK = 0x6B696E64
 KICK_KEY = "kindred:mail:plan-kick"
+RUN_REQUESTS = "kindred:mail:plan-requests"
 
 
 @dataclass
@@ -114,11 +115,21 @@ def clear_kick(services: Services) -> None:
 
 
 def kick(services: Services) -> None:
-    """Queue a run, unless one is queued already (a burst of answers queues one run, not one
-    each)."""
+    """Queue a run, unless one is queued already (a burst of events queues one run)."""
     services.enqueue_once(PLAN_JOB, queue=MAIL, flag=KICK_KEY)
 
 
-def kick_on(services: Services, pipe: Pipeline) -> Callable[[Any], bool]:
-    """`kick` as an event listener: its Redis command goes with the other listeners'."""
-    return services.enqueue_once_on(pipe, PLAN_JOB, queue=MAIL, flag=KICK_KEY)
+def request_run(_services: Services) -> list[tuple[Any, ...]]:
+    """Events were committed: ask the clock to run the planner now. An event listener: the
+    Redis commands that leave the request (at most one waits, however many answers)."""
+    return [("LPUSH", RUN_REQUESTS, 1), ("LTRIM", RUN_REQUESTS, 0, 0)]
+
+
+def run_when_requested(services: Services, *, timeout: float) -> bool:
+    """Wait up to `timeout` seconds for a run request and queue a run if one came (the clock's
+    loop, which blocks here between its periodic tasks). True when one came."""
+    if services.redis.blpop([RUN_REQUESTS], timeout=timeout) is None:
+        return False
+    kick(services)
+    return True
+    return services.enqueue_once_command(PLAN_JOB, queue=MAIL, flag=KICK_KEY)
