@@ -1,5 +1,12 @@
 """Benchmark: RSVP throughput through gunicorn on PostgreSQL, against a Flask hello-world.
 
+The RSVPs go through the one attendance path every caller uses: the statement of
+`attendance.set_rsvp` (the database function `kindred_answer`), here run by the API's WSGI
+fast path. Besides throughput it reports the PostgreSQL rows each answer writes (from
+pg_stat_user_tables, answers counted by the gathering rows they update), and how fast the
+mail planner then handles the domain events the answers recorded (the invites, declines and
+promotions they owe), with the rows that writes.
+
 Run: ``.venv/bin/python bench/rsvp.py``. Both apps are served by gunicorn with the same
 settings ((2 x cores) + 1 sync workers, gunicorn's advice; BENCH_WORKERS to change) in the
 same run and hit by the same load generator: 64 concurrent clients on loopback (4 processes
@@ -410,6 +417,55 @@ def check_database() -> str:
     return "ok" if not problems else "; ".join(problems)
 
 
+def row_writes() -> dict[str, int]:
+    """Rows inserted, updated and deleted so far, per table (PostgreSQL's statistics)."""
+    from sqlalchemy import create_engine, text
+
+    from scheduler.config import normalise_database_url
+
+    engine = create_engine(normalise_database_url(DATABASE_URL))
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT relname, n_tup_ins + n_tup_upd + n_tup_del, n_tup_upd FROM pg_stat_user_tables"
+            )
+        ).all()
+    engine.dispose()
+    writes = {name: int(total) for name, total, _updates in rows}
+    writes["gatherings updated"] = next(int(u) for name, _t, u in rows if name == "gatherings")
+    return writes
+
+
+def writes_since(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    """Rows written per table between two readings (tables with none left out)."""
+    return {
+        name: after[name] - before.get(name, 0)
+        for name in after
+        if after[name] > before.get(name, 0)
+    }
+
+
+def drain_planner() -> tuple[int, float, dict[str, int]]:
+    """Run the mail planner over the events the answers recorded: (events, seconds, writes)."""
+    from scheduler.config import Config
+    from scheduler.extensions import Services
+    from scheduler.services.mail import planner
+
+    services = Services(
+        Config.from_env(
+            env={"DATABASE_URL": DATABASE_URL, "REDIS_URL": REDIS_URL, "SECRET_KEY": "bench"},
+            instance_path=ROOT / "instance" / "bench",
+        )
+    )
+    before = row_writes()
+    began = time.perf_counter()
+    report = planner.run(services)
+    elapsed = time.perf_counter() - began
+    services.close()
+    time.sleep(1.5)  # the planner's backend has exited: its statistics are in
+    return report.events, elapsed, writes_since(before, row_writes())
+
+
 def settle() -> None:
     """A pause between phases, so the last one's leftovers (the database writing out what it
     changed, the clients exiting) are not billed to whichever app runs next."""
@@ -419,6 +475,8 @@ def settle() -> None:
 def main() -> int:
     """Run the phases and print the figures and ratios."""
     prepared = prepare_database()
+    time.sleep(1.5)
+    writes_before = row_writes()
     servers = {}
     try:
         for kind, target, ready in (
@@ -440,6 +498,11 @@ def main() -> int:
     finally:
         for _port, server in servers.values():
             stop_gunicorn(server)
+    time.sleep(1.5)  # the app's database sessions have ended: their statistics are in
+    answer_writes = writes_since(writes_before, row_writes())
+    answers = answer_writes.pop("gatherings updated", 0)
+    events, planner_seconds, planner_writes = drain_planner()
+    planner_writes.pop("gatherings updated", None)
     print(
         f"gunicorn: {GUNICORN_WORKERS} sync workers; {CLIENTS} concurrent clients; "
         f"{ROUNDS} rounds of {SECONDS:.0f} s per app, each after {WARMUP_SECONDS} s warm-up; "
@@ -462,6 +525,20 @@ def main() -> int:
     errors = sum(f["rsvp"]["errors"] for f in rounds)
     print(f"RSVP / hello-world throughput, median of rounds: {ratio:.0%} (target >= 35%)")
     print(f"RSVP p99 / p50, worst round: {tail:.1f}x (target < {TAIL_TARGET:.0f}x)")
+    if answers:
+        per_answer = sum(answer_writes.values()) / answers
+        tables = ", ".join(f"{name} {n / answers:.2f}" for name, n in sorted(answer_writes.items()))
+        print(f"rows written per answer: {per_answer:.2f} ({tables}); {answers} answers")
+        per_answer = sum(planner_writes.values()) / answers
+        tables = ", ".join(
+            f"{name} {n / answers:.2f}" for name, n in sorted(planner_writes.items())
+        )
+        print(f"rows the mail planner then writes per answer: {per_answer:.2f} ({tables})")
+    if events:
+        print(
+            f"mail planner: {events} events handled in {planner_seconds:.2f} s "
+            f"({events / planner_seconds:.0f} events/s, in one process)"
+        )
     seats = check_database()
     print(f"seats after the run: {seats}")
     met = ratio >= THROUGHPUT_TARGET and tail < TAIL_TARGET
