@@ -1,10 +1,10 @@
-"""Use cases, one package per capability, importing one way (checked by import-linter):
+"""Use cases, one package per capability, importing one way (import-linter checks it):
 
-    tribe ─► mail ─► calendars ─► polls ─► gatherings ─► groups ─► accounts ─► interests
-                                                  │
-                                                  └─► events (what happened, recorded in
-                                                      the database in the same transaction)
+    reactions ─► tribe ─► mail ─► calendars, polls ─► gatherings ─► groups ─► accounts
+                                                          │               ─► interests
+                                                          └─► events
 
-Gatherings (with attendance) and polls record domain events; mail, calendars and tribe react
-to them. Nothing below imports anything above it.
+Gatherings (with attendance) and polls record what happened as domain events (events.py),
+in the transaction that changes them; mail, calendars and tribe react. Nothing imports a
+package above it; `reactions` wires the in-process listeners once per process.
 """
