@@ -70,6 +70,10 @@ class Config:
     outbox_retry_max_seconds: int = 3600
     outbox_max_attempts: int = 8
     outbox_batch_size: int = 500  # mails claimed per batch, sent over one connection
+    # a person's own change of answer is mailed at most this often per gathering (the latest
+    # state wins); and no one gets more than this many mails an hour (the rest wait)
+    calendar_mail_spacing_seconds: int = 60
+    mail_per_recipient_per_hour: int = 30
     rsvp_link_max_age_days: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -110,6 +114,8 @@ class Config:
             "outbox_retry_max_seconds": _int(env, "OUTBOX_RETRY_MAX_SECONDS", 3600),
             "outbox_max_attempts": _int(env, "OUTBOX_MAX_ATTEMPTS", 8),
             "outbox_batch_size": _int(env, "OUTBOX_BATCH_SIZE", 500),
+            "calendar_mail_spacing_seconds": _int(env, "CALENDAR_MAIL_SPACING_SECONDS", 60),
+            "mail_per_recipient_per_hour": _int(env, "MAIL_PER_RECIPIENT_PER_HOUR", 30),
         }
         values.update(overrides)
         if not values["secret_key"]:

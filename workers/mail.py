@@ -29,7 +29,7 @@ def plan() -> dict[str, int]:
     """Owe what recorded events call for and plan reminders ahead (idempotent)."""
     planner.clear_kick(services())
     report = planner.run(services())
-    return {"events": report.events, "planned": report.planned}
+    return {"events": report.events, "owed": report.owed}
 
 
 def sweep_planner() -> None:

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.orm import Session
 
 from scheduler.models import (
@@ -55,17 +56,25 @@ _ATTENDANCE = (EventKind.ANSWERED, EventKind.PROMOTED)
 
 @dataclass
 class Reaction:
-    """What a batch of events came to: the gatherings touched, and how many mails owed."""
+    """What a batch of events came to: the gatherings touched, and when each mail owed is due."""
 
     touched: set[int] = field(default_factory=set)
-    owed: int = 0
+    due: list[datetime] = field(default_factory=list)
 
 
-def react(session: Session, events: Sequence[DomainEvent], *, now: datetime) -> Reaction:
-    """Owe the mail these events call for (all due now), in their order.
+def react(
+    session: Session,
+    events: Sequence[DomainEvent],
+    *,
+    now: datetime,
+    spacing: timedelta = timedelta(0),
+) -> Reaction:
+    """Owe the mail these events call for, in their order.
 
     Answers and promotions come in runs (hundreds when a popular gathering opens), handled
-    a run at a time with a few statements; the rarer gathering events one by one.
+    a run at a time with a few statements; the rarer gathering events one by one. A person's
+    own change of answer is mailed no sooner than `spacing` after the last calendar mail of
+    that gathering reached them (only the latest state is then sent).
     """
     reaction = Reaction()
     run: list[DomainEvent] = []
@@ -75,12 +84,12 @@ def react(session: Session, events: Sequence[DomainEvent], *, now: datetime) -> 
         if event.kind in _ATTENDANCE:
             run.append(event)
             continue
-        reaction.owed += _owe_for_attendance(session, run, now=now)
+        reaction.due += _owe_for_attendance(session, run, now=now, spacing=spacing)
         run = []
         handler = _GATHERING_HANDLERS.get(event.kind)
         if handler is not None:
-            reaction.owed += handler(session, event, now)
-    reaction.owed += _owe_for_attendance(session, run, now=now)
+            reaction.due += [now] * handler(session, event, now)
+    reaction.due += _owe_for_attendance(session, run, now=now, spacing=spacing)
     return reaction
 
 
@@ -126,12 +135,17 @@ class _Fold:
         self.new_rows.setdefault(row["key"], row)
 
 
-def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: datetime) -> int:
-    """Joining owes an invite (pending cancellations withdrawn); leaving withdraws pending
-    calendar mail and owes a decline if a calendar mail went (or may have gone) out; a
-    promotion owes "a seat opened". Only while the gathering is still scheduled."""
+def _owe_for_attendance(
+    session: Session, run: list[DomainEvent], *, now: datetime, spacing: timedelta
+) -> list[datetime]:
+    """Each person's calendar follows their answers, with at most one mail pending per
+    gathering: joining owes an invite unless the last calendar mail that reached them already
+    put it in their calendar (a pending cancellation is withdrawn); leaving withdraws pending
+    calendar mail and owes a decline if the last one that reached them was an invite; a
+    promotion owes "a seat opened". Only while the gathering is still scheduled. Returns when
+    the mails owed are due."""
     if not run:
-        return 0
+        return []
     gathering_ids = {e.gathering_id for e in run}
     user_ids = {e.user_id for e in run}
     scheduled = set(
@@ -142,17 +156,7 @@ def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: dateti
         )
     )
     emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
-    reached = set(
-        session.execute(
-            select(OutboxMessage.gathering_id, OutboxMessage.recipient_id).where(
-                tuple_(OutboxMessage.gathering_id, OutboxMessage.recipient_id).in_(
-                    {(e.gathering_id, e.user_id) for e in run}
-                ),
-                OutboxMessage.kind.in_(CALENDAR_KINDS),
-                OutboxMessage.status.in_(_REACHED),
-            )
-        ).all()
-    )
+    last_reached = _last_reached(session, {(e.gathering_id, e.user_id) for e in run})
     fold = _Fold()
     for event in run:
         g, u = event.gathering_id, event.user_id
@@ -162,6 +166,7 @@ def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: dateti
         sequence = event.data["sequence"]
         if event.kind == EventKind.PROMOTED:
             ticket = event.data["ticket"]
+            fold.withdraw(g, u, ["invite"])  # "a seat opened" carries the invite
             fold.owe(
                 _owed(
                     f"promoted:{g}:{u}:{ticket}",
@@ -176,9 +181,13 @@ def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: dateti
             continue
         was_in = event.data["previous_state"] in CALENDAR_STATES
         is_in = event.data["state"] in CALENDAR_STATES
+        last_kind, last_at = last_reached.get((g, u), (None, None))
+        holds_it = last_kind in CALENDAR_KINDS
+        due = now if last_at is None else max(now, last_at + spacing)
         if is_in and not was_in:
             fold.withdraw(g, u, ["cancel"])
-            if event.data.get("origin") != AnswerOrigin.SERIES:  # the series invite covers it
+            if not holds_it and event.data.get("origin") != AnswerOrigin.SERIES:
+                # (a series answer's invite is the one series invite)
                 fold.owe(
                     _owed(
                         f"invite:{g}:{u}:seq{sequence}:e{event.id}",
@@ -186,13 +195,13 @@ def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: dateti
                         g,
                         u,
                         emails[u],
-                        now,
+                        due,
                         sequence=sequence,
                     )
                 )
         elif was_in and not is_in:
             fold.withdraw(g, u, CALENDAR_KINDS)
-            if (g, u) in reached:
+            if holds_it:
                 fold.owe(
                     _owed(
                         f"decline:{g}:{u}:seq{sequence}:e{event.id}",
@@ -200,7 +209,7 @@ def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: dateti
                         g,
                         u,
                         emails[u],
-                        now,
+                        due,
                         sequence=sequence,
                         scope="person",
                     )
@@ -217,7 +226,31 @@ def _owe_for_attendance(session: Session, run: list[DomainEvent], *, now: dateti
             .values(status=OutboxStatus.WITHDRAWN)
             .execution_options(synchronize_session=False)
         )
-    return len(owe_many(session, list(fold.new_rows.values())))
+    rows = list(fold.new_rows.values())
+    return [row["due_at"] for row in rows] if owe_many(session, rows) else []
+
+
+def _last_reached(
+    session: Session, pairs: set[tuple[int | None, int | None]]
+) -> dict[tuple[int, int], tuple[str, datetime]]:
+    """For each (gathering, person): the kind of the last calendar mail that went (or may
+    have gone) out to them, and when."""
+    rows = session.execute(
+        select(
+            OutboxMessage.gathering_id,
+            OutboxMessage.recipient_id,
+            OutboxMessage.kind,
+            func.coalesce(OutboxMessage.sent_at, OutboxMessage.due_at),
+        )
+        .where(
+            tuple_(OutboxMessage.gathering_id, OutboxMessage.recipient_id).in_(pairs),
+            OutboxMessage.kind.in_((*CALENDAR_KINDS, "cancel")),
+            OutboxMessage.status.in_(_REACHED),
+        )
+        .ext(distinct_on(OutboxMessage.gathering_id, OutboxMessage.recipient_id))
+        .order_by(OutboxMessage.gathering_id, OutboxMessage.recipient_id, OutboxMessage.id.desc())
+    )
+    return {(g, u): (kind, at) for g, u, kind, at in rows}
 
 
 def calendar_holders(session: Session, gathering_id: int, as_of_event: int) -> list[User]:

@@ -53,11 +53,12 @@ class DeliveryReport:
     failed: int = 0
     withdrawn: int = 0
     released: int = 0
+    held: int = 0  # over the per-recipient cap: pending again, due when a slot frees
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DeliveryReport) -> None:
         """Fold another report into this one."""
-        for name in ("claimed", "sent", "retried", "failed", "withdrawn", "released"):
+        for name in ("claimed", "sent", "retried", "failed", "withdrawn", "released", "held"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
@@ -119,12 +120,47 @@ class _Ready:
     attempts: int
     message: RenderedMail
     recipient: str
+    recipient_id: int | None = None
+
+
+def _held_back(
+    session: Session, ready: list[_Ready], *, now: datetime, per_hour: int
+) -> tuple[list[_Ready], dict[datetime, list[int]]]:
+    """(what may go now, what waits: row ids by when a slot frees) under the per-recipient
+    cap on mails an hour, counting what went in the last hour and what this batch sends."""
+    recipients = {item.recipient_id for item in ready if item.recipient_id is not None}
+    if not recipients:
+        return ready, {}
+    hour_ago = now - timedelta(hours=1)
+    sent: dict[int, list[datetime]] = {}
+    for recipient_id, sent_at in session.execute(
+        select(OutboxMessage.recipient_id, OutboxMessage.sent_at)
+        .where(
+            OutboxMessage.recipient_id.in_(recipients),
+            OutboxMessage.status == OutboxStatus.SENT,
+            OutboxMessage.sent_at > hour_ago,
+        )
+        .order_by(OutboxMessage.sent_at)
+    ):
+        sent.setdefault(recipient_id, []).append(sent_at)
+    allowed: list[_Ready] = []
+    held: dict[datetime, list[int]] = {}
+    for item in ready:
+        times = sent.setdefault(item.recipient_id, []) if item.recipient_id else []
+        if item.recipient_id is None or len(times) < per_hour:
+            allowed.append(item)
+            times.append(now)
+            continue
+        # the earliest of the last hour's mails leaves the window then: a slot frees
+        held.setdefault(times[-per_hour] + timedelta(hours=1), []).append(item.row_id)
+    return allowed, held
 
 
 def _render_batch(
     services: Services, ids: Sequence[int], token: datetime, now: datetime
-) -> tuple[list[_Ready], list[int], list[tuple[int, str]]]:
-    """Render claimed rows in one short transaction: (ready, withdrawn ids, poison rows)."""
+) -> tuple[list[_Ready], list[int], list[tuple[int, str]], dict[datetime, list[int]]]:
+    """Render claimed rows in one short transaction: (ready, withdrawn ids, poison rows,
+    rows held back by the per-recipient cap by when they may go)."""
     ready: list[_Ready] = []
     gone: list[int] = []
     poison: list[tuple[int, str]] = []
@@ -149,16 +185,25 @@ def _render_batch(
                     gone.append(row.id)
                     continue
                 ready.append(
-                    _Ready(row.id, row.attempts, render_message(mail), row.recipient_email)
+                    _Ready(
+                        row.id,
+                        row.attempts,
+                        render_message(mail),
+                        row.recipient_email,
+                        row.recipient_id,
+                    )
                 )
             except Exception as exc:
                 # a row that cannot be rendered is a bug: record it, don't block the others
                 log.exception("outbox row %s (%s) could not be rendered", row.id, row.key)
                 poison.append((row.id, f"render: {exc!r}"[:1000]))
+        ready, held = _held_back(
+            session, ready, now=now, per_hour=services.config.mail_per_recipient_per_hour
+        )
         session.commit()
     finally:
         session.close()
-    return ready, gone, poison
+    return ready, gone, poison, held
 
 
 def _mark(
@@ -221,18 +266,19 @@ def _marks_connection(services: Services) -> Iterator[Connection]:
             connection.exec_driver_sql("RESET synchronous_commit")
 
 
-def _release(connection: Connection, rest: Sequence[_Ready], token: datetime) -> int:
-    """Hand unsent rows back as pending, as if never claimed (the claim counted an attempt)."""
-    return _mark(
-        connection,
-        [item.row_id for item in rest],
-        token,
-        {
-            "status": OutboxStatus.PENDING,
-            "attempts": OutboxMessage.attempts - 1,
-            "claimed_until": None,
-        },
-    )
+def _hand_back(
+    connection: Connection, row_ids: Sequence[int], token: datetime, due_at: datetime | None = None
+) -> int:
+    """Hand unsent rows back as pending, as if never claimed (the claim counted an attempt),
+    due again at `due_at` if given."""
+    values: dict[str, Any] = {
+        "status": OutboxStatus.PENDING,
+        "attempts": OutboxMessage.attempts - 1,
+        "claimed_until": None,
+    }
+    if due_at is not None:
+        values["due_at"] = due_at
+    return _mark(connection, row_ids, token, values)
 
 
 def deliver_batch(
@@ -263,11 +309,13 @@ def deliver_batch(
         return report
     # a batch must end well inside its claim, or another worker could claim the rest again
     hand_back_after = time.monotonic() + config.outbox_claim_seconds / 2
-    ready, gone, poison = _render_batch(services, ids, token, now_fn())
+    ready, gone, poison, held = _render_batch(services, ids, token, now_fn())
     with _marks_connection(services) as connection:
         report.withdrawn += _mark(
             connection, gone, token, {"status": OutboxStatus.WITHDRAWN, "claimed_until": None}
         )
+        for free_at, row_ids in held.items():
+            report.held += _hand_back(connection, row_ids, token, due_at=free_at)
         for row_id, error in poison:
             report.failed += _mark(
                 connection,
@@ -285,7 +333,9 @@ def deliver_batch(
                     report.sent += mark_sent(item.row_id, now_fn())
                     if time.monotonic() > hand_back_after:
                         # a slow server: give the rest back for the next run, claim untouched
-                        report.released += _release(connection, ready[index + 1 :], token)
+                        report.released += _hand_back(
+                            connection, [item.row_id for item in ready[index + 1 :]], token
+                        )
                         break
                     continue
                 report.errors.append(result.error or "")
@@ -315,7 +365,9 @@ def deliver_batch(
                 )
                 if (result.error or "").startswith("connection:"):
                     # the server is unreachable: hand the rest back untouched for the next run
-                    report.released += _release(connection, ready[index + 1 :], token)
+                    report.released += _hand_back(
+                        connection, [item.row_id for item in ready[index + 1 :]], token
+                    )
                     break
         finally:
             results.close()

@@ -43,7 +43,7 @@ class PlannerReport:
     """What one run did."""
 
     events: int = 0
-    planned: int = 0
+    owed: int = 0
     next_due_at: datetime | None = None
 
 
@@ -51,7 +51,6 @@ def run(services: Services, *, now_fn: Callable[[], datetime] = utcnow) -> Plann
     """Handle every recorded event, then plan ahead; idempotent (safe to run twice)."""
     report = PlannerReport()
     due: list[datetime] = []
-    owed_now = False
     while True:
         with services.db.session_factory.begin() as session:
             session.execute(select(func.pg_advisory_xact_lock(ADVISORY_LOCK)))
@@ -60,8 +59,13 @@ def run(services: Services, *, now_fn: Callable[[], datetime] = utcnow) -> Plann
                 session.scalars(select(DomainEvent).order_by(DomainEvent.id).limit(BATCH_SIZE))
             )
             if batch:
-                reaction = calendar_mail.react(session, batch, now=now)
-                owed_now = owed_now or reaction.owed > 0
+                reaction = calendar_mail.react(
+                    session,
+                    batch,
+                    now=now,
+                    spacing=timedelta(seconds=services.config.calendar_mail_spacing_seconds),
+                )
+                due += reaction.due
                 due += follow_through.plan_gatherings(session, reaction.touched, now=now)
                 session.execute(
                     delete(DomainEvent)
@@ -73,9 +77,9 @@ def run(services: Services, *, now_fn: Callable[[], datetime] = utcnow) -> Plann
         report.events += len(batch)
         if not batch:
             break
-    report.planned = len(due)
+    report.owed = len(due)
     now = now_fn()
-    if owed_now or any(at <= now for at in due):
+    if any(at <= now for at in due):
         delivery.kick_delivery(services)
     upcoming = [at for at in due if at > now]
     report.next_due_at = min(upcoming, default=None)
@@ -84,12 +88,8 @@ def run(services: Services, *, now_fn: Callable[[], datetime] = utcnow) -> Plann
     ):
         # due before the clock's next sweep would see it
         delivery.schedule_delivery(services, report.next_due_at)
-    if report.events or report.planned:
-        log.info(
-            "planned: %d events handled, %d reminders and follow-ups owed",
-            report.events,
-            report.planned,
-        )
+    if report.events or report.owed:
+        log.info("planner: %d events handled, %d mails owed", report.events, report.owed)
     return report
 
 
