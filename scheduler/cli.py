@@ -27,6 +27,8 @@ def register_cli(app: Flask) -> None:
         summary = load_demo(current_services())
         click.echo(summary)
 
+    from scheduler.cli_admin import admin_group
     from scheduler.cli_outbox import outbox_group
 
     app.cli.add_command(outbox_group)
+    app.cli.add_command(admin_group)

@@ -1,7 +1,7 @@
 """All models, imported here so metadata and Alembic see every table."""
 
 from scheduler.models import attendance_function  # noqa: F401 - kindred_answer, with the schema
-from scheduler.models.alias import InterestAlias
+from scheduler.models.alias import AliasSuggestion, InterestAlias, SuggestionStatus
 from scheduler.models.base import Base, utcnow
 from scheduler.models.event import DomainEvent, EventKind
 from scheduler.models.gathering import (
@@ -21,6 +21,7 @@ from scheduler.models.series import Series, SeriesAnswer
 from scheduler.models.user import ApiToken, User
 
 __all__ = [
+    "AliasSuggestion",
     "ApiToken",
     "AvailabilityInterval",
     "Base",
@@ -41,6 +42,7 @@ __all__ = [
     "Rsvp",
     "Series",
     "SeriesAnswer",
+    "SuggestionStatus",
     "User",
     "utcnow",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.models.base import Base, utcnow
@@ -29,6 +29,9 @@ class User(Base):
     discoverable: Mapped[bool] = mapped_column(Boolean, default=False)
     weekly_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # site administrators curate what is shared by everyone (interest aliases); granted and
+    # revoked from the command line only (`flask --app wsgi admin grant|revoke <email>`)
+    is_site_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     interests: Mapped[list[Interest]] = relationship(

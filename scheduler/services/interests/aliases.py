@@ -1,24 +1,46 @@
-"""Interest aliases: the built-in list plus those organizers add."""
+"""Interest aliases: the built-in list plus those site administrators add.
+
+An alias changes what everyone finds under a word ("crypto" → "cryptography": searching
+groups for "crypto" then shows the cryptography groups), so adding and removing one is for
+site administrators alone. Group organizers suggest aliases; an administrator accepts a
+suggestion (it becomes an alias, under the same rules as one added directly) or rejects it.
+Removing an alias restores what the word found before: aliases map lookups and never
+re-tag anything.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed
+from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from scheduler.domain.interests import (
     BUILTIN_ALIASES,
     normalise_interest,
     normalise_interests,
 )
-from scheduler.models import Group, Interest, InterestAlias, User
+from scheduler.models import (
+    AliasSuggestion,
+    GroupMember,
+    Interest,
+    InterestAlias,
+    SuggestionStatus,
+    User,
+)
 from scheduler.services.interests.vocabulary import (
     alias_table,
     canonical_names,
+    find_interest,
     resolve_interests,
     search_interests,
 )
+
+# Suggestions one person may have waiting for review at a time: enough for honest use,
+# and a bound on what a throwaway account can pile onto the administrators' list.
+MAX_PENDING_SUGGESTIONS = 20
 
 
 def list_aliases(session: Session) -> list[tuple[str, str]]:
@@ -29,7 +51,7 @@ def list_aliases(session: Session) -> list[tuple[str, str]]:
 
 
 def alias_table_all(session: Session) -> dict[str, str]:
-    """All organizer-added aliases."""
+    """All aliases administrators added."""
     rows = session.execute(
         select(InterestAlias.alias, Interest.name).join(
             Interest, Interest.id == InterestAlias.interest_id
@@ -38,11 +60,18 @@ def alias_table_all(session: Session) -> dict[str, str]:
     return {alias: name for alias, name in rows}
 
 
-def add_alias(session: Session, user: User, *, alias: str, interest: str) -> InterestAlias:
-    """Make `alias` resolve to `interest` from now on; only group organizers may."""
-    is_organizer = session.scalar(select(Group.id).where(Group.organizer_id == user.id).limit(1))
-    if is_organizer is None:
-        raise NotAllowed("Only group organizers can add interest aliases.")
+def require_site_admin(user: User, action: str) -> None:
+    """NotAllowed unless `user` is a site administrator; `action` completes the message."""
+    if not user.is_site_admin:
+        raise NotAllowed(f"Only site administrators can {action}.")
+
+
+def _checked_alias(session: Session, alias: str, interest: str) -> tuple[str, str]:
+    """The normalised (alias, target) if `alias` may be made to mean `interest`.
+
+    The target resolves through existing aliases; an alias cannot name itself, be an alias
+    already, be a tag other aliases point to, or point at another alias.
+    """
     (name,) = normalise_interests([alias], field="alias")
     (target,) = normalise_interests([interest], field="interest")
     (target,) = canonical_names(session, [target])
@@ -55,8 +84,15 @@ def add_alias(session: Session, user: User, *, alias: str, interest: str) -> Int
         raise Conflict(f"'{name}' is a tag other aliases point to.", field="alias")
     if alias_table(session, [target]):
         raise InvalidInput(f"'{target}' is itself an alias.", field="interest")
+    return name, target
+
+
+def add_alias(session: Session, admin: User, *, alias: str, interest: str) -> InterestAlias:
+    """Make `alias` resolve to `interest` from now on (site administrators only)."""
+    require_site_admin(admin, "add interest aliases; group organizers can suggest one")
+    name, target = _checked_alias(session, alias, interest)
     (tag,) = resolve_interests(session, [target], field="interest")
-    row = InterestAlias(alias=name, interest_id=tag.id, created_by_id=user.id)
+    row = InterestAlias(alias=name, interest_id=tag.id, created_by_id=admin.id)
     try:
         with session.begin_nested():
             session.add(row)
@@ -64,6 +100,103 @@ def add_alias(session: Session, user: User, *, alias: str, interest: str) -> Int
     except IntegrityError as exc:
         raise Conflict(f"'{name}' is already an alias.", field="alias") from exc
     return row
+
+
+def remove_alias(session: Session, admin: User, alias: str) -> None:
+    """Forget an added alias (site administrators only): the word means itself again."""
+    require_site_admin(admin, "remove interest aliases")
+    name = normalise_interest(alias)
+    if name in BUILTIN_ALIASES:
+        raise Conflict(
+            f"'{name}' is a built-in alias; it is part of Kindred and cannot be removed.",
+            field="alias",
+        )
+    removed = session.execute(delete(InterestAlias).where(InterestAlias.alias == name))
+    if not removed.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(f"'{name}' is not an alias.")
+
+
+def _organizes_a_group(session: Session, user: User) -> bool:
+    row = session.scalar(
+        select(GroupMember.id)
+        .where(GroupMember.user_id == user.id, GroupMember.role == "organizer")
+        .limit(1)
+    )
+    return row is not None
+
+
+def suggest_alias(
+    session: Session, user: User, *, alias: str, interest: str, reason: str = ""
+) -> AliasSuggestion:
+    """Propose that `alias` should mean `interest`, an interest people already use.
+
+    Group organizers (and administrators) may; the suggestion waits for an administrator.
+    It must pass the rules an alias passes, so that only decidable ones reach the list.
+    """
+    if not (user.is_site_admin or _organizes_a_group(session, user)):
+        raise NotAllowed("Only group organizers can suggest interest aliases.")
+    name, target = _checked_alias(session, alias, interest)
+    tag = find_interest(session, target)
+    if tag is None:
+        raise InvalidInput(f"Nobody uses the interest '{target}' yet.", field="interest")
+    waiting = session.scalar(
+        select(func.count(AliasSuggestion.id)).where(
+            AliasSuggestion.suggested_by_id == user.id,
+            AliasSuggestion.status == SuggestionStatus.PENDING,
+        )
+    )
+    if (waiting or 0) >= MAX_PENDING_SUGGESTIONS:
+        raise Conflict(
+            f"You have {MAX_PENDING_SUGGESTIONS} suggestions waiting for review; suggest more "
+            "once an administrator has decided on them.",
+            field="alias",
+        )
+    row = AliasSuggestion(
+        alias=name, interest_id=tag.id, interest=tag, reason=reason.strip(), suggested_by=user
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+            session.flush()
+    except IntegrityError as exc:
+        raise Conflict(
+            f"'{name}' → '{target}' is already waiting for review.", field="alias"
+        ) from exc
+    return row
+
+
+def suggestions_query(viewer: User, *, status: str | None) -> Select[tuple[AliasSuggestion]]:
+    """Suggestions, oldest first: all of them for administrators, one's own for anyone else."""
+    stmt = select(AliasSuggestion).order_by(AliasSuggestion.created_at, AliasSuggestion.id)
+    if not viewer.is_site_admin:
+        stmt = stmt.where(AliasSuggestion.suggested_by_id == viewer.id)
+    if status is not None:
+        stmt = stmt.where(AliasSuggestion.status == status)
+    return stmt
+
+
+def decide_suggestion(
+    session: Session, admin: User, suggestion_id: int, *, accept: bool, now: datetime
+) -> tuple[AliasSuggestion, InterestAlias | None]:
+    """Accept (the alias is added) or reject a pending suggestion (site administrators only)."""
+    require_site_admin(admin, "accept or reject alias suggestions")
+    suggestion = session.scalars(
+        select(AliasSuggestion)
+        .where(AliasSuggestion.id == suggestion_id)
+        .with_for_update(of=AliasSuggestion)
+    ).first()
+    if suggestion is None:
+        raise NotFound(f"No alias suggestion {suggestion_id}.")
+    if suggestion.status != SuggestionStatus.PENDING:
+        raise Conflict(f"This suggestion was already {suggestion.status}.")
+    alias = None
+    if accept:
+        alias = add_alias(session, admin, alias=suggestion.alias, interest=suggestion.interest.name)
+    suggestion.status = SuggestionStatus.ACCEPTED if accept else SuggestionStatus.REJECTED
+    suggestion.decided_by_id = admin.id
+    suggestion.decided_at = now
+    session.flush()
+    return suggestion, alias
 
 
 def search_with_aliases(session: Session, query: str, limit: int = 20) -> list[tuple[str, int]]:
