@@ -227,6 +227,7 @@ def start_gunicorn(target: str, port: int, ready_path: str) -> subprocess.Popen[
         DATABASE_URL=DATABASE_URL,
         REDIS_URL=REDIS_URL,
         SECRET_KEY="bench-secret",
+        RATELIMIT_ENABLED="false",  # a load test: 512 people answering as fast as they can
         BASE_URL=f"http://127.0.0.1:{port}",
         KINDRED_INSTANCE_PATH=str(ROOT / "instance" / "bench"),
     )

@@ -45,6 +45,10 @@ def create_app(config: Config | None = None) -> Flask:
 
     init_api(app)
     init_web(app)
+    # limits per address, IP and account, declared in one table (scheduler/web/rate_limits.py)
+    from scheduler.web.rate_limits import init_rate_limits
+
+    rate_limits = init_rate_limits(app, services)
 
     # polls of personal ICS feeds are answered from Redis before Flask when they can be
     from scheduler.web.feed_fastpath import FeedFastPath
@@ -53,7 +57,7 @@ def create_app(config: Config | None = None) -> Flask:
     # plain API RSVPs: the attendance function's statement, without Flask around it
     from scheduler.web.rsvp_fastpath import RsvpFastPath
 
-    app.wsgi_app = RsvpFastPath(app.wsgi_app, services)  # type: ignore[method-assign]
+    app.wsgi_app = RsvpFastPath(app.wsgi_app, services, rate_limits)  # type: ignore[method-assign]
 
     from scheduler.cli import register_cli
 

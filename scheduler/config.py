@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from scheduler.embedded_postgres import ensure_embedded_postgres
@@ -15,6 +15,17 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 def _int(env: dict[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     return default if raw in (None, "") else int(raw)
+
+
+def _bool(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in ("1", "true", "yes", "on"):
+        return True
+    if raw in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"{name} must be true or false, not {env[name]!r}")
 
 
 def _load_or_create_secret(instance_path: Path) -> str:
@@ -75,6 +86,14 @@ class Config:
     calendar_mail_spacing_seconds: int = 60
     mail_per_recipient_per_hour: int = 30
     rsvp_link_max_age_days: int = 30
+    # rate limits (README, "Rate limits"; scheduler/web/rate_limits.py): each budget in the
+    # `limits` notation, several joined by ";". Each is read from its name in capitals.
+    ratelimit_enabled: bool = True  # RATELIMIT_ENABLED=false: no limit anywhere
+    ratelimit_sign_in_per_address: str = "5 per minute; 20 per hour"
+    ratelimit_sign_in_per_ip: str = "20 per minute; 200 per hour"
+    ratelimit_sign_up_per_address: str = "5 per hour"
+    ratelimit_sign_up_per_ip: str = "30 per hour"
+    ratelimit_writes_per_account: str = "300 per minute"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -117,6 +136,7 @@ class Config:
             "calendar_mail_spacing_seconds": _int(env, "CALENDAR_MAIL_SPACING_SECONDS", 60),
             "mail_per_recipient_per_hour": _int(env, "MAIL_PER_RECIPIENT_PER_HOUR", 30),
         }
+        values.update(_rate_limit_settings(env))
         values.update(overrides)
         if not values["secret_key"]:
             values["secret_key"] = _load_or_create_secret(Path(values["instance_path"]))  # type: ignore[arg-type]
@@ -126,6 +146,20 @@ class Config:
             instance = Path(values["instance_path"])  # type: ignore[arg-type]
             values["database_url"] = ensure_embedded_postgres(embedded_postgres_path(instance))
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _rate_limit_settings(env: dict[str, str]) -> dict[str, object]:
+    """The RATELIMIT_* variables that are set, each named after its field in capitals."""
+    settings: dict[str, object] = {}
+    for setting in fields(Config):
+        name = setting.name.upper()
+        if not name.startswith("RATELIMIT_"):
+            continue
+        if isinstance(setting.default, bool):
+            settings[setting.name] = _bool(env, name, setting.default)
+        elif env.get(name):
+            settings[setting.name] = env[name].strip()
+    return settings
 
 
 def configure_logging() -> None:

@@ -87,7 +87,8 @@ def _truncate_all(database_url: str) -> None:
 
 @pytest.fixture
 def config(backends: Backends, tmp_path: Path) -> Config:
-    """A test configuration: real backends, cheap password hashing, a fixed secret."""
+    """A test configuration: real backends, cheap password hashing, a fixed secret, no rate
+    limits."""
     return Config.from_env(
         env={},
         instance_path=tmp_path / "instance",
@@ -98,6 +99,9 @@ def config(backends: Backends, tmp_path: Path) -> Config:
         testing=True,
         password_time_cost=1,
         password_memory_cost=1024,
+        # the suite signs up hundreds of people from one address; tests/*/test_rate_limits.py
+        # turn the limits on
+        ratelimit_enabled=False,
     )
 
 

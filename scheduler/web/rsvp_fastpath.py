@@ -16,6 +16,12 @@ malformed or unusual body (Flask explains what is wrong), `all_future: true` (se
 whatever the function refuses (unknown token or gathering, RSVPs closed: it changed nothing,
 and the view, running the same function, answers with the usual error). Database trouble
 also passes the request on, after a warning.
+
+With rate limits on (web/rate_limits.py), an answer first spends from its account's write
+budget, the one Flask spends for every other write, on the same storage: the token's owner is
+looked up once per token and process, then each answer costs one Redis call. An exhausted
+budget is answered here with 429, as Flask would answer it; storage trouble passes the request
+on to Flask, which limits it (without counting it twice).
 """
 
 from __future__ import annotations
@@ -43,6 +49,14 @@ from scheduler.schemas.rsvps import RsvpArgsSchema, RsvpSchema
 from scheduler.services import events
 from scheduler.services.accounts.identity import api_token_owner, sha256_hex
 from scheduler.services.gatherings import attendance
+from scheduler.web.rate_limits import (
+    STORAGE_ERRORS,
+    WRITE_SPENT,
+    WRITES_PER_ACCOUNT,
+    RateLimits,
+    account_key,
+    refusal_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +78,11 @@ def _compiled_answer() -> str:
 
 
 ANSWER_SQL = _compiled_answer()
+# whose write budget an answer spends: the token's owner, by the one rule for tokens
+OWNER_SQL = str(
+    api_token_owner(bindparam("token_hash")).compile(dialect=postgresql.psycopg.dialect())
+)
+OWNERS_REMEMBERED = 10_000  # token → owner pairs a process keeps (a token never changes hands)
 
 
 _ARGS = RsvpArgsSchema()
@@ -164,9 +183,11 @@ class ConnectionPool:
 class RsvpFastPath:
     """WSGI middleware: answers plain API RSVPs with one database call, passes the rest on."""
 
-    def __init__(self, app: Any, services: Services) -> None:
+    def __init__(self, app: Any, services: Services, rate_limits: RateLimits) -> None:
         self.app = app
         self.services = services
+        self.rate_limits = rate_limits
+        self._owners: dict[str, int] = {}
         database_url = services.config.database_url
         url = make_url(database_url).set(drivername="postgresql")
         self.pool = ConnectionPool(
@@ -181,13 +202,15 @@ class RsvpFastPath:
             if match is not None:
                 answered = self._answer(environ, int(match.group(1)))
                 if answered is not None:
-                    length = ("Content-Length", str(len(answered)))
-                    start_response("200 OK", [*JSON_HEADERS, length])
-                    return [answered]
+                    status, headers, body = answered
+                    start_response(status, [*headers, ("Content-Length", str(len(body)))])
+                    return [body]
         return self.app(environ, start_response)  # type: ignore[no-any-return]
 
-    def _answer(self, environ: dict[str, Any], gathering_id: int) -> bytes | None:
-        """The response body, or None to let Flask answer (the body is put back for it)."""
+    def _answer(
+        self, environ: dict[str, Any], gathering_id: int
+    ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """Status, headers and body, or None to let Flask answer (the body is put back for it)."""
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -200,12 +223,53 @@ class RsvpFastPath:
         if parsed is None:
             return None
         response, token = parsed
-        answer = self._call(sha256_hex(token), gathering_id, response)
+        token_hash = sha256_hex(token)
+        if self.rate_limits.enabled:
+            owner = self._owner(token_hash)
+            if owner is None:  # an unknown token (Flask answers 401), or database trouble
+                return None
+            try:
+                wait = self.rate_limits.spend(WRITES_PER_ACCOUNT, account_key(owner))
+            except STORAGE_ERRORS:
+                log.warning("RSVP fast path: rate-limit storage error, passing to Flask")
+                self._paused_until = time.monotonic() + PAUSE_AFTER_ERROR_SECONDS
+                return None
+            if wait is not None:
+                refusal = refusal_json(WRITES_PER_ACCOUNT, wait)
+                return "429 Too Many Requests", [*JSON_HEADERS, ("Retry-After", str(wait))], refusal
+            environ[WRITE_SPENT] = True
+        answer = self._call(token_hash, gathering_id, response)
         if answer is None or "error" in answer:
             return None
         if answer["changed"]:
             events.announce(self.services)
-        return rsvp_body(answer)
+        return "200 OK", JSON_HEADERS, rsvp_body(answer)
+
+    def _owner(self, token_hash: str) -> int | None:
+        """The id of the token's owner (remembered), or None if unknown or on trouble."""
+        owner = self._owners.get(token_hash)
+        if owner is not None:
+            return owner
+        try:
+            cursor = self.pool.acquire()
+        except psycopg.Error:
+            return None
+        if cursor is None:
+            return None
+        try:
+            cursor.execute(OWNER_SQL, {"token_hash": token_hash}, prepare=True)
+            row = cursor.fetchone()
+        except psycopg.Error:
+            log.warning("RSVP fast path: database error, passing to Flask", exc_info=True)
+            return None
+        finally:
+            self.pool.release(cursor)
+        if row is None:
+            return None
+        if len(self._owners) >= OWNERS_REMEMBERED:
+            self._owners.clear()
+        self._owners[token_hash] = row[0]
+        return int(row[0])
 
     def _call(self, token_hash: str, gathering_id: int, response: str) -> dict[str, Any] | None:
         """The function's answer, or None on trouble (Flask will answer)."""

@@ -1,0 +1,291 @@
+"""Rate limits: how often anyone may sign in, sign up or write, declared in one table.
+
+Each row of RULES is a budget: the requests that spend it (endpoints, methods), whose budget
+it is (an email address, an IP address, an account), its size (a setting of the one config
+object, README "Rate limits") and what a refusal says. `init_rate_limits` hands the rows to
+Flask-Limiter as application-wide limits on the app's Redis when the app starts, so no view
+carries a decorator; the RSVP fast path, which answers before Flask, spends the same
+per-account write budget (same rule, same storage, same keys) through `RateLimits.spend`.
+
+Sign-in counts attempts, not failures: the budget is spent before the password is checked.
+So parallel guesses cannot slip in before their failures are counted, the argon2 work anyone
+can cause is bounded, and once an address is under attack its right password waits like any
+other until the window passes (someone who signs in now and then never meets the limit).
+
+The windows are fixed (one Redis call per budget and request): a window starts at the first
+request that spends from it and Retry-After says when it ends. While Redis is unreachable
+Flask-Limiter keeps the same limits in each process's memory.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import limits
+import redis
+from flask import Flask, Response, jsonify, make_response, request, session
+from flask_limiter import ApplicationLimit, Limiter, RateLimitExceeded
+from limits.errors import StorageError
+from limits.strategies import RateLimiter
+from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
+
+from scheduler.api.auth import bearer_token, current_user
+from scheduler.api.errors import error_body, render_error_page
+from scheduler.config import Config
+from scheduler.domain.errors import KindredError
+from scheduler.extensions import Services, redis_url_for
+from scheduler.services.accounts.identity import sha256_hex
+from scheduler.web.auth import USER_KEY
+
+API_PREFIX = "/api/"
+STRATEGY = "fixed-window"
+# what `spend` raises when the storage fails (the fast path then leaves the request to Flask)
+STORAGE_ERRORS = (redis.RedisError, StorageError)
+# set in the WSGI environ by a fast path that spent the request's write budget before
+# passing it on to Flask, which then does not spend it again
+WRITE_SPENT = "kindred.write_spent"
+
+
+def client_address() -> str | None:
+    """The caller's IP address; for IPv6 its /64, which one subscriber usually holds whole."""
+    try:
+        ip = ipaddress.ip_address(request.remote_addr or "")
+    except ValueError:
+        return f"ip:{request.remote_addr}" if request.remote_addr else None
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return f"ip:{ip.ipv4_mapped}"
+        return f"ip:{ipaddress.IPv6Network((ip, 64), strict=False)}"
+    return f"ip:{ip}"
+
+
+def email_address() -> str | None:
+    """The address a sign-in or sign-up names (as sign-in looks it up, then hashed: no
+    addresses in Redis), or None when the body names none (the view then refuses it)."""
+    try:
+        if request.path.startswith(API_PREFIX):
+            body = request.get_json(silent=True)
+            raw = body.get("email") if isinstance(body, dict) else None
+        else:
+            raw = request.form.get("email")
+    except (HTTPException, ValueError, RecursionError):
+        return None  # a body Flask cannot read: the view answers with the 4xx
+    if not isinstance(raw, str) or not raw.strip():
+        return None
+    return "address:" + sha256_hex(raw.strip().lower())
+
+
+def account_key(user_id: int) -> str:
+    """Whose per-account budget a signed-in request spends (the fast path's key too)."""
+    return f"account:{user_id}"
+
+
+def signed_in_account() -> str | None:
+    """The account a request comes from: the bearer token's owner on the API, the session's
+    user on the pages; None when there is none (the view answers 401 or signs people in)."""
+    if request.environ.get(WRITE_SPENT):
+        return None
+    if request.path.startswith(API_PREFIX):
+        if bearer_token(request.headers.get("Authorization", "")) is None:
+            return None
+        try:
+            user_id = current_user().id  # cached on the request: the view does not ask again
+        except (KindredError, SQLAlchemyError):
+            return None
+    else:
+        user_id = session.get(USER_KEY)
+        if not isinstance(user_id, int):
+            return None
+    return account_key(user_id)
+
+
+@dataclass(frozen=True)
+class RateRule:
+    """One budget: the requests that spend it, whose it is, its setting, what a refusal says."""
+
+    scope: str  # the budget's name in the storage keys, shared by all its endpoints
+    setting: str  # the Config field (its environment variable is the name in capitals)
+    key: Callable[[], str | None]  # whose budget the current request spends; None: nobody's
+    methods: frozenset[str]
+    endpoints: frozenset[str] | None  # None: every endpoint
+    refusal: str
+
+    def spender(self) -> str | None:
+        """The key the current request spends this budget from, or None if it does not."""
+        if request.method not in self.methods:
+            return None
+        if self.endpoints is not None and request.endpoint not in self.endpoints:
+            return None
+        return self.key()
+
+
+SIGN_IN = frozenset({"accounts.Tokens", "pages.login"})
+SIGN_UP = frozenset({"accounts.Users", "pages.signup"})
+POST = frozenset({"POST"})
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+WRITES_PER_ACCOUNT = RateRule(
+    "writes:account",
+    "ratelimit_writes_per_account",
+    signed_in_account,
+    WRITES,
+    None,
+    "Too many changes from this account in a short time.",
+)
+RULES = (
+    RateRule(
+        "sign-in:address",
+        "ratelimit_sign_in_per_address",
+        email_address,
+        POST,
+        SIGN_IN,
+        "Too many sign-in attempts for this email address.",
+    ),
+    RateRule(
+        "sign-in:ip",
+        "ratelimit_sign_in_per_ip",
+        client_address,
+        POST,
+        SIGN_IN,
+        "Too many sign-in attempts from your network.",
+    ),
+    RateRule(
+        "sign-up:address",
+        "ratelimit_sign_up_per_address",
+        email_address,
+        POST,
+        SIGN_UP,
+        "Too many sign-ups for this email address.",
+    ),
+    RateRule(
+        "sign-up:ip",
+        "ratelimit_sign_up_per_ip",
+        client_address,
+        POST,
+        SIGN_UP,
+        "Too many sign-ups from your network.",
+    ),
+    WRITES_PER_ACCOUNT,
+)
+
+
+def refusal_message(rule: RateRule, wait_seconds: int) -> str:
+    """What a 429 says: which budget ran out and when to try again."""
+    if wait_seconds < 60:
+        wait = f"{wait_seconds} second{'s' if wait_seconds != 1 else ''}"
+    else:  # in words, to the nearest minute; Retry-After has the seconds
+        minutes = round(wait_seconds / 60)
+        wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{rule.refusal} Try again in {wait}."
+
+
+def refusal_json(rule: RateRule, wait_seconds: int) -> bytes:
+    """The API's 429 body, the one error shape, for callers outside Flask (the fast path)."""
+    body = error_body(429, refusal_message(rule, wait_seconds))
+    return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+
+
+def limits_storage_uri(redis_url: str) -> str:
+    """The `limits` storage URI for a redis-py URL (a socket path is `redis+unix://`)."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url.removeprefix("unix://")
+    return redis_url
+
+
+def parsed_limits(config: Config, rule: RateRule) -> list[limits.RateLimitItem]:
+    """The rule's limits from its setting, smallest window first; a clear error if unreadable."""
+    value = getattr(config, rule.setting)
+    try:
+        items = limits.parse_many(value)
+    except ValueError as exc:
+        raise ValueError(
+            f"{rule.setting.upper()}: {value!r} is not a rate limit such as "
+            "'5 per minute; 20 per hour'"
+        ) from exc
+    return sorted(items)
+
+
+def _seconds_until(moment: float) -> int:
+    # the storage knows a window's end to the nearest second (Redis TTL): never say too early
+    return max(1, math.ceil(moment - time.time() + 0.5))
+
+
+class RateLimits:
+    """The app's limits: Flask-Limiter for Flask's requests, `spend` for the fast paths."""
+
+    def __init__(self, app: Flask, services: Services) -> None:
+        config = services.config
+        missing = {e for rule in RULES for e in rule.endpoints or ()} - set(app.view_functions)
+        if missing:
+            raise RuntimeError(f"rate limits name endpoints that do not exist: {sorted(missing)}")
+        self.items = {rule.scope: parsed_limits(config, rule) for rule in RULES}
+        self.rules = {rule.scope: rule for rule in RULES}
+        self.enabled = config.ratelimit_enabled
+        self.limiter: Limiter | None = None
+        if not self.enabled:
+            return
+        self.limiter = Limiter(
+            client_address,
+            application_limits=[
+                ApplicationLimit(
+                    getattr(config, rule.setting),
+                    key_function=rule.key,
+                    scope=rule.scope,
+                    exempt_when=lambda rule=rule: rule.spender() is None,  # type: ignore[misc]
+                    error_message=rule.refusal,
+                )
+                for rule in RULES
+            ],
+            strategy=STRATEGY,
+            # the app's Redis, through the pool Services already holds (and closes)
+            storage_uri=limits_storage_uri(redis_url_for(config)),
+            storage_options={"connection_pool": services.redis.connection_pool},  # type: ignore[dict-item]
+            in_memory_fallback_enabled=True,
+            swallow_errors=True,
+            enabled=True,
+        )
+        self.limiter.init_app(app)
+        app.register_error_handler(RateLimitExceeded, self._refuse)
+
+    def spend(self, rule: RateRule, key: str) -> int | None:
+        """Spend one request from `key`'s budget under `rule`, as Flask-Limiter would: the
+        seconds to wait if it is exhausted, else None. Raises STORAGE_ERRORS."""
+        assert self.limiter is not None, "spend only when the limits are enabled"
+        strategy: RateLimiter = self.limiter.limiter  # Redis, or memory while Redis is down
+        for item in self.items[rule.scope]:
+            if not strategy.hit(item, key, rule.scope):
+                return _seconds_until(strategy.get_window_stats(item, key, rule.scope).reset_time)
+        return None
+
+    def _refuse(self, exc: RateLimitExceeded) -> Response:
+        """A refused request: the JSON error shape on the API, the error page for people,
+        and Retry-After either way."""
+        rule = self.rules[str(exc.limit.scope)]
+        breached = self.limiter.current_limit if self.limiter else None
+        try:
+            wait = (
+                _seconds_until(breached.window.reset_time)
+                if breached
+                else exc.limit.limit.get_expiry()
+            )
+        except STORAGE_ERRORS:
+            wait = exc.limit.limit.get_expiry()
+        message = refusal_message(rule, wait)
+        if request.path.startswith(API_PREFIX):
+            response = jsonify(error_body(429, message))
+            response.status_code = 429
+        else:
+            response = make_response(render_error_page(429, message))
+        response.headers["Retry-After"] = str(wait)
+        return response
+
+
+def init_rate_limits(app: Flask, services: Services) -> RateLimits:
+    """Apply RULES to the app's endpoints (when RATELIMIT_ENABLED); after the blueprints."""
+    return RateLimits(app, services)
