@@ -250,3 +250,12 @@ def test_the_switch_and_the_budgets_come_from_the_environment(tmp_path, config):
 def test_an_unreadable_budget_stops_the_app_naming_its_variable(config):
     with pytest.raises(ValueError, match="RATELIMIT_SIGN_IN_PER_IP"):
         create_app(replace(config, ratelimit_sign_in_per_ip="lots"))
+
+
+@pytest.mark.parametrize("limits_settings", [{"redis_url": "redis://127.0.0.1:1/0"}])
+def test_while_redis_is_unreachable_each_process_keeps_the_limits_in_memory(api):
+    assert sign_up(api, "victim@example.org").status_code == 201
+    statuses, refused = wrong_until_refused(api, "victim@example.org")
+    assert set(statuses[:-1]) == {401}
+    assert_refusal(refused, "this email address")
+    assert_refusal(sign_in(api, "victim@example.org", PASSWORD), "this email address")
