@@ -58,6 +58,10 @@ def create_app(config: Config | None = None) -> Flask:
     from scheduler.web.rsvp_fastpath import RsvpFastPath
 
     app.wsgi_app = RsvpFastPath(app.wsgi_app, services, rate_limits)  # type: ignore[method-assign]
+    # outermost, so the fast paths' answers carry the security headers too
+    from scheduler.web.security_headers import SecurityHeaders
+
+    app.wsgi_app = SecurityHeaders(app.wsgi_app, config)  # type: ignore[method-assign]
 
     from scheduler.cli import register_cli
 
