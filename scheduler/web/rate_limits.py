@@ -173,6 +173,7 @@ RULES = (
     ),
     WRITES_PER_ACCOUNT,
 )
+LIMITED_METHODS = frozenset().union(*(rule.methods for rule in RULES))
 
 
 def refusal_message(rule: RateRule, wait_seconds: int) -> str:
@@ -250,6 +251,8 @@ class RateLimits:
             swallow_errors=True,
             enabled=True,
         )
+        # reads spend no budget: spare them Flask-Limiter's look at every rule
+        self.limiter.request_filter(lambda: request.method not in LIMITED_METHODS)
         self.limiter.init_app(app)
         app.register_error_handler(RateLimitExceeded, self._refuse)
 
