@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from sqlalchemy import select
+from markupsafe import Markup
+from sqlalchemy import ARRAY, Integer, bindparam, func, select
 from werkzeug.wrappers import Response
 
-from scheduler.domain.errors import KindredError
+from scheduler.domain.errors import InvalidInput, KindredError
 from scheduler.extensions import db_session
 from scheduler.models import Gathering, GatheringStatus, User, utcnow
 from scheduler.schemas.polls import ScheduleArgsSchema
@@ -18,48 +20,95 @@ from scheduler.services.polls import availability, scheduling, slots
 from scheduler.web.auth import csrf_token, login_required, page_user, protect, require_user
 from scheduler.web.display import iso_utc, time_range, tz_or_utc
 from scheduler.web.forms import FormState, availability_intervals, load_with
-from scheduler.web.poll_grid import Grid, build_grid, cell_minutes_for
+from scheduler.web.poll_grid import (
+    Grid,
+    GridPage,
+    build_grid,
+    cell_minutes_for,
+    grid_page,
+    parse_start,
+    repainted,
+    some_of,
+    window_cell_count,
+)
 
 bp = protect(Blueprint("poll_pages", __name__))
 
 BEST_SLOTS = 5
+# The options of a painted cell's <select> (the grid without JavaScript), by the cell's mark:
+# written out once rather than hundreds of times per page.
+PAINT_OPTIONS = {
+    mark: Markup(
+        "".join(
+            f'<option value="{value}"{" selected" if value == mark else ""}>{text}</option>'
+            for value, text in (("", "\u2013"), ("yes", "yes"), ("ifneedbe", "if need be"))
+        )
+    )
+    for mark in ("", "yes", "ifneedbe")
+}
 
 
 def _names(
-    session: Any, user_ids: list[int], viewer: User | None, organizer_id: int
+    session: Any, user_ids: set[int], viewer: User | None, organizer_id: int
 ) -> dict[int, str]:
     """Display names: people who chose not to share theirs appear anonymously to others."""
     if not user_ids:
         return {}
     names: dict[int, str] = {}
-    for user in session.scalars(select(User).where(User.id.in_(user_ids))):
-        shown = user.share_name or (viewer is not None and viewer.id in (user.id, organizer_id))
-        names[user.id] = user.name if shown else ANONYMOUS_NAME
+    # one array parameter, not hundreds of bound values
+    rows = session.execute(
+        select(User.id, User.name, User.share_name).where(
+            User.id == func.any(bindparam("user_ids", sorted(user_ids), type_=ARRAY(Integer)))
+        )
+    )
+    for user_id, name, share_name in rows:
+        shown = share_name or (viewer is not None and viewer.id in (user_id, organizer_id))
+        names[user_id] = name if shown else ANONYMOUS_NAME
     return names
 
 
+def _page(gathering: Gathering, viewer: User) -> GridPage:
+    """The part of the grid this request shows (`?start=`), in the viewer's time zone."""
+    poll = slots.require_poll(gathering)
+    tz = tz_or_utc(viewer.timezone)
+    return grid_page(
+        window_start=poll.window_start,
+        window_end=poll.window_end,
+        step_minutes=poll.step_minutes,
+        tz=tz,
+        start=parse_start(request.args.get("start")),
+        today=utcnow().astimezone(tz).date(),
+    )
+
+
 def _grid_and_ranking(
-    gathering: Gathering, viewer: User
+    gathering: Gathering, viewer: User, page: GridPage
 ) -> tuple[Grid, slots.SlotsView, dict[int, str]]:
     session = db_session()
     poll = slots.require_poll(gathering)
-    everyone = slots.load_availability(session, gathering.id)
+    heat = slots.heatmap_page(session, gathering, cells=page.cells, cell_minutes=page.cell_minutes)
     ranking = slots.ranking_view(gathering, limit=BEST_SLOTS)
-    ids = set(everyone)
+    ids = {uid for named in heat.named for uid in named}
     for slot in ranking.slots:
-        ids.update(slot["available"])
-    names = _names(session, sorted(ids), viewer, gathering.organizer_id)
+        ids.update(slot["available"][: slots.NAMED_PER_CELL])
+    names = _names(session, ids, viewer, gathering.organizer_id)
     mine = availability.get_availability(session, gathering, viewer)
     grid = build_grid(
         window_start=poll.window_start,
         window_end=poll.window_end,
-        step_minutes=poll.step_minutes,
+        page=page,
         tz=tz_or_utc(viewer.timezone),
         mine=[(span.start, span.end, span.preference) for span in mine.intervals],
-        everyone=everyone,
+        heat=heat,
         names=names,
     )
     return grid, ranking, names
+
+
+def _some_names(user_ids: list[int], names: dict[int, str]) -> str:
+    """ "Ann, Bob" or "Ann, Bob and 40 more": at most NAMED_PER_CELL names, as in the grid."""
+    shown = [names.get(uid, ANONYMOUS_NAME) for uid in user_ids[: slots.NAMED_PER_CELL]]
+    return some_of(sorted(shown, key=str.lower), len(user_ids))
 
 
 def _slot_rows(
@@ -68,7 +117,6 @@ def _slot_rows(
     preferred_word = "prefer it"
     rows = []
     for slot in ranking.slots:
-        available = [names.get(uid, ANONYMOUS_NAME) for uid in slot["available"]]
         rows.append(
             {
                 "start": iso_utc(slot["start"]),
@@ -76,14 +124,32 @@ def _slot_rows(
                 "available_count": len(slot["available"]),
                 "preferred_count": len(slot["preferred"]),
                 "summary": f"{len(slot['available'])} can come, {len(slot['preferred'])} {preferred_word}",
-                "names": ", ".join(available),
+                "names": _some_names(slot["available"], names),
             }
         )
     return rows
 
 
+def _page_links(gathering: Gathering, page: GridPage) -> dict[str, str | None]:
+    """Where the previous and next pages of the grid are, and this page's refresh URL."""
+
+    def poll_page(day: Any) -> str | None:
+        if day is None:
+            return None
+        return url_for("poll_pages.show", gathering_id=gathering.id, start=day.isoformat())
+
+    return {
+        "previous_url": poll_page(page.previous_day),
+        "next_url": poll_page(page.next_day),
+        "slots_url": url_for(
+            "poll_pages.slots_json", gathering_id=gathering.id, start=page.first_day.isoformat()
+        ),
+    }
+
+
 def render_poll(gathering: Gathering) -> Any:
-    """The poll page (also what /g/<id> shows while the gathering is polling)."""
+    """The poll page (also what /g/<id> shows while the gathering is polling): one week of
+    the grid, from `?start=YYYY-MM-DD`."""
     user = page_user()
     poll = slots.require_poll(gathering)
     context: dict[str, Any] = {
@@ -95,25 +161,20 @@ def render_poll(gathering: Gathering) -> Any:
         and (poll.deadline is None or poll.deadline > utcnow()),
         "my_tz": user.timezone if user else gathering.timezone,
     }
-    if user is not None:
-        grid, ranking, names = _grid_and_ranking(gathering, user)
+    if user is not None and gathering.status == GatheringStatus.POLLING:
+        page = _page(gathering, user)
+        grid, ranking, names = _grid_and_ranking(gathering, user, page)
         context.update(
             grid=grid,
+            page=page,
             ranking=ranking,
             best=_slot_rows(ranking, names, user.timezone),
-            levels=_levels(grid),
+            paint_options=PAINT_OPTIONS,
+            **_page_links(gathering, page),
         )
         if context["is_organizer"]:
             context["participation"] = availability.participation(db_session(), gathering)
     return render_template("poll.html", **context)
-
-
-def _levels(grid: Grid) -> dict[int, int]:
-    """A colour level 0..5 per cell index, by share of the busiest cell."""
-    top = max((cell.count for cell in grid.cells.values()), default=0)
-    if top == 0:
-        return {}
-    return {cell.index: -(-cell.count * 5 // top) for cell in grid.cells.values()}
 
 
 @bp.get("/g/<int:gathering_id>/poll")
@@ -126,29 +187,43 @@ def show(gathering_id: int) -> Any:
 @bp.post("/g/<int:gathering_id>/availability")
 @login_required
 def save_availability(gathering_id: int) -> Any:
-    """Replace my availability with the painted cells (JSON answer for the painting script)."""
+    """Replace my availability with the painted cells (JSON answer for the painting script).
+
+    A page shows part of the grid and says which (`first_cell`, `end_cell`: indices from the
+    window start, end exclusive): only that part is replaced. Without them, the whole window.
+    """
     session = db_session()
     gathering = lifecycle.get_gathering(session, gathering_id)
     poll = slots.require_poll(gathering)
-    minutes = cell_minutes_for(poll.window_start, poll.window_end, poll.step_minutes)
-    count = int((poll.window_end - poll.window_start).total_seconds() // (minutes * 60))
-    intervals = availability_intervals(request.form, poll.window_start, minutes, count)
+    user = require_user()
+    minutes = cell_minutes_for(poll.step_minutes)
+    count = window_cell_count(poll.window_start, poll.window_end, minutes)
+    shown = _shown_cells(request.form, count)
+    painted = availability_intervals(request.form, poll.window_start, minutes, count)
+    cell = timedelta(minutes=minutes)
+    since, until = poll.window_start + shown.start * cell, poll.window_start + shown.stop * cell
+    kept = availability.get_availability(session, gathering, user).intervals
+    intervals = repainted(
+        [(span.start, span.end, span.preference) for span in kept], painted, since, until
+    )
     wants_json = request.accept_mimetypes.best == "application/json"
+    # back to the week that was painted
+    back = url_for(
+        "gathering_pages.show", gathering_id=gathering_id, start=request.args.get("start") or None
+    )
     try:
-        answer = availability.set_availability(
-            session, gathering_id, require_user(), intervals, now=utcnow()
-        )
+        answer = availability.set_availability(session, gathering_id, user, intervals, now=utcnow())
         session.commit()
     except KindredError as exc:
         session.rollback()
         if wants_json:
             return jsonify({"message": exc.message}), exc.status
         flash(exc.message, "error")
-        return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
+        return redirect(back)
     if wants_json:
         return jsonify({"revision": answer.revision, "intervals": len(answer.intervals)})
     flash("Your availability is saved.", "success")
-    return redirect(url_for("gathering_pages.show", gathering_id=gathering_id) + "#best")
+    return redirect(back + "#best")
 
 
 @bp.get("/g/<int:gathering_id>/slots.json")
@@ -160,27 +235,46 @@ def slots_json(gathering_id: int) -> Response:
     if gathering.poll is None:
         return jsonify({"message": "This gathering has no poll."}), 404  # type: ignore[return-value]
     user = require_user()
-    grid, ranking, names = _grid_and_ranking(gathering, user)
-    levels = _levels(grid)
+    page = _page(gathering, user)
+    grid, ranking, names = _grid_and_ranking(gathering, user, page)
     return jsonify(
         {
             "status": ranking.status,
             "gathering_status": gathering.status,
             "participants": grid.participants,
+            "start": page.first_day.isoformat(),
             "slots": _slot_rows(ranking, names, user.timezone),
+            # this page's cells only; the page has their labels already
             "cells": [
                 {
                     "i": cell.index,
                     "count": cell.count,
-                    "level": levels.get(cell.index, 0),
-                    "names": list(cell.names),
-                    "label": cell.label,
+                    "level": cell.level,
+                    "names": cell.who,
                 }
                 for cell in grid.cells.values()
             ],
             "csrf_token": csrf_token(),
         }
     )
+
+
+def _shown_cells(form: Any, count: int) -> range:
+    """The cells the posting page showed (`first_cell`, `end_cell`), the whole window if not
+    said; InvalidInput naming the field for numbers that are not a range of the window's."""
+    bounds = []
+    for field, default in (("first_cell", 0), ("end_cell", count)):
+        text = form.get(field, "")
+        if text == "":
+            bounds.append(default)
+            continue
+        if not (text.isascii() and text.isdigit() and len(text) <= 6):
+            raise InvalidInput("Must be a cell number of this poll's grid.", field=field)
+        bounds.append(int(text))
+    first, end = bounds
+    if not 0 <= first <= end <= count:
+        raise InvalidInput(f"The grid has cells 0 to {count - 1}.", field="end_cell")
+    return range(first, end)
 
 
 @bp.post("/g/<int:gathering_id>/schedule")

@@ -6,15 +6,22 @@ ask of a burst enqueue a job. The job clears the flag *before* it reads the revi
 answer committed after that read raises the flag again and gets its own job, while answers
 committed before it are already in what the job reads. The stored result records the
 revision it reflects; a result is only ever replaced by one of a later revision.
+
+Poll pages show one page (a week) of the grid at a time. Its heatmap (who can make each
+cell) is computed from the answers overlapping that page only, and kept in Redis under the
+poll's availability revision: every viewer of the same page and revision shares one
+computation, and the next answer simply makes the old entries unused.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import redis
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
@@ -37,6 +44,11 @@ RECOMPUTE_JOB = "workers.slots.recompute_slots"
 FLAG_TTL_SECONDS = 30
 # The most `GET .../slots?limit=` can ask for: the stored ranking keeps this many.
 STORED_SLOTS = 100
+# Who can make a heatmap cell is named up to this many people (the rest are counted): a
+# hover text of 300 names helps nobody, and it would make a big poll's page megabytes.
+NAMED_PER_CELL = 10
+# A page's heatmap is kept this long; a new answer makes it unused before that anyway.
+HEATMAP_TTL_SECONDS = 600
 
 
 def recompute_flag_key(gathering_id: int) -> str:
@@ -88,6 +100,13 @@ _INTERVALS_SQL = text(
     "SELECT user_id, starts_at, ends_at, preferred FROM availability_intervals"
     " WHERE gathering_id = :gathering_id"
 )
+_INTERVALS_OVERLAPPING_SQL = text(
+    "SELECT user_id, starts_at, ends_at, preferred FROM availability_intervals"
+    " WHERE gathering_id = :gathering_id AND starts_at < :until AND ends_at > :since"
+)
+_PARTICIPANTS_SQL = text(
+    "SELECT count(DISTINCT user_id) FROM availability_intervals WHERE gathering_id = :gathering_id"
+)
 
 
 def _utc(value: datetime) -> datetime:
@@ -95,13 +114,24 @@ def _utc(value: datetime) -> datetime:
     return value if value.tzinfo is UTC else value.astimezone(UTC)
 
 
-def load_availability(session: Session, gathering_id: int) -> dict[int, list[Interval]]:
-    """Everyone's intervals for the poll, in one query.
+def load_availability(
+    session: Session, gathering_id: int, *, overlapping: tuple[datetime, datetime] | None = None
+) -> dict[int, list[Interval]]:
+    """Everyone's intervals for the poll (only those overlapping [since, until) if given), in
+    one query.
 
-    Plain SQL: going around the ORM's per-row work makes loading thousands of answers fast.
+    Plain SQL, fetched at once: going around the ORM's and the cursor's per-row work makes
+    loading thousands of answers fast.
     """
     availability: dict[int, list[Interval]] = {}
-    rows = session.execute(_INTERVALS_SQL, {"gathering_id": gathering_id})
+    if overlapping is None:
+        rows = session.execute(_INTERVALS_SQL, {"gathering_id": gathering_id}).all()
+    else:
+        since, until = overlapping
+        rows = session.execute(
+            _INTERVALS_OVERLAPPING_SQL,
+            {"gathering_id": gathering_id, "since": since, "until": until},
+        ).all()
     for user_id, starts_at, ends_at, preferred in rows:
         interval = Interval(_utc(starts_at), _utc(ends_at), bool(preferred))
         availability.setdefault(user_id, []).append(interval)
@@ -282,6 +312,84 @@ def candidate_view(session: Session, gathering: Gathering, start: datetime) -> S
     duration = timedelta(minutes=gathering.duration_minutes)
     slot = {"start": start, "end": start + duration, "available": available, "preferred": preferred}
     return SlotsView("ready", revision, revision, None, len(availability), [slot])
+
+
+@dataclass(frozen=True)
+class HeatmapPage:
+    """Who can make each cell of one page of a poll's grid, as of `revision`.
+
+    Cells are `cell_minutes` long from the window start; this page holds cells
+    `first_index` up to (not including) `first_index + len(available)`. `named` lists, per
+    cell, the ids (ascending) of at most NAMED_PER_CELL of the people who can make it.
+    """
+
+    revision: int
+    participants: int
+    first_index: int
+    available: list[int]
+    preferred: list[int]
+    named: list[list[int]]
+
+
+def heatmap_key(gathering_id: int, revision: int, cells: range, cell_minutes: int) -> str:
+    """The Redis key of a page's heatmap at one availability revision."""
+    return f"kindred:pollgrid:{gathering_id}:{revision}:{cells.start}:{cells.stop}:{cell_minutes}"
+
+
+def heatmap_page(
+    session: Session, gathering: Gathering, *, cells: range, cell_minutes: int
+) -> HeatmapPage:
+    """The heatmap of cells `cells` (indices from the window start): from Redis when this
+    revision's is there, else computed from the answers overlapping the page (and kept)."""
+    poll = require_poll(gathering)
+    # read before the answers: what is computed reflects at least this revision
+    revision = poll.availability_revision
+    key = heatmap_key(gathering.id, revision, cells, cell_minutes)
+    cache: redis.Redis | None = session.info["services"].redis
+    try:
+        cached = cache.get(key) if cache is not None else None
+    except redis.RedisError:
+        log.warning("poll heatmap cache unavailable", exc_info=True)
+        cache = cached = None
+    if cached is not None:
+        return HeatmapPage(revision=revision, first_index=cells.start, **json.loads(cached))
+    page = _compute_heatmap_page(session, gathering, revision, cells, cell_minutes)
+    if cache is not None:
+        value = {
+            "participants": page.participants,
+            "available": page.available,
+            "preferred": page.preferred,
+            "named": page.named,
+        }
+        try:
+            cache.set(key, json.dumps(value, separators=(",", ":")), ex=HEATMAP_TTL_SECONDS)
+        except redis.RedisError:
+            log.warning("could not keep a poll heatmap", exc_info=True)
+    return page
+
+
+def _compute_heatmap_page(
+    session: Session, gathering: Gathering, revision: int, cells: range, cell_minutes: int
+) -> HeatmapPage:
+    poll = require_poll(gathering)
+    cell = timedelta(minutes=cell_minutes)
+    since = poll.window_start + cells.start * cell
+    until = poll.window_start + cells.stop * cell
+    participants = session.scalar(_PARTICIPANTS_SQL, {"gathering_id": gathering.id}) or 0
+    available = [0] * len(cells)
+    preferred = [0] * len(cells)
+    named: list[list[int]] = [[] for _ in cells]
+    if cells:
+        # Each cell is a candidate as long as itself: the ranking engine's coverage rule,
+        # with min_attendees 0 so that every cell comes back with who can make it.
+        window = PollWindow(since, until, cell_minutes, cell_minutes, 0)
+        answers = load_availability(session, gathering.id, overlapping=(since, until))
+        for slot in rank_slots(window, answers):
+            k = (slot.start - since) // cell
+            available[k] = len(slot.available)
+            preferred[k] = len(slot.preferred)
+            named[k] = slot.available[:NAMED_PER_CELL]
+    return HeatmapPage(revision, participants, cells.start, available, preferred, named)
 
 
 def stale_polls(session: Session) -> list[int]:

@@ -6,13 +6,13 @@
 
   var WORDS = { "": "not available", yes: "yes", ifneedbe: "if need be" };
 
-  // A table of cells addressable by data-row/data-col, with one tab stop and arrow keys.
+  // A table of cells addressable by row and column, with one tab stop and arrow keys.
   function rovingGrid(table, selector, onActivate) {
     var cells = Array.prototype.slice.call(table.querySelectorAll(selector));
     var byPos = {};
     var maxRow = 0, maxCol = 0;
     cells.forEach(function (td) {
-      var r = +td.dataset.row, c = +td.dataset.col;
+      var r = td.parentNode.sectionRowIndex, c = td.cellIndex;
       byPos[r + ":" + c] = td;
       maxRow = Math.max(maxRow, r); maxCol = Math.max(maxCol, c);
       td.tabIndex = -1;
@@ -27,7 +27,7 @@
       if (onActivate) onActivate(td);
     }
     function find(td, dr, dc) {
-      var r = +td.dataset.row + dr, c = +td.dataset.col + dc;
+      var r = td.parentNode.sectionRowIndex + dr, c = td.cellIndex + dc;
       while (r >= 0 && r <= maxRow && c >= 0 && c <= maxCol) {
         if (byPos[r + ":" + c]) return byPos[r + ":" + c];
         r += dr; c += dc;
@@ -185,8 +185,8 @@
           if (!td) return;
           td.className = "l" + cell.level;
           td.textContent = cell.count ? String(cell.count) : "";
-          td.dataset.names = cell.names.join(", ");
-          td.title = td.dataset.label + ": " + cell.count + (cell.names.length ? " (" + td.dataset.names + ")" : "");
+          td.dataset.names = cell.names;
+          td.title = td.dataset.label + ": " + cell.count + (cell.names ? " (" + cell.names + ")" : "");
           td.setAttribute("aria-label", describe(td));
         });
       }
