@@ -27,6 +27,9 @@ from icalendar import (
     vText,
 )
 
+from scheduler.domain.date_bounds import FIRST_YEAR, LAST_YEAR, is_representable
+from scheduler.domain.timezones import known_timezones
+
 __all__ = [
     "ATTENDEE_PARTSTATS",
     "EVENT_STATUSES",
@@ -56,6 +59,9 @@ VTIMEZONE_YEARS = (2000, 2050)
 # A series without UNTIL has no last date in its text; its zones then cover this many years
 # past the latest DTSTART.
 UNBOUNDED_SERIES_YEARS = 10
+# No VTIMEZONE reaches past the years of date_bounds (with a year's margin for times derived
+# from an input, such as an end): whatever text a fragment holds, a feed can be assembled.
+_VTIMEZONE_LIMITS = (FIRST_YEAR - 1, LAST_YEAR + 1)
 
 _RRULE_PARTS = frozenset(
     {
@@ -138,6 +144,9 @@ class EventSpec:
                 raise ValueError(f"{name} has no UTC offset")
         if any(d.utcoffset() is None for d in self.exdates):
             raise ValueError("exdates need a UTC offset")
+        for value in (self.starts_at, self.ends_at, self.recurrence_id, *self.exdates):
+            if value is not None and not is_representable(value):
+                raise ValueError(f"{value.isoformat()} is outside the years Kindred keeps")
         if self.ends_at < self.starts_at:
             raise ValueError("ends_at is before starts_at")
         if self.rrule is not None and self.recurrence_id is not None:
@@ -155,6 +164,8 @@ def zone(name: str) -> tzinfo:
 @lru_cache(maxsize=512)
 def _zoneinfo(name: str) -> ZoneInfo:
     """ZoneInfo lookup raising ValueError for an unknown or malformed name."""
+    if name not in known_timezones():
+        raise ValueError(f"unknown time zone {name!r}")
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # OSError: "Europe", too long
@@ -217,7 +228,13 @@ def _recur(text: str, start: datetime) -> vRecur:
             until = datetime.combine(until, datetime.max.time().replace(microsecond=0))
         if until.tzinfo is None:
             until = until.replace(tzinfo=start.tzinfo)
-        recur["UNTIL"] = [until.astimezone(UTC)]
+        try:
+            until = until.astimezone(UTC)
+        except OverflowError as exc:
+            raise ValueError(f"invalid RRULE {text!r}") from exc
+        if not is_representable(until):
+            raise ValueError(f"RRULE UNTIL {until.isoformat()} is outside the years Kindred keeps")
+        recur["UNTIL"] = [until]
     if any(recur.get(part, [1])[0] < 1 for part in ("COUNT", "INTERVAL")):
         raise ValueError(f"invalid RRULE {text!r}")
     try:  # what dateutil (behind vobject and many readers) cannot read, we do not send
@@ -320,7 +337,8 @@ def _zones_used(body: str) -> tuple[set[str], tuple[int, int]]:
             tzids.add(tzid)
     if unbounded:
         high = max(high, latest_start + UNBOUNDED_SERIES_YEARS)
-    return tzids, (low, high)
+    first, last = _VTIMEZONE_LIMITS
+    return tzids, (max(low, first), min(high, last))
 
 
 def _calendar_head(properties: Iterable[tuple[str, object, dict[str, str] | None]]) -> str:

@@ -42,6 +42,7 @@ from typing import NamedTuple
 
 from dateutil import rrule as du
 
+from scheduler.domain.date_bounds import FIRST_YEAR, LAST_YEAR, LATEST
 from scheduler.domain.errors import InvalidInput
 from scheduler.domain.timezones import zone
 
@@ -73,8 +74,6 @@ MAX_INTERVAL = 1000
 """Largest INTERVAL accepted; larger values only make dateutil loop for nothing."""
 MAX_TEXT_LENGTH = 500
 """Longest RRULE text accepted."""
-_MIN_UNTIL_YEAR = 1900
-_MAX_UNTIL_YEAR = 9000  # leaves room for zone offsets and the end-of-day shift
 
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
@@ -377,9 +376,9 @@ def _parse_until(value: str | None) -> datetime | date | None:
         raise RecurrenceError(
             f"UNTIL={shown} is not a date (YYYYMMDD) or a UTC date-time (YYYYMMDDTHHMMSSZ)"
         )
-    if not _MIN_UNTIL_YEAR <= until.year <= _MAX_UNTIL_YEAR:
+    if not FIRST_YEAR <= until.year <= LAST_YEAR:
         raise RecurrenceError(
-            f"UNTIL={shown} is out of range; use a year from {_MIN_UNTIL_YEAR} to {_MAX_UNTIL_YEAR}"
+            f"UNTIL={shown} is out of range; use a year from {FIRST_YEAR} to {LAST_YEAR}"
         )
     return until
 
@@ -705,7 +704,11 @@ def split_rule(
 def _occurrences(
     rule: RecurrenceRule, first_start_local: datetime, tz: tzinfo
 ) -> Iterator[tuple[datetime, datetime]]:
-    """(naive local, aware UTC) per occurrence, in order, honouring COUNT and UNTIL."""
+    """(naive local, aware UTC) per occurrence, in order, honouring COUNT and UNTIL.
+
+    Occurrences end at date_bounds.LATEST: an unbounded rule simply stops there, a bounded one
+    that would go on past it raises ``RecurrenceError`` (its COUNT or UNTIL cannot be kept).
+    """
     start = _wall_clock(first_start_local, tz)
     if not _occurs_at_all(rule, start):
         raise RecurrenceError(
@@ -729,9 +732,16 @@ def _occurrences(
             return
         try:
             instant = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
-        except OverflowError:  # pragma: no cover - the year 9999
-            return
+        except OverflowError:  # the year 9999 pushed past the calendar: far beyond LATEST
+            instant = datetime.max.replace(tzinfo=UTC)
         if isinstance(rule.until, datetime) and instant > rule.until:
+            return
+        if instant > LATEST:
+            if rule.is_bounded:
+                raise RecurrenceError(
+                    f"the rule has occurrences after {LATEST:%Y-%m-%d}, the last date Kindred "
+                    "keeps; use a smaller COUNT or an earlier UNTIL"
+                )
             return
         if last is not None and instant <= last:
             continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from importlib import resources
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from scheduler.domain.errors import InvalidInput
@@ -10,8 +11,13 @@ from scheduler.domain.errors import InvalidInput
 
 @lru_cache(maxsize=1)
 def known_timezones() -> frozenset[str]:
-    """Every IANA zone name the tz database (tzdata) knows."""
-    return frozenset(available_timezones()) | {"UTC"}
+    """Every IANA zone name that both the tzdata package lists and this machine can load.
+
+    available_timezones() alone also lists whatever files the host's zoneinfo folder holds,
+    such as `localtime` (this machine's own zone, a different one on every host).
+    """
+    iana = resources.files("tzdata").joinpath("zones").read_text(encoding="utf-8").split()
+    return (frozenset(iana) & available_timezones()) | {"UTC"}
 
 
 def zone(name: str, *, field: str = "timezone") -> ZoneInfo:

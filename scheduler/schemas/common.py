@@ -2,39 +2,41 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
+from scheduler.domain.date_bounds import OUT_OF_RANGE, is_within_bounds
 from scheduler.domain.errors import InvalidInput
 from scheduler.domain.interests import MAX_INTEREST_LENGTH, MAX_INTERESTS
 from scheduler.domain.timezones import zone
 
+# NUL and lone UTF-16 surrogates (JSON's "\ud800"): PostgreSQL text cannot hold them, so such
+# input would otherwise fail at the database, after the checks, as a 500.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_UNSTORABLE_MESSAGE = "Text cannot contain NUL characters or unpaired surrogates."
 
-def _has_nul(value: Any) -> bool:
+
+def _has_unstorable_text(value: Any) -> bool:
     if isinstance(value, str):
-        return "\x00" in value
+        return _UNSTORABLE.search(value) is not None
     if isinstance(value, dict):
-        return any(_has_nul(v) for v in value.values())
+        return any(_has_unstorable_text(v) for v in value.values())
     if isinstance(value, list | tuple):
-        return any(_has_nul(v) for v in value)
+        return any(_has_unstorable_text(v) for v in value)
     return False
 
 
 class InputSchema(Schema):
-    """Base of every input schema: text with NUL characters is refused, naming the field.
-
-    PostgreSQL text cannot hold NUL, so such input would otherwise fail at the database.
-    """
+    """Base of every input schema: text the database cannot store is refused, naming the field."""
 
     @pre_load
-    def _refuse_nul(self, data: Any, **_kwargs: Any) -> Any:
+    def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
         if isinstance(data, dict):
             bad = {
-                str(k): ["Text cannot contain NUL characters."]
-                for k, v in data.items()
-                if _has_nul(v)
+                str(k): [_UNSTORABLE_MESSAGE] for k, v in data.items() if _has_unstorable_text(v)
             }
             if bad:
                 raise ValidationError(bad)
@@ -49,11 +51,13 @@ class ArgsSchema(InputSchema):
 
 
 class UTCDateTimeField(fields.DateTime):
-    """ISO 8601 with a required offset on input; UTC with `Z` on output."""
+    """ISO 8601 with a required offset on input, within the years Kindred keeps
+    (domain/date_bounds.py); UTC with `Z` on output."""
 
     default_error_messages = {
         "naive": "Give the time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00.",
         "invalid": "Not a valid ISO 8601 datetime.",
+        "out_of_range": OUT_OF_RANGE,
     }
 
     def _serialize(self, value: datetime | None, attr: Any, obj: Any, **kwargs: Any) -> str | None:
@@ -74,9 +78,12 @@ class UTCDateTimeField(fields.DateTime):
         if parsed.tzinfo is None or parsed.utcoffset() is None:
             raise self.make_error("naive")
         try:
-            return parsed.astimezone(UTC)
-        except OverflowError as exc:
-            raise self.make_error("invalid") from exc
+            instant = parsed.astimezone(UTC)
+        except OverflowError as exc:  # year 1 or 9999 pushed past the calendar by the offset
+            raise self.make_error("out_of_range") from exc
+        if not is_within_bounds(instant):
+            raise self.make_error("out_of_range")
+        return instant
 
 
 class TimeZoneField(fields.String):
