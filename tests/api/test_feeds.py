@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import icalendar
 import vobject
+from sqlalchemy import text
 
 from scheduler.services.calendars import feeds
 
@@ -466,3 +467,92 @@ def test_group_feed_and_single_file_are_gzipped_too(api):
             path, headers={**CALENDAR_APP, "If-None-Match": zipped.headers["ETag"]}
         )
         assert not_modified.status_code == 304
+
+
+def corrupt(session, table: str, row_id: int, **values: str) -> None:
+    """Write a row past every check, as a bug, a migration or a hand in psql could."""
+    assignments = ", ".join(f"{column} = :{column}" for column in values)
+    session.execute(
+        text(f"UPDATE {table} SET {assignments} WHERE id = :id"), {**values, "id": row_id}
+    )
+    session.commit()
+
+
+def left_out(caplog) -> str:
+    return " ".join(r.getMessage() for r in caplog.records if "left out of feeds" in r.getMessage())
+
+
+def test_feeds_leave_out_a_corrupt_row_and_answer_with_the_rest(api, session, caplog):
+    org, ann = api.signup("Olga"), api.signup("Ann")
+    group = api.call(
+        "POST", "/api/v1/groups", org, json={"name": "Makers", "interests": ["electronics"]}
+    ).get_json()
+    made = {
+        title: create(api, org, title=title, group_id=group["id"])["id"]
+        for title in ("Fine", "Year 9999", "Year 20000", "On Mars")
+    }
+    for gid in made.values():
+        answer(api, ann, gid, "yes")
+    corrupt(
+        session,
+        "gatherings",
+        made["Year 9999"],
+        starts_at="9999-12-31 18:00+00",
+        ends_at="9999-12-31 19:30+00",
+    )
+    # past the year 9999 not even psycopg can load the row
+    corrupt(
+        session,
+        "gatherings",
+        made["Year 20000"],
+        starts_at="20000-01-01 18:00+00",
+        ends_at="20000-01-01 19:30+00",
+    )
+    corrupt(session, "gatherings", made["On Mars"], timezone="Mars/Olympus")
+
+    for path in (f"/groups/{group['id']}.ics", feed_path(api, org), feed_path(api, ann)):
+        caplog.clear()
+        response = api.client.get(path)
+        assert response.status_code == 200, path
+        assert list(events(response.data)) == ["Fine"]
+        logged = left_out(caplog)
+        assert all(f"gathering {gid} " in logged for gid in made.values() if gid != made["Fine"])
+    single = api.client.get(f"/gatherings/{made['On Mars']}.ics")
+    assert single.status_code == 200
+    assert events(single.data) == {}
+
+
+def test_a_series_with_a_broken_rule_is_left_out_of_the_feed(api, session, caplog):
+    me = api.signup("Me")
+    series = create(api, me, title="Weekly", recurrence="FREQ=WEEKLY;COUNT=3")
+    create(api, me, title="One-off", starts_at=future(days=12).isoformat())
+    corrupt(session, "series", series["series_id"], rule="FREQ=FORTNIGHTLY;COUNT=3")
+
+    response = api.client.get(feed_path(api, me))
+    assert response.status_code == 200
+    assert list(events(response.data)) == ["One-off"]
+    assert f"series {series['series_id']} cannot be rendered" in left_out(caplog)
+
+
+def test_a_row_broken_after_its_neighbours_were_cached_is_left_out(api, session, caplog):
+    org = api.signup("Olga")
+    group = api.call(
+        "POST", "/api/v1/groups", org, json={"name": "Makers", "interests": ["electronics"]}
+    ).get_json()
+    create(api, org, title="Fine", group_id=group["id"])
+    broken = create(api, org, title="Soon broken", group_id=group["id"])
+    path = f"/groups/{group['id']}.ics"
+    assert sorted(events(api.client.get(path).data)) == ["Fine", "Soon broken"]
+
+    # a new revision: the feed is rendered again, from the cached fragment of "Fine"
+    session.execute(
+        text(
+            "UPDATE gatherings SET timezone = 'localtime', revision = revision + 1 WHERE id = :id"
+        ),
+        {"id": broken["id"]},
+    )
+    session.commit()
+    response = api.client.get(path)
+    assert response.status_code == 200
+    assert list(events(response.data)) == ["Fine"]
+    assert f"gathering {broken['id']} cannot be rendered" in left_out(caplog)

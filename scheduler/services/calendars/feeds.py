@@ -15,6 +15,10 @@ Redis GET (or nothing but the query, with If-None-Match). A personal feed's ETag
 remembered per token (see PersonalFeedState), which lets scheduler/web/feed_fastpath.py answer
 polls from Redis alone. Redis holds only caches here: when it is down or wiped, feeds are
 rendered from the database (and the caches refilled).
+
+One event that cannot be rendered (a row written past the input checks: a time outside
+domain/date_bounds.py, a broken RRULE, an unknown zone) is logged and left out; the feed
+still answers with the rest.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ import gzip
 import hashlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
-from sqlalchemy import Select, event, func, select, union
+from sqlalchemy import Select, and_, event, func, not_, select, union
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.config import Config
+from scheduler.domain.date_bounds import REPRESENTABLE_EARLIEST, REPRESENTABLE_LATEST
 from scheduler.domain.ical import assemble_feed, build_event_fragment
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
@@ -41,7 +47,7 @@ from scheduler.services.gatherings.series import occurrences_of
 log = logging.getLogger(__name__)
 
 # Bump when the text of fragments or feeds changes shape: every cached entry is then unused.
-FEED_FORMAT = "kindred-feed-1"
+FEED_FORMAT = "kindred-feed-2"
 FRAGMENT_TTL_SECONDS = 7 * 86400
 FEED_TTL_SECONDS = 86400
 # A gathering with a time is in feeds; a cancelled one stays, as STATUS:CANCELLED.
@@ -91,6 +97,13 @@ def group_series(group_id: int) -> Select[tuple[int]]:
 
 def _in_feeds(stmt: Select[tuple[Gathering]]) -> Select[tuple[Gathering]]:
     return stmt.where(Gathering.starts_at.is_not(None), Gathering.status.in_(FEED_STATUSES))
+
+
+# Rows outside these times cannot be rendered, and past the year 9999 not even loaded.
+_REPRESENTABLE = and_(
+    Gathering.starts_at.between(REPRESENTABLE_EARLIEST, REPRESENTABLE_LATEST),
+    Gathering.ends_at.between(REPRESENTABLE_EARLIEST, REPRESENTABLE_LATEST),
+)
 
 
 def personal_gathering_ids(user_id: int) -> Select[tuple[int]]:
@@ -238,7 +251,13 @@ def fragments(
         if hit is not None:
             texts.append(hit.decode("utf-8"))
             continue
-        text = render_fragment(gathering, config)
+        try:
+            text = render_fragment(gathering, config)
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("gathering %s cannot be rendered; left out of feeds", gathering.id)
+            continue
         missing[key] = text
         texts.append(text)
     if cache is not None and missing:
@@ -269,13 +288,14 @@ def series_fragments(
         occurrences = occurrences_of(session, series_id)
         excluded = {g.id for g in occurrences if g.id not in feed_ids}
         stamp = max((g.updated_at for g in occurrences), default=series.created_at)
-        for spec in ical_events.series_event_specs(series, occurrences, config, excluded=excluded):
-            texts.append(build_event_fragment(spec, stamp))
+        try:
+            specs = ical_events.series_event_specs(series, occurrences, config, excluded=excluded)
+            texts.extend([build_event_fragment(spec, stamp) for spec in specs])
+        except SQLAlchemyError:
+            raise
+        except Exception:
+            log.exception("series %s cannot be rendered; left out of feeds", series_id)
     return texts
-
-
-def _timezones(gatherings: Iterable[Gathering]) -> set[str]:
-    return {g.timezone for g in gatherings}
 
 
 def _cached(cache: redis.Redis | None, key: str) -> tuple[bytes | None, redis.Redis | None]:
@@ -308,14 +328,23 @@ def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis
     body, cache = _cached(cache, feed_key(feed))
     if body is not None:
         return body
+    stmt = feed.gatherings()
+    for gathering_id in session.scalars(
+        stmt.with_only_columns(Gathering.id).where(not_(_REPRESENTABLE))
+    ):
+        log.error(
+            "gathering %s is outside the years Kindred keeps; left out of feeds", gathering_id
+        )
     gatherings = list(
-        session.scalars(feed.gatherings().options(selectinload(Gathering.interests))).unique()
+        session.scalars(
+            stmt.where(_REPRESENTABLE).options(selectinload(Gathering.interests))
+        ).unique()
     )
     masters = set(session.scalars(feed.series_masters())) if feed.series_masters else set()
     single = [g for g in gatherings if g.series_id not in masters]
     texts = fragments(single, config, cache)
     texts.extend(series_fragments(session, gatherings, masters, config))
-    body = assemble_feed(feed.name, texts, _timezones(gatherings))
+    body = assemble_feed(feed.name, texts)  # zones come from the texts that rendered
     _store(cache, {feed_key(feed): body, body_key(feed.etag, True): compress(body)})
     return body
 
