@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -45,6 +46,17 @@ def _load_or_create_secret(instance_path: Path) -> str:
     return key
 
 
+def instance_path_from(env: Mapping[str, str]) -> Path:
+    """The instance folder: KINDRED_INSTANCE_PATH, else instance/ in the project."""
+    return Path(env.get("KINDRED_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+
+
+def listen_address(env: Mapping[str, str]) -> tuple[str, int]:
+    """Where the web process listens: HOST (default 127.0.0.1, for a proxy on the same host;
+    0.0.0.0 where a platform's router connects from outside) and PORT (default 8000)."""
+    return env.get("HOST") or "127.0.0.1", _int(env, "PORT", 8000)
+
+
 def embedded_postgres_path(instance_path: Path) -> Path:
     """Where the embedded PostgreSQL keeps its data and socket when DATABASE_URL is unset."""
     return instance_path / "postgres"
@@ -69,6 +81,7 @@ class Config:
     secret_key: str
     base_url: str
     port: int
+    host: str = "127.0.0.1"
     mail_from: str = "Kindred <kindred@localhost>"
     testing: bool = False
     # argon2 cost; tests lower it so hundreds of sign-ups stay fast
@@ -115,9 +128,9 @@ class Config:
         PostgreSQL under the instance folder: every process needs its database from the start.
         """
         env = dict(os.environ if env is None else env)
-        instance_path = Path(env.get("KINDRED_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        instance_path = instance_path_from(env)
         instance_path = Path(overrides.pop("instance_path", instance_path))  # type: ignore[arg-type]
-        port = _int(env, "PORT", 8000)
+        host, port = listen_address(env)
         values: dict[str, object] = {
             "instance_path": instance_path,
             "database_url": env.get("DATABASE_URL") or "",
@@ -126,6 +139,7 @@ class Config:
             "secret_key": env.get("SECRET_KEY") or "",
             "base_url": (env.get("BASE_URL") or f"http://127.0.0.1:{port}").rstrip("/"),
             "port": port,
+            "host": host,
             "mail_from": env.get("MAIL_FROM") or "Kindred <kindred@localhost>",
             "sweep_interval_seconds": _int(env, "SWEEP_INTERVAL_SECONDS", 30),
             "outbox_claim_seconds": _int(env, "OUTBOX_CLAIM_SECONDS", 120),
