@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
-from flask_smorest import Api
+from flask_smorest import Api, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -119,8 +120,58 @@ def _wants_json() -> bool:
     return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
 
 
+class _TooManyDigits:
+    """Stands in for an integer too long for int() while looking for the field holding it."""
+
+
+def _int_or_marker(digits: str) -> int | _TooManyDigits:
+    try:
+        return int(digits)
+    except ValueError:
+        return _TooManyDigits()
+
+
+def _fields_holding(value: Any, marker: type) -> list[str]:
+    """Dotted names of the fields (list items by index) whose value is an instance of marker."""
+    found: list[str] = []
+    pending: list[tuple[str, Any]] = [("", value)]
+    while pending:  # no recursion: the body may nest as deep as the parser allowed
+        name, item = pending.pop()
+        if isinstance(item, marker):
+            found.append(name or "_schema")
+        elif isinstance(item, dict | list):
+            pairs = item.items() if isinstance(item, dict) else enumerate(item)
+            pending.extend((f"{name}.{key}" if name else str(key), child) for key, child in pairs)
+    return sorted(found)
+
+
+def refuse_unreadable_json() -> None:
+    """A JSON body that Python's parser cannot turn into values is a 4xx, not a crash.
+
+    webargs turns syntax errors into 400, but two kinds of valid-looking JSON make the standard
+    parser raise something else, deep inside the view: nesting deeper than the recursion limit
+    (RecursionError) and an integer of more digits than int() converts (ValueError). Checked
+    once per JSON request, before any view: parsing twice costs 3 us for a gathering's body,
+    0.4 ms for 500 availability intervals.
+    """
+    if not request.is_json:
+        return
+    body = request.get_data(cache=True)
+    try:
+        json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return  # webargs answers these itself: "The request body is not valid JSON."
+    except RecursionError:
+        abort(400, errors={"_schema": ["Invalid JSON body: it nests too deeply."]})
+    except ValueError:
+        fields = _fields_holding(json.loads(body, parse_int=_int_or_marker), _TooManyDigits)
+        too_long = "Number has too many digits."
+        abort(422, errors={field: [too_long] for field in fields or ["_schema"]})
+
+
 def register_error_handlers(app: Flask) -> None:
     """Domain errors and crashes → the error shape (JSON) or an error page (HTML)."""
+    app.before_request(refuse_unreadable_json)
 
     @app.errorhandler(KindredError)
     def _domain_error(exc: KindredError) -> Any:

@@ -95,11 +95,11 @@ def parse_answer(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None
     if content_type.partition(";")[0].strip().lower() != "application/json":
         return None
     token = bearer_token(environ.get("HTTP_AUTHORIZATION", ""))
-    if token is None:
-        return None
+    if token is None or not (token.isascii() and token.isprintable()):
+        return None  # not one of our tokens: the view answers 401
     try:
         args = _ARGS.load(json.loads(body))
-    except (ValueError, ValidationError):
+    except (ValueError, RecursionError, ValidationError):  # Flask explains what is wrong
         return None
     if args["all_future"]:
         return None

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import secrets
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Select, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
@@ -21,7 +22,7 @@ from scheduler.models import ApiToken, User
 from scheduler.services.interests.vocabulary import resolve_interests
 
 MIN_PASSWORD_LENGTH = 10
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+MAX_EMAIL_LENGTH = 254
 
 
 @dataclass(frozen=True)
@@ -42,11 +43,39 @@ def sha256_hex(value: str) -> str:
 
 
 def normalise_email(raw: str) -> str:
-    """Trimmed, lower-cased email, or InvalidInput."""
-    email = raw.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
-        raise InvalidInput("Not a valid email address.", field="email")
-    return email
+    """The address as stored and compared: trimmed, lower-cased, the domain in ASCII (IDNA);
+    InvalidInput naming `email` for one that plain SMTP can never deliver to.
+
+    Refused: non-ASCII before the @ (it needs the SMTPUTF8 extension, which a relay may
+    lack), quoted local parts, IP-address domains and reserved names such as `.local`.
+    Checked by syntax only (email-validator, no DNS lookups on the request path).
+    """
+    email = raw.strip()
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise InvalidInput("Not a valid email address: it is too long.", field="email")
+    try:
+        valid = validate_email(
+            email,
+            allow_smtputf8=False,
+            allow_quoted_local=False,
+            allow_domain_literal=False,
+            allow_display_name=False,
+            check_deliverability=False,
+        )
+    except EmailNotValidError as exc:
+        raise InvalidInput(f"Not a valid email address: {exc}", field="email") from exc
+    return (valid.ascii_email or valid.normalized).lower()
+
+
+def _stored_forms(raw: str) -> list[str]:
+    """The forms an account's address may be stored in: normalised, or (for accounts made
+    before addresses were validated) trimmed and lower-cased; text PostgreSQL cannot hold
+    (NUL, lone surrogates) matches no account and is no query parameter."""
+    legacy = raw.strip().lower()
+    forms = [legacy] if legacy.isprintable() and len(legacy) <= MAX_EMAIL_LENGTH else []
+    with suppress(InvalidInput):
+        forms.append(normalise_email(raw))
+    return sorted(set(forms))
 
 
 def feed_token_for(secret_key: str, user_id: int, nonce: str) -> str:
@@ -107,12 +136,11 @@ def create_user(
 
 def authenticate(session: Session, *, email: str, password: str, policy: PasswordPolicy) -> User:
     """The user with these credentials, or NotAuthenticated (same answer for any mismatch)."""
-    email = email.strip().lower()
-    # no stored email holds NUL (PostgreSQL text cannot), so skip a query that would fail
+    addresses = _stored_forms(email)
     user = (
-        None
-        if "\x00" in email
-        else session.scalars(select(User).where(User.email == email)).first()
+        session.scalars(select(User).where(User.email.in_(addresses))).first()
+        if addresses
+        else None
     )
     hasher = policy.hasher()
     if user is None:
