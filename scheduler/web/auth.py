@@ -13,7 +13,6 @@ import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from flask import Blueprint, g, redirect, request, session, url_for
 from werkzeug.exceptions import BadRequest
@@ -90,14 +89,26 @@ def protect(bp: Blueprint) -> Blueprint:
     return bp
 
 
+MAX_NEXT_LENGTH = 2000
+
+
 def safe_next(target: str | None) -> str:
-    """A local path to go to after logging in (never another site)."""
-    if not target:
+    """A path on this site to go to after logging in, else the start page.
+
+    Refused: other sites (`//host`, and `/\\host`, which browsers read the same way) and any
+    control character: CR or LF would split the Location header, and browsers drop tabs and
+    line breaks from URLs, so `/<TAB>/host` would become `//host`.
+    """
+    if (
+        not target
+        or len(target) > MAX_NEXT_LENGTH
+        or not target.isprintable()
+        or "\\" in target
+        or not target.startswith("/")
+        or target.startswith("//")
+    ):
         return url_for("pages.home")
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return url_for("pages.home")
-    return target
+    return target  # one slash, then a path: no scheme, no host
 
 
 def login_required(view: F) -> F:

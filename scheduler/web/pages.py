@@ -104,6 +104,8 @@ def signup() -> Any:
     """Create an account and sign in."""
     state = FormState(values={"timezone": "UTC"})
     if request.method == "POST":
+        # decided before anything is written: a refused target is the start page, not an error
+        target = safe_next(request.args.get("next"))
         form = request.form
         state.values = {k: form.get(k, "") for k in ("email", "name", "timezone", "interests")}
         body = {
@@ -130,7 +132,7 @@ def signup() -> Any:
             else:
                 log_in(user)
                 flash(f"Welcome to Kindred, {user.name}!", "success")
-                return redirect(safe_next(request.args.get("next")))
+                return redirect(target)
     return _render_form("signup.html", state)
 
 
@@ -139,6 +141,7 @@ def login() -> Any:
     """Sign in with email and password."""
     state = FormState()
     if request.method == "POST":
+        target = safe_next(request.args.get("next"))
         state.values = {"email": request.form.get("email", "")}
         session = db_session()
         try:
@@ -154,7 +157,7 @@ def login() -> Any:
             state.add("password", exc.message)
         else:
             log_in(user)
-            return redirect(safe_next(request.args.get("next")))
+            return redirect(target)
     return _render_form("login.html", state)
 
 

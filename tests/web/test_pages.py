@@ -143,7 +143,9 @@ def test_sign_up_errors_are_shown_next_to_their_fields(client: FlaskClient) -> N
             "timezone": "UTC",
         },
     )
-    assert field_errors(response.text) == {"email": "Not a valid email address."}
+    assert field_errors(response.text) == {
+        "email": "Not a valid email address: An email address must have an @-sign."
+    }
 
 
 @pytest.mark.parametrize(
