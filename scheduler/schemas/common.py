@@ -98,6 +98,17 @@ class TimeZoneField(fields.String):
         return name
 
 
+MAX_DATABASE_ID = 2**31 - 1  # ids are PostgreSQL integers: a larger one is no query parameter
+
+
+def database_id_field(*, strict: bool = True, **kwargs: Any) -> fields.Integer:
+    """The id of a row: a whole number from 1 to what an id column holds (`strict`: a JSON
+    number, not text; query strings are text)."""
+    return fields.Integer(
+        strict=strict, validate=validate.Range(min=1, max=MAX_DATABASE_ID), **kwargs
+    )
+
+
 def interests_field(**kwargs: Any) -> fields.List:
     """A list of interest tags (normalised by the service)."""
     return fields.List(

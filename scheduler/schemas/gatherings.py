@@ -12,6 +12,7 @@ from scheduler.schemas.common import (
     QueryArgsSchema,
     TimeZoneField,
     UTCDateTimeField,
+    database_id_field,
     interests_field,
 )
 
@@ -55,7 +56,7 @@ class GatheringArgsSchema(ArgsSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=20_000))
     location = fields.String(load_default="", validate=validate.Length(max=500))
-    group_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    group_id = database_id_field(load_default=None, allow_none=True)
     timezone = TimeZoneField(required=True)
     duration_minutes = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=5, max=MAX_DURATION_MINUTES)
@@ -123,7 +124,7 @@ class GatheringPatchArgsSchema(ArgsSchema):
 class GatheringQueryArgsSchema(QueryArgsSchema):
     """Filters for listing gatherings."""
 
-    group_id = fields.Integer(validate=validate.Range(min=1, max=2**31 - 1))
+    group_id = database_id_field(strict=False)
     interest = fields.String(validate=validate.Length(max=120))
     starts_after = UTCDateTimeField(metadata={"description": "only those starting at or after"})
     starts_before = UTCDateTimeField(metadata={"description": "only those starting before"})

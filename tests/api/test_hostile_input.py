@@ -172,6 +172,14 @@ def test_a_5000_digit_integer_is_422_naming_its_field(api, session):
     assert count(session, Gathering) == 0
 
 
+@pytest.mark.parametrize("group_id", [2**31, 10**30, 0])
+def test_a_group_id_no_column_can_hold_is_422(api, session, group_id):
+    me = api.signup()
+    refused(api.call("POST", "/api/v1/gatherings", me, json=fixed(group_id=group_id)), "group_id")
+    refused(api.call("GET", f"/api/v1/gatherings?group_id={group_id}", me), "group_id")
+    assert count(session, Gathering) == 0
+
+
 @pytest.mark.parametrize(
     ("path", "body", "field"),
     [
