@@ -331,9 +331,14 @@ class HeatmapPage:
     named: list[list[int]]
 
 
-def heatmap_key(gathering_id: int, revision: int, cells: range, cell_minutes: int) -> str:
-    """The Redis key of a page's heatmap at one availability revision."""
-    return f"kindred:pollgrid:{gathering_id}:{revision}:{cells.start}:{cells.stop}:{cell_minutes}"
+def heatmap_key(poll: Poll, cells: range, cell_minutes: int) -> str:
+    """The Redis key of a page's heatmap at the poll's availability revision (and window, so
+    that cell indices always mean the same times)."""
+    origin = int(poll.window_start.timestamp())
+    return (
+        f"kindred:pollgrid:{poll.gathering_id}:{poll.availability_revision}:{origin}:"
+        f"{cells.start}:{cells.stop}:{cell_minutes}"
+    )
 
 
 def heatmap_page(
@@ -344,7 +349,7 @@ def heatmap_page(
     poll = require_poll(gathering)
     # read before the answers: what is computed reflects at least this revision
     revision = poll.availability_revision
-    key = heatmap_key(gathering.id, revision, cells, cell_minutes)
+    key = heatmap_key(poll, cells, cell_minutes)
     cache: redis.Redis | None = session.info["services"].redis
     try:
         cached = cache.get(key) if cache is not None else None
