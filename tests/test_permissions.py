@@ -1,0 +1,267 @@
+"""Who may use each endpoint and page: one row per route and method, checked against the app.
+
+Every route the app serves must have its row here (a new one cannot ship without saying who
+may use it), and each row is tried: signed-in routes refuse visitors (401 from the API, the
+log-in page for people), organizer and site-admin routes refuse other accounts (403), links
+refuse a bogus token without asking anyone to sign in, and open routes answer visitors.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+ANYONE = "anyone"  # no account needed
+SIGNED_IN = "signed-in"  # any account: a bearer token (API) or a session (pages)
+ORGANIZER = "organizer"  # the gathering's or group's organizer
+ADMIN = "site admin"  # a site administrator (granted from the command line)
+LINK = "link"  # the signed token in the URL is the credential
+
+PERMISSIONS: dict[tuple[str, str], str] = {
+    # accounts
+    ("accounts.Users", "POST"): ANYONE,
+    ("accounts.Tokens", "POST"): ANYONE,
+    ("accounts.Me", "GET"): SIGNED_IN,
+    ("accounts.Me", "PATCH"): SIGNED_IN,
+    ("accounts.FeedToken", "POST"): SIGNED_IN,
+    # groups
+    ("groups.Groups", "GET"): ANYONE,
+    ("groups.Groups", "POST"): SIGNED_IN,
+    ("groups.GroupById", "GET"): ANYONE,
+    ("groups.Members", "POST"): SIGNED_IN,
+    ("groups.Members", "DELETE"): SIGNED_IN,
+    # gatherings and attendance
+    ("gatherings.Gatherings", "GET"): ANYONE,
+    ("gatherings.Gatherings", "POST"): SIGNED_IN,
+    ("gatherings.GatheringById", "GET"): ANYONE,
+    ("gatherings.GatheringById", "PATCH"): ORGANIZER,
+    ("gatherings.GatheringCancel", "POST"): ORGANIZER,
+    ("gatherings.GatheringRsvp", "PUT"): SIGNED_IN,
+    ("gatherings.GatheringAttendees", "GET"): SIGNED_IN,
+    ("mail_status.GatheringMailStatus", "GET"): ORGANIZER,
+    # polls
+    ("polls.Availability", "GET"): SIGNED_IN,
+    ("polls.Availability", "PUT"): SIGNED_IN,
+    ("polls.Slots", "GET"): SIGNED_IN,
+    ("polls.Schedule", "POST"): ORGANIZER,
+    ("polls.Participants", "GET"): ORGANIZER,
+    # tribe
+    ("interests.Interests", "GET"): ANYONE,
+    ("interests.Aliases", "GET"): ANYONE,
+    ("interests.Aliases", "POST"): ADMIN,
+    ("interests.AliasByName", "DELETE"): ADMIN,
+    ("interests.AliasSuggestions", "GET"): SIGNED_IN,  # admins see all, others their own
+    ("interests.AliasSuggestions", "POST"): ORGANIZER,  # of a group
+    ("interests.AcceptSuggestion", "POST"): ADMIN,
+    ("interests.RejectSuggestion", "POST"): ADMIN,
+    ("recommendations.MyRecommendations", "GET"): SIGNED_IN,
+    ("recommendations.PeopleIMet", "GET"): SIGNED_IN,
+    ("recommendations.GroupPeople", "GET"): SIGNED_IN,
+    ("recommendations.GroupProposals", "POST"): ORGANIZER,
+    ("recommendations.DigestUnsubscribe", "POST"): LINK,
+    # the API's own
+    ("api-docs.openapi_json", "GET"): ANYONE,
+    ("health.healthz", "GET"): ANYONE,
+    # calendars
+    ("feeds.personal_feed", "GET"): LINK,
+    ("feeds.group_feed", "GET"): ANYONE,
+    ("feeds.gathering_file", "GET"): ANYONE,
+    # pages
+    ("pages.home", "GET"): ANYONE,
+    ("pages.signup", "GET"): ANYONE,
+    ("pages.signup", "POST"): ANYONE,
+    ("pages.login", "GET"): ANYONE,
+    ("pages.login", "POST"): ANYONE,
+    ("pages.logout", "POST"): ANYONE,
+    ("pages.profile", "GET"): SIGNED_IN,
+    ("pages.profile", "POST"): SIGNED_IN,
+    ("group_pages.index", "GET"): ANYONE,
+    ("group_pages.show", "GET"): ANYONE,
+    ("group_pages.new", "GET"): SIGNED_IN,
+    ("group_pages.new", "POST"): SIGNED_IN,
+    ("group_pages.join", "POST"): SIGNED_IN,
+    ("group_pages.propose", "GET"): SIGNED_IN,  # others are told only organizers may
+    ("group_pages.propose_post", "POST"): ORGANIZER,
+    ("gathering_pages.new", "GET"): SIGNED_IN,
+    ("gathering_pages.new", "POST"): SIGNED_IN,
+    ("gathering_pages.show", "GET"): ANYONE,
+    ("gathering_pages.edit", "GET"): ORGANIZER,
+    ("gathering_pages.edit", "POST"): ORGANIZER,
+    ("gathering_pages.rsvp", "POST"): SIGNED_IN,
+    ("gathering_pages.cancel", "POST"): ORGANIZER,
+    ("poll_pages.show", "GET"): ANYONE,
+    ("poll_pages.save_availability", "POST"): SIGNED_IN,
+    ("poll_pages.slots_json", "GET"): SIGNED_IN,
+    ("poll_pages.schedule", "POST"): ORGANIZER,
+    ("rsvp_links.confirm", "GET"): LINK,
+    ("rsvp_links.record", "POST"): LINK,
+    ("unsubscribe.confirm", "GET"): LINK,
+    ("unsubscribe.unsubscribe", "POST"): LINK,
+    ("static", "GET"): ANYONE,
+}
+
+# Bodies that pass validation, so that what is checked is who asks, not what they send.
+_SOON = (datetime.now(UTC) + timedelta(days=20)).replace(minute=0, second=0, microsecond=0)
+API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("accounts.Me", "PATCH"): {"name": "Renamed"},
+    ("groups.Groups", "POST"): {"name": "Knitters", "interests": ["knitting"]},
+    ("gatherings.Gatherings", "POST"): {
+        "title": "Tea",
+        "timezone": "UTC",
+        "duration_minutes": 60,
+        "starts_at": _SOON.isoformat(),
+    },
+    ("gatherings.GatheringById", "PATCH"): {"title": "Renamed"},
+    ("gatherings.GatheringRsvp", "PUT"): {"response": "yes"},
+    ("polls.Availability", "PUT"): {"intervals": []},
+    ("polls.Schedule", "POST"): {"start": (_SOON + timedelta(days=1, hours=10)).isoformat()},
+    ("interests.Aliases", "POST"): {"alias": "igo", "interest": "go"},
+    ("interests.AliasSuggestions", "POST"): {"alias": "igo", "interest": "go"},
+}
+
+PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
+    ("poll_pages.schedule", "POST"): {"start": (_SOON + timedelta(days=1, hours=10)).isoformat()},
+}
+
+
+def routes(app) -> dict[tuple[str, str], str]:
+    """(endpoint, method) → URL rule of everything the app serves."""
+    found = {}
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found[(rule.endpoint, method)] = rule.rule
+    return found
+
+
+def test_every_route_says_who_may_use_it(app):
+    served = routes(app)
+    assert sorted(set(served) - set(PERMISSIONS)) == [], "routes without a row"
+    assert sorted(set(PERMISSIONS) - set(served)) == [], "rows for routes that are gone"
+
+
+@pytest.fixture
+def world(api, client, session):
+    """An organizer with a group, a gathering in it and a poll; another signed-up person."""
+    organizer, other = api.signup("Olga"), api.signup("Oscar")
+    group = api.call(
+        "POST", "/api/v1/groups", organizer, json={"name": "Go club", "interests": ["go"]}
+    ).get_json()
+    gathering = api.call(
+        "POST",
+        "/api/v1/gatherings",
+        organizer,
+        json={**API_BODIES[("gatherings.Gatherings", "POST")], "group_id": group["id"]},
+    ).get_json()
+    window = _SOON + timedelta(days=1)
+    poll = api.call(
+        "POST",
+        "/api/v1/gatherings",
+        organizer,
+        json={
+            "title": "When?",
+            "timezone": "UTC",
+            "duration_minutes": 60,
+            "poll": {
+                "window_start": window.isoformat(),
+                "window_end": (window + timedelta(days=2)).isoformat(),
+            },
+        },
+    ).get_json()
+    return {
+        "organizer": organizer,
+        "other": other,
+        "group": group,
+        "gathering": gathering,
+        "poll": poll,
+    }
+
+
+def url_for_row(rule: str, endpoint: str, world: dict[str, Any]) -> str:
+    """The rule with real ids (the poll's for poll routes) and a bogus token."""
+    polls = endpoint.startswith(("polls.", "poll_pages."))
+    gathering = world["poll"] if polls else world["gathering"]
+    return (
+        rule.replace("<int:gathering_id>", str(gathering["id"]))
+        .replace("<int:group_id>", str(world["group"]["id"]))
+        .replace("<token>", "not-a-real-token")
+        .replace("<string:token>", "not-a-real-token")
+        .replace("<path:filename>", "kindred.css")
+        .replace("<path:alias>", "igo")
+        .replace("<int:suggestion_id>", "1")
+    )
+
+
+def request_as(client, method: str, url: str, endpoint: str, *, user=None, headers=None) -> Any:
+    """The request as the API or a page would get it: a bearer token or a session, a valid
+    body, and the session's CSRF token on page forms."""
+    headers = dict(headers or {})
+    api = url.startswith("/api/")
+    with client.session_transaction() as page_session:
+        page_session.clear()
+        page_session["csrf"] = "test-csrf"
+        if user is not None and not api:
+            page_session["uid"] = user["id"]
+    if user is not None and api:
+        headers.update(user["headers"])
+    if not api:
+        headers["X-CSRF-Token"] = "test-csrf"
+    if api:
+        response = client.open(
+            url, method=method, headers=headers, json=API_BODIES.get((endpoint, method))
+        )
+    else:
+        response = client.open(
+            url, method=method, headers=headers, data=PAGE_FORMS.get((endpoint, method))
+        )
+    response.get_data()
+    response.close()  # static files are streamed from an open file
+    return response
+
+
+def refused_visitor(response, url: str) -> bool:
+    if url.startswith("/api/"):
+        return response.status_code == 401
+    return response.status_code in (302, 303) and "/login" in response.headers["Location"]
+
+
+@pytest.mark.parametrize(
+    "row", sorted(k for k, v in PERMISSIONS.items() if v in (SIGNED_IN, ORGANIZER, ADMIN))
+)
+def test_visitors_are_refused_where_an_account_is_needed(app, client, world, row):
+    endpoint, method = row
+    url = url_for_row(routes(app)[row], endpoint, world)
+    response = request_as(client, method, url, endpoint)
+    assert refused_visitor(response, url), (url, response.status_code, response.data[:300])
+
+
+@pytest.mark.parametrize(
+    "row", sorted(k for k, v in PERMISSIONS.items() if v in (ORGANIZER, ADMIN))
+)
+def test_other_accounts_are_refused_where_the_organizer_or_an_admin_is_needed(
+    app, client, world, row
+):
+    endpoint, method = row
+    url = url_for_row(routes(app)[row], endpoint, world)
+    response = request_as(client, method, url, endpoint, user=world["other"])
+    assert response.status_code == 403, (url, response.status_code, response.data[:300])
+
+
+@pytest.mark.parametrize("row", sorted(k for k, v in PERMISSIONS.items() if v == LINK))
+def test_links_refuse_a_bogus_token_without_a_sign_in(app, client, world, row):
+    endpoint, method = row
+    url = url_for_row(routes(app)[row], endpoint, world)
+    response = request_as(client, method, url, endpoint)
+    assert 400 <= response.status_code < 500, (url, response.status_code)
+    assert not refused_visitor(response, url)
+
+
+@pytest.mark.parametrize(
+    "row", sorted(k for k, v in PERMISSIONS.items() if v == ANYONE and k[1] == "GET")
+)
+def test_open_pages_and_reads_answer_visitors(app, client, world, row):
+    endpoint, method = row
+    url = url_for_row(routes(app)[row], endpoint, world)
+    response = request_as(client, method, url, endpoint)
+    assert response.status_code == 200, (url, response.status_code)
