@@ -3,7 +3,7 @@
 gunicorn runs the worker processes (settings in gunicorn.conf.py). In each, `BufferingWorker`
 reads HTTP/1.1 on an asyncio event loop (uvicorn's h11 protocol) and runs the WSGI app, Flask
 and the fast paths unchanged (psycopg and redis-py block as they always did), in a pool of
-threads. A request reaches a thread only once it has arrived whole:
+threads (`WsgiInThreads`). A request reaches a thread only once it has arrived whole:
 
 - its line and headers within REQUEST_HEAD_SECONDS of the connection being ready for them
   (opened, or the previous answer sent), 16 KiB at most (h11's limit, else 400); otherwise
@@ -20,11 +20,13 @@ connections wait on the event loop while the threads serve the requests that hav
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import io
+import sys
+from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import h11
-from a2wsgi import WSGIMiddleware
 from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn_worker import UvicornWorker
 
@@ -170,6 +172,88 @@ async def _refuse(send: Send, status: int, text: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+class WsgiInThreads:
+    """ASGI app: runs a WSGI app in a pool of threads, the request's body given whole and the
+    response taken whole (one hand-over each way; our responses are built in memory anyway)."""
+
+    def __init__(self, app: Any, threads: int) -> None:
+        self.app = app
+        self.executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="wsgi")
+
+    async def __call__(self, scope: Message, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:  # WholeBody has the body already: one message
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        loop = asyncio.get_running_loop()
+        environ = wsgi_environ(scope, body)
+        status, headers, content = await loop.run_in_executor(self.executor, self._run, environ)
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def _run(self, environ: dict[str, Any]) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        """The WSGI app's answer: status, headers, body (in a pool thread)."""
+        started: list[Any] = []
+        chunks: list[bytes] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Any:
+            # nothing has gone out yet, so an error page may always replace what was started
+            started[:] = [status, headers]
+            return chunks.append
+
+        response: Iterable[bytes] = self.app(environ, start_response)
+        try:
+            chunks.extend(response)
+        finally:
+            close = getattr(response, "close", None)
+            if close is not None:
+                close()
+        status, headers = started
+        encoded = [
+            (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers
+        ]
+        return int(status.split(" ", 1)[0]), encoded, b"".join(chunks)
+
+
+def wsgi_environ(scope: Message, body: bytes) -> dict[str, Any]:
+    """The WSGI environ (PEP 3333) of an ASGI HTTP request whose body is `body`."""
+    server_name, server_port = scope.get("server") or ("localhost", 80)
+    client = scope.get("client")
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": scope["method"],
+        "SCRIPT_NAME": scope.get("root_path", "").encode().decode("latin-1"),
+        "PATH_INFO": scope["path"].encode().decode("latin-1"),
+        "QUERY_STRING": scope["query_string"].decode("latin-1"),
+        "SERVER_NAME": server_name,
+        "SERVER_PORT": str(server_port or 0),
+        "SERVER_PROTOCOL": f"HTTP/{scope['http_version']}",
+        "REMOTE_ADDR": client[0] if client else "",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": scope.get("scheme", "http"),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": True,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+    }
+    for raw_name, raw_value in scope["headers"]:
+        # `X_Forwarded_For` must not pass for `X-Forwarded-For`: names with _ are dropped
+        if b"_" in raw_name:
+            continue
+        key = raw_name.decode("latin-1").upper().replace("-", "_")
+        if key not in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            key = "HTTP_" + key
+        value = raw_value.decode("latin-1")
+        environ[key] = f"{environ[key]},{value}" if key in environ else value
+    return environ
+
+
 class BufferingWorker(UvicornWorker):
     """A gunicorn worker: HTTP on an event loop, whole requests handed to the WSGI app running
     in gunicorn's `threads` threads."""
@@ -188,7 +272,5 @@ class BufferingWorker(UvicornWorker):
         app = self.wsgi
         max_bytes = getattr(app, "config", {}).get("MAX_CONTENT_LENGTH") or DEFAULT_MAX_BODY_BYTES
         self.wsgi = WholeBody(
-            WSGIMiddleware(app, workers=self.cfg.threads),
-            max_bytes=max_bytes,
-            seconds=REQUEST_BODY_SECONDS,
+            WsgiInThreads(app, self.cfg.threads), max_bytes=max_bytes, seconds=REQUEST_BODY_SECONDS
         )

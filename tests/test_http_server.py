@@ -1,4 +1,5 @@
-"""WholeBody: the app sees a request only once its body has arrived, in time and within the cap.
+"""The web worker's request handling: WholeBody (the app sees a request only once its body has
+arrived, in time and within the cap) and WsgiInThreads (the WSGI app in a thread).
 
 The head deadline and the server as a whole are tested end to end (tests/e2e/test_slow_clients.py).
 """
@@ -6,9 +7,10 @@ The head deadline and the server as a whole are tested end to end (tests/e2e/tes
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
-from scheduler.http_server import WholeBody
+from scheduler.http_server import WholeBody, WsgiInThreads
 
 Message = dict[str, Any]
 
@@ -47,7 +49,7 @@ class Client:
 
 
 class RecordingApp:
-    """An ASGI app that reads its request as a2wsgi would, and answers 200."""
+    """An ASGI app that reads its whole request, as WsgiInThreads does, and answers 200."""
 
     def __init__(self) -> None:
         self.bodies: list[bytes] = []
@@ -122,3 +124,108 @@ def test_other_scopes_pass_straight_through():
 
     asyncio.run(WholeBody(app, max_bytes=1, seconds=1)({"type": "lifespan"}, never, never))
     assert seen == ["lifespan"]
+
+
+# --- WsgiInThreads: the WSGI app in a thread, request in whole, response out whole ---
+
+
+def call_wsgi(wsgi_app: Any, scope: Message, body: bytes = b"") -> list[Message]:
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    asyncio.run(WsgiInThreads(wsgi_app, threads=2)(scope, receive, send))
+    return sent
+
+
+def http_scope(**extra: Any) -> Message:
+    return {
+        "type": "http",
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "https",
+        "path": "/caf\u00e9/ok",
+        "root_path": "",
+        "query_string": b"a=1&b=%C3%A9",
+        "headers": [
+            (b"host", b"kindred.test"),
+            (b"content-type", b"application/json"),
+            (b"content-length", b"2"),
+            (b"accept", b"text/html"),
+            (b"accept", b"*/*"),
+            (b"x_forwarded_for", b"6.6.6.6"),
+        ],
+        "client": ("203.0.113.7", 50000),
+        "server": ("127.0.0.1", 8000),
+        **extra,
+    }
+
+
+def test_the_wsgi_app_sees_a_pep_3333_environ_with_the_whole_body():
+    seen: dict[str, Any] = {}
+
+    def app(environ, start_response):
+        seen.update(environ)
+        seen["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"ok"]
+
+    call_wsgi(app, http_scope(), body=b"{}")
+    assert seen["REQUEST_METHOD"] == "POST"
+    assert seen["PATH_INFO"] == "/café/ok".encode().decode("latin-1")  # bytes as latin-1
+    assert seen["QUERY_STRING"] == "a=1&b=%C3%A9"
+    assert seen["CONTENT_TYPE"] == "application/json"
+    assert seen["CONTENT_LENGTH"] == "2"
+    assert seen["HTTP_HOST"] == "kindred.test"
+    assert seen["HTTP_ACCEPT"] == "text/html,*/*"
+    assert "HTTP_X_FORWARDED_FOR" not in seen  # a name with _ never passes for one with -
+    assert seen["REMOTE_ADDR"] == "203.0.113.7"
+    assert (seen["SERVER_NAME"], seen["SERVER_PORT"]) == ("127.0.0.1", "8000")
+    assert seen["wsgi.url_scheme"] == "https"
+    assert seen["body"] == b"{}"
+
+
+def test_the_response_goes_out_whole_and_the_app_is_closed():
+    closed = []
+
+    class Response:
+        def __iter__(self):
+            yield b"one "
+            yield b"two"
+
+        def close(self):
+            closed.append(True)
+
+    def app(environ, start_response):
+        write = start_response("201 Created", [("X-Name", "Zoë"), ("Content-Type", "text/plain")])
+        write(b"zero ")
+        return Response()
+
+    start, body = call_wsgi(app, http_scope())
+    assert start["status"] == 201
+    assert start["headers"] == [
+        (b"x-name", "Zoë".encode("latin-1")),
+        (b"content-type", b"text/plain"),
+    ]
+    assert body == {"type": "http.response.body", "body": b"zero one two"}
+    assert closed == [True]
+
+
+def test_an_error_page_may_replace_a_started_response():
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/html")])
+        try:
+            raise RuntimeError("while rendering")
+        except RuntimeError:
+            start_response(
+                "500 Internal Server Error", [("Content-Type", "text/plain")], sys.exc_info()
+            )
+        return [b"sorry"]
+
+    start, body = call_wsgi(app, http_scope())
+    assert start["status"] == 500
+    assert body["body"] == b"sorry"
