@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from typing import Any
 
 from scheduler.http_server import WholeBody, WsgiInThreads
@@ -48,6 +49,24 @@ class Client:
         return starts[0]["status"] if starts else None
 
 
+def run_alone(coroutine: Any) -> None:
+    """asyncio.run in a thread of its own: a browser test earlier in the run may have left an
+    event loop running in this one."""
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(coroutine)
+        except BaseException as failure:  # re-raised in the test's thread
+            failures.append(failure)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    if failures:
+        raise failures[0]
+
+
 class RecordingApp:
     """An ASGI app that reads its whole request, as WsgiInThreads does, and answers 200."""
 
@@ -68,7 +87,7 @@ class RecordingApp:
 
 def serve(client: Client, *, max_bytes: int = 100, seconds: float = 1.0) -> RecordingApp:
     app = RecordingApp()
-    asyncio.run(WholeBody(app, max_bytes=max_bytes, seconds=seconds)(
+    run_alone(WholeBody(app, max_bytes=max_bytes, seconds=seconds)(
         client.scope(), client.receive, client.send
     ))  # fmt: skip
     return app
@@ -122,7 +141,7 @@ def test_other_scopes_pass_straight_through():
     async def never(*_args):
         raise AssertionError("not for a lifespan scope")
 
-    asyncio.run(WholeBody(app, max_bytes=1, seconds=1)({"type": "lifespan"}, never, never))
+    run_alone(WholeBody(app, max_bytes=1, seconds=1)({"type": "lifespan"}, never, never))
     assert seen == ["lifespan"]
 
 
@@ -138,7 +157,7 @@ def call_wsgi(wsgi_app: Any, scope: Message, body: bytes = b"") -> list[Message]
     async def send(message: Message) -> None:
         sent.append(message)
 
-    asyncio.run(WsgiInThreads(wsgi_app, threads=2)(scope, receive, send))
+    run_alone(WsgiInThreads(wsgi_app, threads=2)(scope, receive, send))
     return sent
 
 
