@@ -6,6 +6,7 @@ RSVPs, capacity, waitlist, reminders and follow-ups work per occurrence unchange
 
 from __future__ import annotations
 
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -21,6 +22,8 @@ from scheduler.services import events
 from scheduler.services.gatherings import attendance, lifecycle
 from scheduler.services.gatherings.attendance import AnswerOrigin, RsvpOutcome
 from scheduler.services.interests.vocabulary import resolve_interests
+
+log = logging.getLogger(__name__)
 
 TEMPLATE_FIELDS = ("duration_minutes", "capacity", "reminders", "followup_minutes", "interests")
 
@@ -346,12 +349,21 @@ def split_series(
 
 
 def extend_horizons(session: Session, *, now: datetime) -> int:
-    """Materialise occurrences of unbounded series up to the rolling horizon; count new ones."""
+    """Materialise occurrences of unbounded series up to the rolling horizon; count new ones.
+
+    A series whose stored rule, zone or template cannot be expanded is logged and skipped
+    (its partial work rolled back to a savepoint), so it never holds the others back.
+    """
     created = 0
-    for series in session.scalars(select(Series)):
-        if series_rule(series).is_bounded:
-            continue
-        created += len(materialize(session, series, now=now))
+    for series in session.scalars(select(Series)).all():
+        series_id = series.id
+        try:
+            if series_rule(series).is_bounded:
+                continue
+            with session.begin_nested():
+                created += len(materialize(session, series, now=now))
+        except Exception:
+            log.exception("series %s: horizon not extended, its stored rule fails", series_id)
     return created
 
 
