@@ -62,7 +62,7 @@ class Slots(MethodView):
     @blp.arguments(SlotsQueryArgsSchema, location="query")
     @blp.response(200, SlotsSchema)
     def get(self, args: dict[str, Any], gathering_id: int) -> Any:
-        """Best slots first; `?view=heatmap` (organizer) counts every candidate; `?start=` one."""
+        """Best slots first; `?view=heatmap` (organizer) a week's counts; `?start=` one start."""
         session = db_session()
         user = current_user()
         gathering = lifecycle.get_gathering(session, gathering_id)
@@ -70,7 +70,7 @@ class Slots(MethodView):
             return slots.candidate_view(session, gathering, args["start"])
         if args["view"] == "heatmap":
             lifecycle.require_organizer(gathering, user)
-            return slots.heatmap_view(gathering)
+            return slots.heatmap_view(gathering, since=args.get("since"))
         return slots.ranking_view(gathering, limit=args["limit"])
 
 

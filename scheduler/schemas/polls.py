@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, post_dump, validate
 
 from scheduler.schemas.accounts import PersonSchema
 from scheduler.schemas.common import ArgsSchema, QueryArgsSchema, UTCDateTimeField
@@ -58,10 +60,20 @@ class SlotsQueryArgsSchema(QueryArgsSchema):
     view = fields.String(
         load_default="ranking",
         validate=validate.OneOf(["ranking", "heatmap"]),
-        metadata={"description": "heatmap (organizer only): counts for every candidate start"},
+        metadata={
+            "description": "heatmap (organizer only): counts for the candidate starts of a "
+            "week from `since`"
+        },
     )
     start = UTCDateTimeField(
         metadata={"description": "who can make this one candidate start (computed now)"}
+    )
+    since = UTCDateTimeField(
+        metadata={
+            "description": "with view=heatmap: the page starts at the first candidate at or "
+            "after this time (default the window start); within the poll's window, else 422. "
+            "Follow `next_since` for the next page"
+        }
     )
 
 
@@ -95,8 +107,24 @@ class SlotsSchema(Schema):
     slots = fields.List(fields.Nested(SlotSchema))
     candidates = fields.List(
         fields.Nested(HeatmapCellSchema),
-        metadata={"description": "only with view=heatmap: every candidate, in start order"},
+        metadata={
+            "description": "only with view=heatmap: the candidates of one page (a week of "
+            "starts from `since`), in start order; a window of a week or less fits in one"
+        },
     )
+    next_since = UTCDateTimeField(
+        allow_none=True,
+        metadata={
+            "description": "only with view=heatmap: `since` of the next page, null on the last"
+        },
+    )
+
+    @post_dump
+    def _ranking_as_before(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        # the ranking's answer keeps the keys it had before the heatmap was paged
+        if data.get("candidates") is None:
+            data.pop("next_since", None)
+        return data
 
 
 class ScheduleArgsSchema(ArgsSchema):
