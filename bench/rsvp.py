@@ -8,7 +8,8 @@ mail planner then handles the domain events the answers recorded (the invites, d
 promotions they owe), with the rows that writes.
 
 Run: ``.venv/bin/python bench/rsvp.py``. Both apps are served by gunicorn with the same
-settings ((2 x cores) + 1 sync workers, gunicorn's advice; BENCH_WORKERS to change) in the
+settings ((2 x cores) + 1 sync workers, gunicorn's advice; BENCH_WORKERS to change;
+BENCH_SERVER=procfile for the Procfile's event-loop workers, 2 x 8 threads) in the
 same run and hit by the same load generator: 64 concurrent clients on loopback (4 processes
 x 16 threads). Each RSVP client answers for 8 people in turn (BENCH_USERS_PER_CLIENT), four
 people to each gathering of 2 seats, and each person always answers the opposite of last
@@ -59,6 +60,11 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 # gunicorn's own advice for sync workers, (2 x cores) + 1: one more than the cores can keep
 # busy, so a worker waiting on the database (a commit's WAL flush) leaves no core idle
 GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", str(2 * (os.cpu_count() or 1) + 1)))
+# BENCH_SERVER=procfile serves both apps the way the Procfile's web does instead: event-loop
+# workers (scheduler/http_server.py) with the threads and process count of gunicorn.conf.py
+PROCFILE_SERVER = os.environ.get("BENCH_SERVER", "sync") == "procfile"
+if PROCFILE_SERVER:
+    GUNICORN_WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 DATABASE_URL = os.environ.get(
     "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/kindred_bench"
 )
@@ -240,6 +246,8 @@ def start_gunicorn(target: str, port: int, ready_path: str) -> subprocess.Popen[
         f"127.0.0.1:{port}",
         "--workers",
         str(GUNICORN_WORKERS),
+        *(["--worker-class", "scheduler.http_server.BufferingWorker", "--threads", "8"]
+          if PROCFILE_SERVER else []),
         "--backlog",
         "2048",
         "--log-level",
@@ -249,7 +257,8 @@ def start_gunicorn(target: str, port: int, ready_path: str) -> subprocess.Popen[
         "--pythonpath",
         str(ROOT / "bench"),
     ]
-    process = subprocess.Popen(command, env=env)
+    # started outside the project root: gunicorn would read ./gunicorn.conf.py (the Procfile's)
+    process = subprocess.Popen(command, env=env, cwd=ROOT / "bench")
     # the master listens at once; the workers import the app for a few seconds after that
     deadline = time.monotonic() + 60
     answered = 0
@@ -505,7 +514,9 @@ def main() -> int:
     events, planner_seconds, planner_writes = drain_planner()
     planner_writes.pop("gatherings updated", None)
     print(
-        f"gunicorn: {GUNICORN_WORKERS} sync workers; {CLIENTS} concurrent clients; "
+        f"gunicorn: {GUNICORN_WORKERS} "
+        f"{'event-loop workers x 8 threads' if PROCFILE_SERVER else 'sync workers'}; "
+        f"{CLIENTS} concurrent clients; "
         f"{ROUNDS} rounds of {SECONDS:.0f} s per app, each after {WARMUP_SECONDS} s warm-up; "
         f"{os.cpu_count()} CPUs"
     )
