@@ -43,6 +43,13 @@ class NotFound(KindredError):
     code = "not_found"
 
 
+class Gone(KindredError):
+    """The thing exists but can no longer be shown (e.g. a stored value nothing can read)."""
+
+    status = 410
+    code = "gone"
+
+
 class Conflict(KindredError):
     """The request clashes with the current state (email taken, RSVPs closed, ...)."""
 

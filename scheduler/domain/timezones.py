@@ -20,6 +20,12 @@ def known_timezones() -> frozenset[str]:
     return (frozenset(iana) & available_timezones()) | {"UTC"}
 
 
+def is_host_zone_name(name: str) -> bool:
+    """True for a name an earlier check let through from the host's zoneinfo folder
+    (`localtime`): rows still carrying one have exact instants, but no known wall-clock zone."""
+    return name not in known_timezones() and (name == "localtime" or name in available_timezones())
+
+
 def zone(name: str, *, field: str = "timezone") -> ZoneInfo:
     """The ZoneInfo for an IANA name, or InvalidInput naming the field."""
     if name not in known_timezones():

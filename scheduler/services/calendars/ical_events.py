@@ -7,6 +7,7 @@ ATTENDEE, and feeds list no attendees at all.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,10 @@ from zoneinfo import ZoneInfo
 
 from scheduler.config import Config
 from scheduler.domain.ical import AttendeeSpec, EventSpec, OrganizerSpec
+from scheduler.domain.timezones import is_host_zone_name
 from scheduler.models import Gathering, GatheringStatus, Rsvp, Series, User
+
+log = logging.getLogger(__name__)
 
 # What an RSVP state means for the attendee's calendar entry.
 PARTSTAT_BY_STATE = {
@@ -62,6 +66,16 @@ def is_calendar_event(gathering: Gathering) -> bool:
     return gathering.starts_at is not None and gathering.ends_at is not None
 
 
+def calendar_zone(gathering: Gathering) -> str:
+    """The zone a gathering's times are written in: its own, or UTC for a name from before
+    zones were checked against tzdata (`localtime`), whose instants are exact but whose wall
+    clock is unknown; such a row is shown at the right time instead of left out."""
+    if is_host_zone_name(gathering.timezone):
+        log.warning("gathering %s has the zone %r; shown in UTC", gathering.id, gathering.timezone)
+        return "UTC"
+    return gathering.timezone
+
+
 def event_spec(
     gathering: Gathering,
     config: Config,
@@ -82,7 +96,7 @@ def event_spec(
         summary=gathering.title,
         starts_at=gathering.starts_at,
         ends_at=gathering.ends_at,
-        timezone=gathering.timezone,
+        timezone=calendar_zone(gathering),
         description=gathering.description or "",
         location=gathering.location or "",
         url=gathering_url(config, gathering.id),

@@ -5,14 +5,16 @@ Changes record domain events (gathering changed, cancelled); mail reacts to them
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, lazyload, selectinload
 
-from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from scheduler.domain.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
 from scheduler.models import EventKind, Gathering, GatheringStatus, Group, Interest, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.models.interest import gathering_interests
@@ -20,6 +22,8 @@ from scheduler.services import events
 from scheduler.services.gatherings import attendance
 from scheduler.services.groups.circles import membership
 from scheduler.services.interests.vocabulary import find_interest, resolve_interests
+
+log = logging.getLogger(__name__)
 
 
 def reminder_settings(args: dict[str, Any]) -> tuple[list[int], int]:
@@ -103,8 +107,16 @@ def lock_gathering(session: Session, gathering_id: int) -> Gathering:
 
 
 def get_gathering(session: Session, gathering_id: int) -> Gathering:
-    """The gathering, or NotFound."""
-    gathering = session.get(Gathering, gathering_id)
+    """The gathering, or NotFound; Gone for a row the driver cannot load (a time past the
+    year 9999 written around every check)."""
+    try:
+        gathering = session.get(Gathering, gathering_id)
+    except DataError:
+        # raised while converting the row in this process: the transaction is still usable
+        log.exception("gathering %s cannot be loaded; answered as gone", gathering_id)
+        raise Gone(
+            f"Gathering {gathering_id} cannot be shown: a stored value is out of range."
+        ) from None
     if gathering is None:
         raise NotFound(f"No gathering with id {gathering_id}.")
     return gathering
