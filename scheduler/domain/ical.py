@@ -43,6 +43,7 @@ __all__ = [
     "build_event_fragment",
     "build_feed",
     "build_invite",
+    "irregular_start",
     "vtimezone_text",
     "zone",
 ]
@@ -121,13 +122,17 @@ class EventSpec:
     description: str = ""
     location: str = ""
     url: str | None = None
-    status: str = "CONFIRMED"
+    # None: no STATUS at all (a CANCEL that removes one attendee, RFC 5546 §3.2.5)
+    status: str | None = "CONFIRMED"
     organizer: OrganizerSpec | None = None
     attendees: Sequence[AttendeeSpec] = ()
     categories: Sequence[str] = ()
     rrule: str | None = None
     exdates: Sequence[datetime] = ()
     recurrence_id: datetime | None = None
+    # an override of an occurrence readers disagree on (see irregular_start): RECURRENCE-ID is
+    # this nominal wall time (TZID), which every reader matches to its own reading of the rule
+    recurrence_id_wall: datetime | None = None
     last_modified: datetime | None = None
 
     def __post_init__(self) -> None:
@@ -136,7 +141,7 @@ class EventSpec:
             raise ValueError("uid is empty")
         if self.sequence < 0:
             raise ValueError("sequence is negative")
-        if self.status not in EVENT_STATUSES:
+        if self.status is not None and self.status not in EVENT_STATUSES:
             raise ValueError(f"unknown status {self.status!r}")
         for name in ("starts_at", "ends_at", "recurrence_id", "last_modified"):
             value = getattr(self, name)
@@ -249,6 +254,54 @@ def _local(value: datetime, tz: tzinfo) -> datetime:
     return value.astimezone(tz).replace(microsecond=0)
 
 
+def _is_ambiguous(local: datetime) -> bool:
+    """True when the wall time occurs twice in its zone (the hour a clock is set back)."""
+    return local.replace(fold=0).utcoffset() != local.replace(fold=1).utcoffset()
+
+
+def _unambiguous(value: datetime, tz: tzinfo) -> datetime:
+    """The instant in the event's zone, or in UTC where that wall time occurs twice.
+
+    A local time in a repeated hour names two instants, and readers disagree on which one
+    (libical, ical.js, sabre and node-ical take the second); UTC names exactly one. An
+    instant never falls in a skipped hour, so the local text is otherwise unique.
+    """
+    local = _local(value, tz)
+    return local.astimezone(UTC) if _is_ambiguous(local) else local
+
+
+def irregular_start(
+    instant: datetime, first_start: datetime, first_end: datetime, timezone: str
+) -> datetime | None:
+    """The nominal wall time (naive) of a series' occurrence at `instant` that readers of
+    the RRULE would disagree on, or None when they all agree on it.
+
+    Readers agree on wall times that occur once and on spans that wall-clock arithmetic does
+    not stretch. Not on a start in a skipped hour (RFC 5545 moves it forward by the gap;
+    ical.js back), nor in a repeated hour (RFC: the first pass; ical.js: the second), nor on
+    an exact DURATION across a change (recurring_ical_events adds it to the wall time). Such
+    an occurrence is written as an override whose RECURRENCE-ID is the nominal wall time,
+    which each reader matches to its own reading, with DTSTART and DTEND in UTC; cancelled,
+    it is an EXDATE at the nominal wall time.
+    """
+    tz = zone(timezone)
+    if tz is UTC:
+        return None
+    first = _local(first_start, tz)
+    length = first_end - first_start
+    local = _local(instant, tz)
+    nominal = datetime.combine(local.date(), first.time(), tzinfo=tz)
+    wall_end = (nominal.replace(tzinfo=None) + length).replace(tzinfo=tz)
+    if (
+        nominal.replace(tzinfo=None) == local.replace(tzinfo=None)
+        and not _is_ambiguous(nominal)
+        and not _is_ambiguous(wall_end)
+        and wall_end.astimezone(UTC) == (local + length).astimezone(UTC)
+    ):
+        return None
+    return nominal.replace(tzinfo=None)
+
+
 def _vevent(spec: EventSpec, now: datetime) -> Event:
     """The icalendar Event for one spec."""
     tz = zone(spec.timezone)
@@ -256,10 +309,18 @@ def _vevent(spec: EventSpec, now: datetime) -> Event:
     event.add("UID", _text(spec.uid))
     event.add("DTSTAMP", now.astimezone(UTC).replace(microsecond=0))
     event.add("SEQUENCE", spec.sequence)
-    if spec.recurrence_id is not None:
-        event.add("RECURRENCE-ID", _local(spec.recurrence_id, tz))
-    event.add("DTSTART", _local(spec.starts_at, tz))
-    event.add("DTEND", _local(spec.ends_at, tz))
+    if spec.recurrence_id_wall is not None:
+        event.add("RECURRENCE-ID", spec.recurrence_id_wall.replace(tzinfo=tz))
+    elif spec.recurrence_id is not None:
+        event.add("RECURRENCE-ID", _unambiguous(spec.recurrence_id, tz))
+    if spec.rrule:
+        # The master's DTSTART is the rule's wall-clock anchor, so it stays local; each
+        # occurrence lasts the exact DURATION (a local DTEND could fall in a repeated hour).
+        event.add("DTSTART", _local(spec.starts_at, tz))
+        event.add("DURATION", _local(spec.ends_at, tz) - _local(spec.starts_at, tz))
+    else:
+        event.add("DTSTART", _unambiguous(spec.starts_at, tz))
+        event.add("DTEND", _unambiguous(spec.ends_at, tz))
     event.add("SUMMARY", _text(spec.summary))
     if spec.description:
         event.add("DESCRIPTION", _text(spec.description))
@@ -267,7 +328,8 @@ def _vevent(spec: EventSpec, now: datetime) -> Event:
         event.add("LOCATION", _text(spec.location))
     if spec.url:
         event.add("URL", _uri(spec.url))
-    event.add("STATUS", spec.status)
+    if spec.status is not None:
+        event.add("STATUS", spec.status)
     if spec.organizer is not None:
         event.add("ORGANIZER", _address(spec.organizer.email, spec.organizer.name))
     for attendee in spec.attendees:
@@ -286,8 +348,15 @@ def _vevent(spec: EventSpec, now: datetime) -> Event:
         event.add("CATEGORIES", categories)
     if spec.rrule:
         event.add("RRULE", _recur(spec.rrule, _local(spec.starts_at, tz)))
-        if spec.exdates:
-            event.add("EXDATE", sorted(_local(d, tz) for d in spec.exdates))
+        exdates = []
+        for instant in spec.exdates:
+            nominal = irregular_start(instant, spec.starts_at, spec.ends_at, spec.timezone)
+            exdates.append(nominal.replace(tzinfo=tz) if nominal else _unambiguous(instant, tz))
+        # one value type per line: the local ones share a TZID, UTC ones have none
+        local = sorted({d for d in exdates if d.tzinfo is not UTC})
+        for group in (local, sorted({d for d in exdates if d.tzinfo is UTC})):
+            if group:
+                event.add("EXDATE", group)
     if spec.last_modified is not None:
         event.add("LAST-MODIFIED", spec.last_modified.astimezone(UTC).replace(microsecond=0))
     return event
@@ -305,14 +374,39 @@ def vtimezone_text(tzid: str, first_year: int, last_year: int) -> str:
     component = Timezone.from_tzid(
         tzid, first_date=date(first_year, 1, 1), last_date=date(last_year + 1, 1, 1)
     )
-    # One onset per RDATE line: some readers (vobject 0.9.9 among them) keep only the first
-    # value of a multi-valued RDATE in a VTIMEZONE and then get every later year wrong.
+    zoneinfo = _zoneinfo(tzid)
     for observance in component.subcomponents:
+        before = observance["TZOFFSETFROM"].td
+        after = observance["TZOFFSETTO"].td
+        observance["DTSTART"].dt = _onset(observance["DTSTART"].dt, before, after, zoneinfo)
+        # One onset per RDATE line: some readers (vobject 0.9.9 among them) keep only the
+        # first value of a multi-valued RDATE in a VTIMEZONE and then get every later year
+        # wrong.
         rdates = observance.pop("RDATE", [])
         for rdate in rdates if isinstance(rdates, list) else [rdates]:
             for onset in rdate.dts:
-                observance.add("RDATE", onset.dt)
+                observance.add("RDATE", _onset(onset.dt, before, after, zoneinfo))
     return component.to_ical().decode("utf-8")
+
+
+def _onset(written: datetime, before: timedelta, after: timedelta, tz: ZoneInfo) -> datetime:
+    """An observance's onset as RFC 5545 §3.6.5 wants it: the local time of the change in
+    the offset in force before it (TZOFFSETFROM).
+
+    icalendar 7.3 (`Timezone.from_tzid`) writes the wall time after the change when clocks
+    go forward (New York's DAYLIGHT onset 03:00 with TZOFFSETFROM -0500: 08:00Z, an hour
+    late), so a reader converting through the file is off for an hour after each change.
+    Whichever reading of the written value is the zone's real transition gives the onset.
+    """
+    for offset in (before, after):
+        instant = (written - offset).replace(tzinfo=UTC)
+        second = timedelta(seconds=1)
+        if (
+            instant.astimezone(tz).utcoffset() == after
+            and (instant - second).astimezone(tz).utcoffset() == before
+        ):
+            return (instant + before).replace(tzinfo=None)
+    return written
 
 
 def _zones_used(body: str) -> tuple[set[str], tuple[int, int]]:
@@ -361,14 +455,21 @@ def _assemble(head: str, fragments: Iterable[str], timezones: Iterable[str]) -> 
     return (head + zones + body + "END:VCALENDAR\r\n").encode("utf-8")
 
 
-def build_invite(method: str, events: Sequence[EventSpec], now: datetime) -> bytes:
-    """An iTIP message (METHOD REQUEST, CANCEL or PUBLISH) for the events of one UID."""
+def build_invite(
+    method: str, events: Sequence[EventSpec], now: datetime, *, removes_attendee: bool = False
+) -> bytes:
+    """An iTIP message (METHOD REQUEST, CANCEL or PUBLISH) for the events of one UID.
+
+    A CANCEL says STATUS:CANCELLED when the event itself is called off; one that only removes
+    its recipient (`removes_attendee`: they declined) has no STATUS (RFC 5546 §3.2.5).
+    """
     if method not in ITIP_METHODS:
         raise ValueError(f"unknown iTIP method {method!r}")
     if not events:
         raise ValueError("an invite needs at least one event")
     if method == "CANCEL":
-        events = [replace(e, status="CANCELLED") for e in events]
+        status = None if removes_attendee else "CANCELLED"
+        events = [replace(e, status=status) for e in events]
     head = _calendar_head(
         [
             ("PRODID", PRODID, None),

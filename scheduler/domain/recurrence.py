@@ -673,8 +673,8 @@ def split_rule(
 ) -> RuleSplit:
     """Cut a series in two at one of its occurrences ("this and following").
 
-    The original keeps every occurrence before ``split_at_utc``: its COUNT becomes the number
-    of those, otherwise its UNTIL becomes the last of them (in UTC). The new rule, started at
+    The original keeps every occurrence before ``split_at_utc``: its UNTIL becomes the last of
+    them (in UTC), in place of any COUNT. The new rule, started at
     ``RuleSplit.after_first_start_local``, yields the split occurrence and the rest: the
     remaining COUNT, or the original UNTIL. Together they yield the same instants as before.
     ``before`` is None when the split is at the first occurrence. Raises ``RecurrenceError``
@@ -690,12 +690,10 @@ def split_rule(
         if instant > target:
             break
         if instant == target:
-            if rule.count is not None:
-                after = replace(rule, count=rule.count - seen)
-                before = replace(rule, count=seen) if seen else None
-            else:
-                after = rule
-                before = replace(rule, until=previous) if previous is not None else None
+            # the original always ends with UNTIL: the same end in every reader's eyes,
+            # whatever they make of COUNT with a changed first occurrence
+            after = replace(rule, count=rule.count - seen) if rule.count is not None else rule
+            before = replace(rule, count=None, until=previous) if previous is not None else None
             return RuleSplit(before, after, local)
         previous, seen = instant, seen + 1
     raise RecurrenceError(f"{_format_utc(target)} is not an occurrence of this series", field=None)

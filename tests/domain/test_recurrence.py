@@ -463,14 +463,14 @@ def test_split_preserves_the_sequence_of_instants(text: str) -> None:
     assert split.before.is_bounded
 
 
-def test_split_converts_count_into_two_counts() -> None:
+def test_split_ends_a_counted_original_with_until_and_counts_the_rest() -> None:
     rule = parse_rule("FREQ=WEEKLY;BYDAY=TH;COUNT=10")
     start = datetime(2027, 1, 7, 19)
 
     before, after, after_start = split_rule(rule, start, BERLIN, utc(2027, 2, 4, 18))
 
     assert before is not None
-    assert before.text == "FREQ=WEEKLY;BYDAY=TH;COUNT=4"
+    assert before.text == "FREQ=WEEKLY;BYDAY=TH;UNTIL=20270128T180000Z"
     assert after.text == "FREQ=WEEKLY;BYDAY=TH;COUNT=6"
     assert after_start == datetime(2027, 2, 4, 19)
 
