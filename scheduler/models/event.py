@@ -24,6 +24,9 @@ class EventKind:
     GATHERING_SCHEDULED = "gathering_scheduled"
     POLL_FAILED = "poll_failed"
     SERIES_ANSWERED = "series_answered"
+    # a series' rule or template changed ("this and following"): data names every series
+    # whose text changed
+    SERIES_CHANGED = "series_changed"
 
 
 class DomainEvent(Base):

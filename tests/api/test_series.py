@@ -190,7 +190,7 @@ def test_this_and_following_splits_the_series(api):
         for o in new["occurrences"]
     )
     old = api.call("GET", f"/api/v1/gatherings/{occurrences[0]['id']}").get_json()
-    assert old["recurrence"] == "FREQ=WEEKLY;BYDAY=TH;COUNT=3"
+    assert old["recurrence"] == "FREQ=WEEKLY;BYDAY=TH;UNTIL=" + utc_text(occurrences[2]["starts_at"])
     assert [o["starts_at"] for o in old["occurrences"]] == [o["starts_at"] for o in occurrences[:3]]
     attendees = api.call(
         "GET", f"/api/v1/gatherings/{occurrences[4]['id']}/attendees", alice
@@ -365,3 +365,8 @@ def test_a_poll_recurrence_must_be_plain_weekly(api):
     }
     response = api.call("POST", "/api/v1/gatherings", alice, json=body)
     assert response.status_code == 422 and "recurrence" in response.get_json()["errors"]
+
+
+def utc_text(instant: str) -> str:
+    """An API time as an RRULE UNTIL value."""
+    return f"{datetime.fromisoformat(instant).astimezone(UTC):%Y%m%dT%H%M%SZ}"

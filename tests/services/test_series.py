@@ -105,7 +105,7 @@ def test_this_and_following_splits_the_rule_and_leaves_the_past_alone(session, p
         now=NOW,
         uid="u2",
     )
-    assert made.rule == "FREQ=WEEKLY;BYDAY=TH;COUNT=5"
+    assert made.rule == "FREQ=WEEKLY;BYDAY=TH;UNTIL=20270401T170000Z"  # ends with UNTIL
     assert later.rule == "FREQ=WEEKLY;BYDAY=TH;COUNT=3"
     old_occurrences = series.occurrences_of(session, made.id)
     assert [g.starts_at for g in old_occurrences] == [g.starts_at for g in occurrences[:5]]

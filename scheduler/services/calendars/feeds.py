@@ -47,7 +47,7 @@ from scheduler.services.gatherings.series import occurrences_of
 log = logging.getLogger(__name__)
 
 # Bump when the text of fragments or feeds changes shape: every cached entry is then unused.
-FEED_FORMAT = "kindred-feed-2"
+FEED_FORMAT = "kindred-feed-3"
 FRAGMENT_TTL_SECONDS = 7 * 86400
 FEED_TTL_SECONDS = 86400
 # A gathering with a time is in feeds; a cancelled one stays, as STATUS:CANCELLED.

@@ -16,9 +16,10 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from scheduler.config import Config
-from scheduler.domain.ical import AttendeeSpec, EventSpec, OrganizerSpec
+from scheduler.domain.ical import AttendeeSpec, EventSpec, OrganizerSpec, irregular_start
 from scheduler.domain.timezones import is_host_zone_name
 from scheduler.models import Gathering, GatheringStatus, Rsvp, Series, User
+from scheduler.services.gatherings.attendance import CALENDAR_STATES
 
 log = logging.getLogger(__name__)
 
@@ -87,11 +88,12 @@ def event_spec(
     if gathering.starts_at is None or gathering.ends_at is None:
         raise ValueError(f"gathering {gathering.id} has no time yet")
     _, sender_email = sender_address(config)
-    # an occurrence of a series is that series' event at its RECURRENCE-ID (same UID)
-    is_occurrence = gathering.series_id is not None and gathering.recurrence_id is not None
+    # An occurrence on its own is a plain event with a UID of its own: a lone RECURRENCE-ID
+    # VEVENT, without its master, is dropped by some readers (sabre) and, sent as an update,
+    # replaces a whole series on CalDAV servers. series_event_specs puts occurrences back
+    # into their series.
     return EventSpec(
-        uid=series_uid_of(gathering) if is_occurrence else gathering.uid,
-        recurrence_id=gathering.recurrence_id if is_occurrence else None,
+        uid=lone_occurrence_uid(gathering, config) if is_occurrence(gathering) else gathering.uid,
         sequence=gathering.sequence,
         summary=gathering.title,
         starts_at=gathering.starts_at,
@@ -111,9 +113,22 @@ def event_spec(
     )
 
 
-def series_uid_of(occurrence: Gathering) -> str:
-    """The iCalendar UID of an occurrence's series (its own `uid` is `<series uid>/<start>`)."""
-    return occurrence.uid.rsplit("/", 1)[0]
+def is_occurrence(gathering: Gathering) -> bool:
+    """True for an occurrence of a series."""
+    return gathering.series_id is not None and gathering.recurrence_id is not None
+
+
+def lone_occurrence_uid(occurrence: Gathering, config: Config) -> str:
+    """The UID of an occurrence shown on its own (in a feed of single events, its `.ics`, a
+    per-occurrence invite): from its id, so it stays the same when a "this and following"
+    edit moves the occurrence into a new series."""
+    return f"occurrence-{occurrence.id}@{config.mail_domain}"
+
+
+def series_sequence(series: Series, occurrences: Sequence[Gathering]) -> int:
+    """The SEQUENCE of a series' whole text (master and overrides): it rises with every
+    change to the series or to any of its occurrences (moved, edited, cancelled)."""
+    return max([series.sequence, *(g.sequence for g in occurrences)])
 
 
 def series_first_start(series: Series) -> datetime:
@@ -156,9 +171,10 @@ def series_event_specs(
         and (g.status == GatheringStatus.CANCELLED or g.id in excluded)
     ]
     categories = list(series.template.get("interests", []))
+    sequence = series_sequence(series, occurrences)
     master = EventSpec(
         uid=series.uid,
-        sequence=series.sequence,
+        sequence=sequence,
         summary=series.title,
         starts_at=first,
         ends_at=first + duration,
@@ -177,15 +193,43 @@ def series_event_specs(
             continue
         if occurrence.id in excluded:
             continue
-        if not is_override(occurrence, series):
+        nominal = irregular_start(occurrence.recurrence_id, first, first + duration, series.timezone)
+        if nominal is None and not is_override(occurrence, series):
             continue
         base = event_spec(occurrence, config)
         specs.append(
             replace(
                 base,
                 uid=series.uid,
-                sequence=max(occurrence.sequence, series.sequence),
+                sequence=sequence,
                 recurrence_id=occurrence.recurrence_id,
+                recurrence_id_wall=nominal,
             )
         )
     return specs
+
+
+def personal_series_specs(
+    series: Series,
+    occurrences: Sequence[Gathering],
+    states: dict[int, str],
+    attendee: User,
+    config: Config,
+) -> list[EventSpec]:
+    """The whole series as one person's calendar should hold it: the master, every current
+    override, and an EXDATE for each occurrence cancelled or not attended by them (`states`:
+    their RSVP state per occurrence id). Empty when they attend none that is still on: the
+    series then leaves their calendar."""
+    attending = {gid for gid, state in states.items() if state in CALENDAR_STATES}
+    if not any(g.id in attending and g.status != GatheringStatus.CANCELLED for g in occurrences):
+        return []
+    excluded = {g.id for g in occurrences if g.id not in attending}
+    specs = series_event_specs(series, occurrences, config, excluded=excluded)
+    state_at = {g.recurrence_id: states.get(g.id) for g in occurrences}
+
+    def answered(spec: EventSpec) -> list[AttendeeSpec]:
+        state = state_at.get(spec.recurrence_id) if spec.recurrence_id else "going"
+        partstat = PARTSTAT_BY_STATE.get(state or "going", "ACCEPTED")
+        return [AttendeeSpec(name=attendee.name, email=attendee.email, partstat=partstat)]
+
+    return [replace(spec, attendees=answered(spec)) for spec in specs]

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.domain import recurrence
-from scheduler.domain.errors import Conflict, InvalidInput
+from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed
 from scheduler.models import EventKind, Gathering, GatheringStatus, Series, SeriesAnswer, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.services import events
@@ -159,7 +159,12 @@ def _apply_series_answers(
         for gathering in occurrences:
             assert gathering.starts_at is not None
             if gathering.starts_at >= answer.from_start and gathering.starts_at > now:
-                attendance.set_rsvp(session, gathering.id, answer.user_id, answer.response, now=now)
+                try:
+                    attendance.set_rsvp(
+                        session, gathering.id, answer.user_id, answer.response, now=now
+                    )
+                except NotAllowed:  # left the group since: their answer no longer carries
+                    continue
 
 
 def occurrences_of(session: Session, series_id: int) -> list[Gathering]:
@@ -213,17 +218,17 @@ def answer_all_future(
         except Conflict:
             continue  # closed since it was read
     session.flush()
-    if response in ("yes", "maybe"):
-        made = session.get(Series, occurrence.series_id)
-        assert made is not None
-        # one invite carrying the RRULE instead of one per occurrence
-        events.record(
-            session,
-            EventKind.SERIES_ANSWERED,
-            gathering_id=occurrence.id,
-            user_id=user.id,
-            data={"series_id": made.id, "sequence": made.sequence, "response": response},
-        )
+    made = session.get(Series, occurrence.series_id)
+    assert made is not None
+    # one mail with the whole series (RRULE and this person's dates) instead of one per
+    # occurrence, whatever the answer: a "no" takes dates out of the series they hold
+    events.record(
+        session,
+        EventKind.SERIES_ANSWERED,
+        gathering_id=occurrence.id,
+        user_id=user.id,
+        data={"series_id": made.id, "sequence": made.sequence, "response": response},
+    )
     return results
 
 
@@ -285,7 +290,9 @@ def split_series(
         )
         session.add(new)
         old.rule = split.before.text
-    old.sequence += 1
+    # The old series' text loses the occurrences that move: its SEQUENCE (the highest of the
+    # series' and its occurrences') must still rise past every one it was sent with.
+    old.sequence = max([old.sequence, *(g.sequence for g in occurrences_of(session, old.id))]) + 1
     session.flush()
 
     moved = [
@@ -345,6 +352,12 @@ def split_series(
         )
     session.flush()
     materialize(session, new, now=now)
+    events.record(
+        session,
+        EventKind.SERIES_CHANGED,
+        gathering_id=occurrence.id,
+        data={"series_ids": sorted({old.id, new.id})},
+    )
     return new
 
 

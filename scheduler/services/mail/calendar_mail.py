@@ -14,7 +14,15 @@ change of mind, the event), so each calendar change is owed at most once per per
   promoted:{g}:{u}:{ticket}         "a seat opened: you're going", with the REQUEST
   update:{g}:{u}:seq{n}             REQUEST with the higher SEQUENCE after a time or place change
   cancel:{g}:{u}:seq{n}             CANCEL to everyone when the gathering is cancelled
-  series-invite:{s}:{u}:seq{n}:e{event}  one REQUEST with the RRULE for "all future"
+  series-invite:{s}:{u}:seq{n}:e{event}  the whole series for "all future" (series_mail.py)
+  series-update:{s}:{u}:seq{n}      the whole series again after a change to it or to one of
+                                    its occurrences (…:e{event} after the person's own answer)
+
+Who holds what: a person who answered "all future" for a series (a SeriesAnswer) holds the
+whole series, one UID with its overrides; every change that touches their dates sends them
+the whole series again, never a lone occurrence. Everyone else holds single occurrences,
+each a plain event with a UID of its own, and gets per-occurrence invites, updates and
+cancellations; once they take the whole series, those single events are cancelled.
   poll_failed:{g}                   the deadline passed and no time worked
 """
 
@@ -38,9 +46,13 @@ from scheduler.models import (
     OutboxMessage,
     OutboxStatus,
     Rsvp,
+    Series,
+    SeriesAnswer,
     User,
 )
+from scheduler.services.calendars import ical_events
 from scheduler.services.gatherings.attendance import CALENDAR_STATES, AnswerOrigin
+from scheduler.services.gatherings.series import occurrences_of
 from scheduler.services.mail import follow_through
 from scheduler.services.mail.outbox import owe_many, withdraw_mail
 
@@ -49,6 +61,8 @@ from scheduler.services.mail.outbox import owe_many, withdraw_mail
 TIME_OR_PLACE = frozenset({"starts_at", "duration_minutes", "timezone", "location"})
 # Mail that puts the gathering into someone's calendar.
 CALENDAR_KINDS = ("invite", "update", "promoted")
+# Mail that carries a whole series (series_mail.py).
+SERIES_KINDS = ("series_invite", "series_update")
 # Mail that may already be in someone's calendar app: a CANCEL must follow it.
 _REACHED = (OutboxStatus.SENT, OutboxStatus.CLAIMED, OutboxStatus.FAILED)
 _ATTENDANCE = (EventKind.ANSWERED, EventKind.PROMOTED)
@@ -148,22 +162,42 @@ def _owe_for_attendance(
         return []
     gathering_ids = {e.gathering_id for e in run}
     user_ids = {e.user_id for e in run}
-    scheduled = set(
-        session.scalars(
-            select(Gathering.id).where(
+    series_of = dict(
+        session.execute(
+            select(Gathering.id, Gathering.series_id).where(
                 Gathering.id.in_(gathering_ids), Gathering.status == GatheringStatus.SCHEDULED
             )
-        )
+        ).all()
     )
+    scheduled = set(series_of)
     emails = dict(session.execute(select(User.id, User.email).where(User.id.in_(user_ids))).all())
     last_reached = _last_reached(session, {(e.gathering_id, e.user_id) for e in run})
+    holders = _series_holders(
+        session,
+        {(series_of[e.gathering_id], e.user_id) for e in run if series_of.get(e.gathering_id)},
+    )
     fold = _Fold()
+    series_mail: dict[tuple[int, int], dict[str, Any]] = {}
     for event in run:
         g, u = event.gathering_id, event.user_id
         if g not in scheduled or u not in emails:
             continue
         assert g is not None and u is not None
         sequence = event.data["sequence"]
+        if (series_of[g], u) in holders:
+            # the whole series, with this date in or out, replaces what they hold (an answer
+            # given for the whole series is mailed by its own event)
+            if event.data.get("origin") != AnswerOrigin.SERIES:
+                series_mail[series_of[g], u] = _owed(
+                    f"series-update:{series_of[g]}:{u}:e{event.id}",
+                    "series_update",
+                    g,
+                    u,
+                    emails[u],
+                    now,
+                    series_id=series_of[g],
+                )
+            continue
         if event.kind == EventKind.PROMOTED:
             ticket = event.data["ticket"]
             fold.withdraw(g, u, ["invite"])  # "a seat opened" carries the invite
@@ -227,7 +261,91 @@ def _owe_for_attendance(
             .execution_options(synchronize_session=False)
         )
     rows = list(fold.new_rows.values())
-    return [row["due_at"] for row in rows] if owe_many(session, rows) else []
+    due = [row["due_at"] for row in rows] if owe_many(session, rows) else []
+    for (series_id, _), row in series_mail.items():
+        due += [now] * _owe_series_mail(session, series_id, [row])
+    return due
+
+
+def _series_holders(session: Session, pairs: set[tuple[int, int | None]]) -> set[tuple[int, int]]:
+    """The (series, person) pairs where the person holds the whole series."""
+    if not pairs:
+        return set()
+    return set(
+        session.execute(
+            select(SeriesAnswer.series_id, SeriesAnswer.user_id).where(
+                tuple_(SeriesAnswer.series_id, SeriesAnswer.user_id).in_(pairs)
+            )
+        ).all()
+    )
+
+
+def _holders_of_series(session: Session, series_id: int) -> list[User]:
+    """Everyone who holds the whole series, in id order."""
+    return list(
+        session.scalars(
+            select(User)
+            .join(SeriesAnswer, SeriesAnswer.user_id == User.id)
+            .where(SeriesAnswer.series_id == series_id)
+            .order_by(User.id)
+        )
+    )
+
+
+def _owe_series_mail(session: Session, series_id: int, rows: list[dict[str, Any]]) -> int:
+    """Owe whole-series mail; pending series mail to the same people is withdrawn, since
+    each carries the whole series as it is when sent."""
+    if not rows:
+        return 0
+    session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.kind.in_(SERIES_KINDS),
+            OutboxMessage.recipient_id.in_([row["recipient_id"] for row in rows]),
+            OutboxMessage.payload["series_id"].as_integer() == series_id,
+            OutboxMessage.key.not_in([row["key"] for row in rows]),
+        )
+        .values(status=OutboxStatus.WITHDRAWN)
+        .execution_options(synchronize_session=False)
+    )
+    return len(owe_many(session, rows))
+
+
+def _owe_series_update(
+    session: Session, gathering_id: int, series_id: int, users: Iterable[User], now: datetime
+) -> int:
+    """The whole series again, to each of `users` (holders), keyed by its SEQUENCE."""
+    series = session.get(Series, series_id)
+    if series is None:
+        return 0
+    sequence = ical_events.series_sequence(series, occurrences_of(session, series_id))
+    rows = [
+        _owed(
+            f"series-update:{series_id}:{user.id}:seq{sequence}",
+            "series_update",
+            gathering_id,
+            user.id,
+            user.email,
+            now,
+            series_id=series_id,
+            sequence=sequence,
+        )
+        for user in users
+    ]
+    return _owe_series_mail(session, series_id, rows)
+
+
+def _split_by_holding(
+    session: Session, gathering: Gathering, users: list[User]
+) -> tuple[list[User], list[User]]:
+    """(people who hold the gathering's series whole, people who hold it as a single event)."""
+    if gathering.series_id is None:
+        return [], users
+    whole = {
+        u for _, u in _series_holders(session, {(gathering.series_id, user.id) for user in users})
+    }
+    return [u for u in users if u.id in whole], [u for u in users if u.id not in whole]
 
 
 def _last_reached(
@@ -336,16 +454,19 @@ def _on_changed(session: Session, event: DomainEvent, now: datetime) -> int:
         return 0
     sequence = event.data["sequence"]
     withdraw_mail(session, gathering_id=g, kinds=["invite", "update"])
-    holders = calendar_holders(session, g, event.id)
-    return _owe_each(
+    whole, single = _split_by_holding(session, gathering, calendar_holders(session, g, event.id))
+    owed = _owe_each(
         session,
-        holders,
+        single,
         key=f"update:{g}:{{user}}:seq{sequence}",
         kind="update",
         gathering_id=g,
         now=now,
         sequence=sequence,
     )
+    if gathering.series_id is not None:
+        owed += _owe_series_update(session, g, gathering.series_id, whole, now)
+    return owed
 
 
 def _on_cancelled(session: Session, event: DomainEvent, now: datetime) -> int:
@@ -356,10 +477,12 @@ def _on_cancelled(session: Session, event: DomainEvent, now: datetime) -> int:
     withdraw_mail(session, gathering_id=g, kinds=CALENDAR_KINDS)
     reached = _ever_reached(session, g)
     sequence = event.data["sequence"]
-    holders = [user for user in calendar_holders(session, g, event.id) if user.id in reached]
-    return _owe_each(
+    gathering = session.get(Gathering, g)
+    assert gathering is not None
+    whole, single = _split_by_holding(session, gathering, calendar_holders(session, g, event.id))
+    owed = _owe_each(
         session,
-        holders,
+        [user for user in single if user.id in reached],
         key=f"cancel:{g}:{{user}}:seq{sequence}",
         kind="cancel",
         gathering_id=g,
@@ -367,6 +490,10 @@ def _on_cancelled(session: Session, event: DomainEvent, now: datetime) -> int:
         sequence=sequence,
         scope="everyone",
     )
+    if gathering.series_id is not None:
+        # an EXDATE in the whole series they hold
+        owed += _owe_series_update(session, g, gathering.series_id, whole, now)
+    return owed
 
 
 def _on_scheduled(session: Session, event: DomainEvent, now: datetime) -> int:
@@ -403,21 +530,71 @@ def _on_poll_failed(session: Session, event: DomainEvent, now: datetime) -> int:
 
 
 def _on_series_answered(session: Session, event: DomainEvent, now: datetime) -> int:
-    """ "All future" yes or maybe: one invite carrying the series' RRULE."""
+    """An "all future" answer: the person holds the whole series from now on. Yes or maybe
+    owes the whole series (and cancels the single events of it they were sent before); no
+    owes the series without those dates, if they were sent it before."""
     person = session.get(User, event.user_id) if event.user_id is not None else None
     if person is None or event.gathering_id is None:
         return 0
     series_id, sequence = event.data["series_id"], event.data["sequence"]
-    return _owe_each(
-        session,
-        [person],
-        key=f"series-invite:{series_id}:{{user}}:seq{sequence}:e{event.id}",
-        kind="series_invite",
-        gathering_id=event.gathering_id,
-        now=now,
+    joining = event.data.get("response") in ("yes", "maybe")
+    if not joining and not _series_reached(session, series_id, person.id):
+        return 0
+    row = _owed(
+        f"series-{'invite' if joining else 'update'}:{series_id}:{person.id}:seq{sequence}"
+        f":e{event.id}",
+        "series_invite" if joining else "series_update",
+        event.gathering_id,
+        person.id,
+        person.email,
+        now,
         series_id=series_id,
         sequence=sequence,
     )
+    owed = _owe_series_mail(session, series_id, [row])
+    # the single events they hold of this series give way to it
+    single = [g.id for g in occurrences_of(session, series_id)]
+    held = _last_reached(session, {(g, person.id) for g in single})
+    for (g, _), (kind, _) in sorted(held.items()):
+        if kind in CALENDAR_KINDS:
+            owed += _owe_each(
+                session,
+                [person],
+                key=f"cancel:{g}:{{user}}:single:e{event.id}",
+                kind="cancel",
+                gathering_id=g,
+                now=now,
+                scope="single",
+            )
+    return owed
+
+
+def _series_reached(session: Session, series_id: int, user_id: int) -> bool:
+    """True when whole-series mail went (or may have gone) out to the person."""
+    return (
+        session.scalars(
+            select(OutboxMessage.id).where(
+                OutboxMessage.recipient_id == user_id,
+                OutboxMessage.kind.in_(SERIES_KINDS),
+                OutboxMessage.status.in_(_REACHED),
+                OutboxMessage.payload["series_id"].as_integer() == series_id,
+            )
+        ).first()
+        is not None
+    )
+
+
+def _on_series_changed(session: Session, event: DomainEvent, now: datetime) -> int:
+    """A series was split or edited as a whole: everyone who held it gets each series it
+    became (the old one ending with UNTIL, the new one from the split on)."""
+    g = event.gathering_id
+    assert g is not None
+    owed = 0
+    for series_id in event.data["series_ids"]:
+        owed += _owe_series_update(
+            session, g, series_id, _holders_of_series(session, series_id), now
+        )
+    return owed
 
 
 _GATHERING_HANDLERS = {
@@ -426,4 +603,5 @@ _GATHERING_HANDLERS = {
     EventKind.GATHERING_SCHEDULED: _on_scheduled,
     EventKind.POLL_FAILED: _on_poll_failed,
     EventKind.SERIES_ANSWERED: _on_series_answered,
+    EventKind.SERIES_CHANGED: _on_series_changed,
 }

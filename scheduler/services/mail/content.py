@@ -8,6 +8,7 @@ owed (a newer update supersedes it, the person changed their answer back).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
@@ -325,10 +326,14 @@ def _itip(
 ) -> bytes:
     """The iTIP invite (REQUEST) or cancellation (CANCEL) of the gathering for one person."""
     rsvp = rsvp_of(session, gathering.id, user.id)
-    if method == "CANCEL" and gathering.status != GatheringStatus.CANCELLED:
-        rsvp = None  # a personal cancel: their calendar entry goes, whatever they answered
+    personal = method == "CANCEL" and gathering.status != GatheringStatus.CANCELLED
+    if personal:
+        rsvp = None  # their calendar entry goes, whatever they answered
     spec = ical_events.event_spec(gathering, config, attendees=[(user, rsvp)])
-    return build_invite(method, [spec], now)
+    if personal:
+        # above the REQUEST that put it in their calendar, which had the gathering's SEQUENCE
+        spec = replace(spec, sequence=spec.sequence + 1)
+    return build_invite(method, [spec], now, removes_attendee=personal)
 
 
 def _invite_like(
@@ -407,7 +412,8 @@ def render_cancel(
     if not ical_events.is_calendar_event(gathering):
         return None
     everyone = gathering.status == GatheringStatus.CANCELLED
-    if not everyone and _wants_calendar_entry(session, gathering, user):
+    gives_way = row.payload.get("scope") == "single"  # to the whole series they now hold
+    if not everyone and not gives_way and _wants_calendar_entry(session, gathering, user):
         return None  # they said yes again before this went out
     context = _gathering_context(session, gathering, user, config)
     context["everyone"] = everyone

@@ -1,4 +1,11 @@
-"""Mail for series: one invite carrying the RRULE when someone answers "all future"."""
+"""Mail for people who hold a whole series: each carries the series as their calendar should
+now hold it (master with RRULE, every current override, EXDATEs), so one mail applied as
+RFC 5546 says leaves their calendar equal to Kindred, whatever changed before it.
+
+Kinds: `series_invite` (they answered "all future") and `series_update` (the series, one of
+its occurrences or their answer to one changed). When they attend none of it any more, the
+mail is a CANCEL of the whole series for them.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +17,22 @@ from sqlalchemy.orm import Session
 
 from scheduler.config import Config
 from scheduler.domain import recurrence
-from scheduler.domain.ical import AttendeeSpec, build_invite
+from scheduler.domain.ical import AttendeeSpec, EventSpec, build_invite
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, OutboxMessage, Rsvp, Series, User
 from scheduler.services.calendars import ical_events
 from scheduler.services.gatherings.series import occurrences_of
-from scheduler.services.mail.content import (
-    ATTENDING_STATES,
-    _gathering_context,
-    compose,
-    short_when,
-)
+from scheduler.services.mail.content import _gathering_context, compose, short_when
+
+SERIES_KINDS = ("series_invite", "series_update")
 
 
-def render_series_invite(
-    session: Session, row: OutboxMessage, config: Config, now: datetime
-) -> OutgoingMail | None:
-    """METHOD:REQUEST with the series' RRULE (EXDATE for dates the person is not attending)."""
-    series = session.get(Series, row.payload.get("series_id"))
-    user = session.get(User, row.recipient_id) if row.recipient_id else None
-    anchor = session.get(Gathering, row.gathering_id) if row.gathering_id else None
-    if series is None or user is None or anchor is None:
-        return None
-    if row.payload.get("sequence") != series.sequence:
-        return None  # the series changed since; its own mail says so
+def series_itip(
+    session: Session, series: Series, user: User, config: Config, now: datetime
+) -> tuple[str, bytes]:
+    """(METHOD, text) of what this person's calendar needs for the series: a REQUEST with
+    their whole series, or, when they attend none of it, a CANCEL of the series for them
+    (SEQUENCE above the last REQUEST's, no STATUS: RFC 5546 §3.2.5)."""
     occurrences = occurrences_of(session, series.id)
     states = dict(
         session.execute(
@@ -42,23 +41,47 @@ def render_series_invite(
             )
         ).all()
     )
-    attending = {gid for gid, state in states.items() if state in ATTENDING_STATES}
-    if not attending:
+    specs = ical_events.personal_series_specs(series, occurrences, states, user, config)
+    if specs:
+        return "REQUEST", build_invite("REQUEST", specs, now)
+    (master,) = ical_events.series_event_specs(series, [], config)
+    removed: EventSpec = replace(
+        master,
+        sequence=ical_events.series_sequence(series, occurrences) + 1,
+        attendees=[AttendeeSpec(name=user.name, email=user.email, partstat="DECLINED")],
+    )
+    return "CANCEL", build_invite("CANCEL", [removed], now, removes_attendee=True)
+
+
+def render_series_mail(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """The whole series for one holder, as it is when the mail goes out."""
+    series = session.get(Series, row.payload.get("series_id"))
+    user = session.get(User, row.recipient_id) if row.recipient_id else None
+    anchor = session.get(Gathering, row.gathering_id) if row.gathering_id else None
+    if series is None or user is None or anchor is None:
         return None
-    excluded = {g.id for g in occurrences if g.id not in attending}
-    specs = ical_events.series_event_specs(series, occurrences, config, excluded=excluded)
-    attendee = AttendeeSpec(name=user.name, email=user.email, partstat="ACCEPTED")
-    specs = [replace(spec, attendees=[attendee]) for spec in specs]
+    method, ics = series_itip(session, series, user, config, now)
+    if method == "CANCEL" and row.kind == "series_invite":
+        return None  # they answered "all future" no without holding the series
     context = _gathering_context(session, anchor, user, config)
     context["repeats"] = recurrence.describe(recurrence.parse_rule(series.rule, series.timezone))
+    context["removed"] = method == "CANCEL"
+    if row.kind == "series_invite":
+        subject = f"Every time: {series.title}, from {short_when(anchor, user.timezone)}"
+    elif method == "CANCEL":
+        subject = f"Removed from your calendar: every {series.title}"
+    else:
+        subject = f"Updated: {series.title} (the whole series)"
     return compose(
         row,
         config,
         now,
         recipient=user,
-        subject=f"Every time: {series.title}, from {short_when(anchor, user.timezone)}",
-        template="series_invite",
+        subject=subject,
+        template=row.kind,
         context=context,
-        ics=build_invite("REQUEST", specs, now),
-        ics_method="REQUEST",
+        ics=ics,
+        ics_method=method,
     )
