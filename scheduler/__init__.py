@@ -42,12 +42,11 @@ def create_app(config: Config | None = None) -> Flask:
     # the JSON API (with OpenAPI) and the HTML pages
     from scheduler.api import init_api
     from scheduler.web import init_web
+    from scheduler.web.rate_limits import init_rate_limits, limits_request
 
-    init_api(app)
+    init_api(app, limits_request=limits_request)
     init_web(app)
     # limits per address, IP and account, declared in one table (scheduler/web/rate_limits.py)
-    from scheduler.web.rate_limits import init_rate_limits
-
     rate_limits = init_rate_limits(app, services)
 
     # polls of personal ICS feeds are answered from Redis before Flask when they can be

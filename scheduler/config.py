@@ -107,6 +107,10 @@ class Config:
     ratelimit_sign_up_per_address: str = "5 per hour"
     ratelimit_sign_up_per_ip: str = "30 per hour"
     ratelimit_writes_per_account: str = "300 per minute"
+    # a person opens a few; many people behind one address (an office, a mail provider's
+    # one-click unsubscribe servers) open more
+    ratelimit_rsvp_links_per_ip: str = "60 per minute; 600 per hour"
+    ratelimit_unsubscribe_links_per_ip: str = "60 per minute; 600 per hour"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

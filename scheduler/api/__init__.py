@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask
 
 from scheduler.api.errors import KindredApi, register_error_handlers
+from scheduler.api.openapi import document_rate_limits
 
 
-def init_api(app: Flask) -> KindredApi:
-    """Bind the API, its blueprints and error handlers to the app."""
+def init_api(
+    app: Flask, *, limits_request: Callable[[str | None, str], bool] | None = None
+) -> KindredApi:
+    """Bind the API, its blueprints and error handlers to the app; `limits_request(endpoint,
+    method)` says which operations a rate limit may refuse (their 429 is documented)."""
     from scheduler.api import (
         accounts,
         gatherings,
@@ -39,6 +45,8 @@ def init_api(app: Flask) -> KindredApi:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "description": "POST /api/v1/tokens"}
     )
+    if limits_request is not None:
+        document_rate_limits(api, limits_request)
     for module in (
         accounts,
         groups,

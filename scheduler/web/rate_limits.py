@@ -1,4 +1,5 @@
-"""Rate limits: how often anyone may sign in, sign up or write, declared in one table.
+"""Rate limits: how often anyone may sign in, sign up, write or open mail links, declared in
+one table.
 
 Each row of RULES is a budget: the requests that spend it (endpoints, methods), whose budget
 it is (an email address, an IP address, an account), its size (a setting of the one config
@@ -127,8 +128,14 @@ class RateRule:
 
 SIGN_IN = frozenset({"accounts.Tokens", "pages.login"})
 SIGN_UP = frozenset({"accounts.Users", "pages.signup"})
+# links in mail, whose signed token is the credential: opened (GET) and answered (POST)
+RSVP_LINKS = frozenset({"rsvp_links.confirm", "rsvp_links.record"})
+UNSUBSCRIBE_LINKS = frozenset(
+    {"unsubscribe.confirm", "unsubscribe.unsubscribe", "recommendations.DigestUnsubscribe"}
+)
 POST = frozenset({"POST"})
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+LINK_REQUESTS = frozenset({"GET", "HEAD", "POST"})
 
 WRITES_PER_ACCOUNT = RateRule(
     "writes:account",
@@ -171,9 +178,38 @@ RULES = (
         SIGN_UP,
         "Too many sign-ups from your network.",
     ),
+    RateRule(
+        "rsvp-links:ip",
+        "ratelimit_rsvp_links_per_ip",
+        client_address,
+        LINK_REQUESTS,
+        RSVP_LINKS,
+        "Too many RSVP links opened from your network.",
+    ),
+    RateRule(
+        "unsubscribe-links:ip",
+        "ratelimit_unsubscribe_links_per_ip",
+        client_address,
+        LINK_REQUESTS,
+        UNSUBSCRIBE_LINKS,
+        "Too many unsubscribe links opened from your network.",
+    ),
     WRITES_PER_ACCOUNT,
 )
-LIMITED_METHODS = frozenset().union(*(rule.methods for rule in RULES))
+_ON_EVERY_ENDPOINT = frozenset().union(*(r.methods for r in RULES if r.endpoints is None))
+_ON_NAMED_ENDPOINTS = frozenset(
+    (method, endpoint)
+    for rule in RULES
+    for method in rule.methods
+    for endpoint in rule.endpoints or ()
+)
+
+
+def limits_request(endpoint: str | None, method: str) -> bool:
+    """True when some budget may count a request to `endpoint` by `method`: only those are
+    shown to Flask-Limiter (other reads are spared its look at every rule), and the OpenAPI
+    document lists a 429 for them."""
+    return method in _ON_EVERY_ENDPOINT or (method, endpoint) in _ON_NAMED_ENDPOINTS
 
 
 def refusal_message(rule: RateRule, wait_seconds: int) -> str:
@@ -251,8 +287,7 @@ class RateLimits:
             swallow_errors=True,
             enabled=True,
         )
-        # reads spend no budget: spare them Flask-Limiter's look at every rule
-        self.limiter.request_filter(lambda: request.method not in LIMITED_METHODS)
+        self.limiter.request_filter(lambda: not limits_request(request.endpoint, request.method))
         self.limiter.init_app(app)
         app.register_error_handler(RateLimitExceeded, self._refuse)
 
