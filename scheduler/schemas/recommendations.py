@@ -23,7 +23,8 @@ class InterestCountSchema(Schema):
 
 
 class AliasArgsSchema(ArgsSchema):
-    """Make `alias` resolve to `interest` (group organizers only)."""
+    """Make `alias` resolve to `interest` (site administrators only; organizers suggest one
+    with AliasSuggestionArgsSchema)."""
 
     alias = fields.String(
         required=True, validate=validate.Length(min=1, max=MAX_INTEREST_LENGTH * 2)
