@@ -99,6 +99,11 @@ class Config:
     calendar_mail_spacing_seconds: int = 60
     mail_per_recipient_per_hour: int = 30
     rsvp_link_max_age_days: int = 30
+    # account links mailed to people (README "Accounts"): how long each works (once)
+    sign_in_link_minutes: int = 15
+    password_reset_link_minutes: int = 60
+    verify_link_hours: int = 72
+    poll_link_hours: int = 72  # "answer this poll" links: a sign-in link that leads to a poll
     # rate limits (README, "Rate limits"; scheduler/web/rate_limits.py): each budget in the
     # `limits` notation, several joined by ";". Each is read from its name in capitals.
     ratelimit_enabled: bool = True  # RATELIMIT_ENABLED=false: no limit anywhere
@@ -111,6 +116,8 @@ class Config:
     # one-click unsubscribe servers) open more
     ratelimit_rsvp_links_per_ip: str = "60 per minute; 600 per hour"
     ratelimit_unsubscribe_links_per_ip: str = "60 per minute; 600 per hour"
+    ratelimit_account_mail_per_address: str = "3 per 15 minutes; 10 per day"
+    ratelimit_account_mail_per_ip: str = "20 per hour; 100 per day"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -153,6 +160,10 @@ class Config:
             "outbox_batch_size": _int(env, "OUTBOX_BATCH_SIZE", 500),
             "calendar_mail_spacing_seconds": _int(env, "CALENDAR_MAIL_SPACING_SECONDS", 60),
             "mail_per_recipient_per_hour": _int(env, "MAIL_PER_RECIPIENT_PER_HOUR", 30),
+            "sign_in_link_minutes": _int(env, "SIGN_IN_LINK_MINUTES", 15),
+            "password_reset_link_minutes": _int(env, "PASSWORD_RESET_LINK_MINUTES", 60),
+            "verify_link_hours": _int(env, "VERIFY_LINK_HOURS", 72),
+            "poll_link_hours": _int(env, "POLL_LINK_HOURS", 72),
         }
         values.update(_rate_limit_settings(env))
         values.update(overrides)

@@ -18,9 +18,10 @@ from scheduler.models.outbox import OutboxMessage, OutboxStatus
 from scheduler.models.planner import PlannerMark
 from scheduler.models.rsvp import Rsvp
 from scheduler.models.series import Series, SeriesAnswer
-from scheduler.models.user import ApiToken, User
+from scheduler.models.user import AccountLink, ApiToken, User, WebSession
 
 __all__ = [
+    "AccountLink",
     "AliasSuggestion",
     "ApiToken",
     "AvailabilityInterval",
@@ -44,5 +45,6 @@ __all__ = [
     "SeriesAnswer",
     "SuggestionStatus",
     "User",
+    "WebSession",
     "utcnow",
 ]

@@ -7,22 +7,43 @@ import hmac
 import secrets
 from contextlib import suppress
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Select, select
+from sqlalchemy import ColumnElement, Select, and_, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
-from scheduler.domain.errors import Conflict, InvalidInput, NotAuthenticated
+from scheduler.domain.errors import (
+    Conflict,
+    InvalidInput,
+    NotAllowed,
+    NotAuthenticated,
+    NotFound,
+)
 from scheduler.domain.timezones import zone
-from scheduler.models import ApiToken, User
+from scheduler.models import ApiToken, User, utcnow
 from scheduler.services.interests.vocabulary import resolve_interests
 
 MIN_PASSWORD_LENGTH = 10
 MAX_EMAIL_LENGTH = 254
+# a token's last_used_at is written at most this often (not on every API call)
+TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+# a password hash no password matches (argon2 refuses it as a hash): an account whose
+# password was voided signs in by mail link until its owner sets a new one
+NO_PASSWORD = "!"
+
+
+class AddressAwaitsOwner(Conflict):
+    """Sign-up with an address an unverified account holds: the address is not taken, its
+    owner is mailed a link instead (see self_service.accounts.sign_up)."""
+
+    def __init__(self, holder: User) -> None:
+        super().__init__("An account with this address is waiting to be confirmed.", field="email")
+        self.holder = holder
 
 
 @dataclass(frozen=True)
@@ -112,7 +133,10 @@ def create_user(
             f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
     zone(timezone)
-    if session.scalars(select(User.id).where(User.email == email)).first() is not None:
+    holder = session.scalars(select(User).where(User.email == email)).first()
+    if holder is not None:
+        if holder.email_verified_at is None:
+            raise AddressAwaitsOwner(holder)
         raise Conflict("An account with this email already exists.", field="email")
     user = User(
         email=email,
@@ -130,6 +154,9 @@ def create_user(
     except IntegrityError as exc:
         raise Conflict("An account with this email already exists.", field="email") from exc
     _set_new_feed_token(user, secret_key)
+    # unverified until the link mailed to the address is followed (set here, in the UPDATE
+    # that stores the feed token: the ORM reads None at INSERT as "use the default")
+    user.email_verified_at = None
     session.flush()
     return user
 
@@ -156,31 +183,136 @@ def authenticate(session: Session, *, email: str, password: str, policy: Passwor
     return user
 
 
-def issue_api_token(session: Session, user: User) -> str:
+def issue_api_token(
+    session: Session, user: User, *, label: str = "", expires_at: datetime | None = None
+) -> str:
     """A new bearer token for the user; only its hash is kept."""
     token = secrets.token_urlsafe(32)
-    session.add(ApiToken(user_id=user.id, token_hash=sha256_hex(token)))
+    session.add(
+        ApiToken(user_id=user.id, token_hash=sha256_hex(token), label=label, expires_at=expires_at)
+    )
     session.flush()
     return token
 
 
+def _good_token(token_hash: Any) -> ColumnElement[bool]:
+    """The one rule for which tokens are good: this hash, not revoked (the row exists), not
+    past its expiry."""
+    return and_(
+        ApiToken.token_hash == token_hash,
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > func.now()),
+    )
+
+
 def api_token_owner(token_hash: Any) -> Select[tuple[int]]:
-    """The id of the user a bearer token (by its SHA-256) belongs to: the one rule for which
-    tokens are good, used by every API request and, as a subquery, by the RSVP fast path."""
-    return select(ApiToken.user_id).where(ApiToken.token_hash == token_hash)
+    """The id of the user a bearer token (by its SHA-256) belongs to, while the token is
+    good: used by every API request and, as a subquery, by the RSVP fast path."""
+    return select(ApiToken.user_id).where(_good_token(token_hash))
 
 
-def user_for_api_token(session: Session, token: str) -> User:
-    """The user a bearer token belongs to, or NotAuthenticated."""
+def user_for_api_token(session: Session, token: str, *, now: datetime | None = None) -> User:
+    """The user a bearer token belongs to, or NotAuthenticated; notes when it was used."""
     # one query on the hot path of every API call; interests load only if a view needs them
-    user = session.scalars(
-        select(User)
-        .where(User.id == api_token_owner(sha256_hex(token)).scalar_subquery())
+    found = session.execute(
+        select(User, ApiToken.id, ApiToken.last_used_at)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .where(_good_token(sha256_hex(token)))
         .options(lazyload(User.interests))
     ).first()
-    if user is None:
+    if found is None:
         raise NotAuthenticated("Invalid or expired token.")
+    user, token_id, last_used_at = found
+    now = now or utcnow()
+    if last_used_at is None or now - last_used_at > TOKEN_USE_RESOLUTION:
+        # on a connection of its own: reads record use too, and nothing of the view's rides
+        with session.get_bind().connect() as connection:
+            connection.execute(
+                update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=now)
+            )
+            connection.commit()
     return user
+
+
+def list_api_tokens(session: Session, user: User) -> list[ApiToken]:
+    """The user's tokens (their hashes never leave the server), the newest first."""
+    return list(
+        session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .order_by(ApiToken.created_at.desc(), ApiToken.id.desc())
+        )
+    )
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> None:
+    """Revoke one of the user's tokens (404 for anyone else's: no probing for ids)."""
+    deleted = session.execute(
+        delete(ApiToken)
+        .where(ApiToken.id == token_id, ApiToken.user_id == user.id)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if not deleted:
+        raise NotFound(f"No token with id {token_id}.")
+
+
+def revoke_all_api_tokens(session: Session, user: User) -> int:
+    """Revoke every token of the user."""
+    return (
+        session.execute(
+            delete(ApiToken)
+            .where(ApiToken.user_id == user.id)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+
+
+def check_password(user: User, password: str, policy: PasswordPolicy) -> None:
+    """NotAllowed (403: the caller is signed in, the confirmation is wrong) unless
+    `password` is the user's."""
+    try:
+        policy.hasher().verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise NotAllowed("Wrong password.", field="password") from exc
+
+
+def set_password(
+    session: Session, user: User, password: str, *, policy: PasswordPolicy, now: datetime
+) -> None:
+    """Give the account a new password (reset links issued before it stop working)."""
+    check_new_password(password)
+    user.password_hash = policy.hasher().hash(password)
+    user.password_changed_at = now
+    session.flush()
+
+
+def check_new_password(password: str) -> None:
+    """InvalidInput naming `password` unless it may become a password."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+        )
+
+
+def has_password(user: User) -> bool:
+    """False for an account whose password was voided (it signs in by mail link)."""
+    return user.password_hash != NO_PASSWORD
+
+
+def mark_verified(user: User, *, now: datetime) -> None:
+    """The address was proved by following a link mailed to it."""
+    if user.email_verified_at is None:
+        user.email_verified_at = now
+
+
+def user_by_email(session: Session, email: str) -> User | None:
+    """The live account with this address (in any stored form), or None."""
+    addresses = _stored_forms(email)
+    if not addresses:
+        return None
+    return session.scalars(
+        select(User).where(User.email.in_(addresses), User.deleted_at.is_(None))
+    ).first()
 
 
 def current_feed_token(user: User, secret_key: str) -> str:

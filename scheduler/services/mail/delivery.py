@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config
 from scheduler.domain.messages import RenderedMail, render_message
 from scheduler.extensions import Services, after_commit
-from scheduler.models import Gathering, OutboxMessage, OutboxStatus, utcnow
+from scheduler.models import Gathering, OutboxMessage, OutboxStatus, User, utcnow
 from scheduler.queues import MAIL
+from scheduler.services.accounts.links import ACCOUNT_MAIL_KINDS
 from scheduler.services.calendars import ical_events
 from scheduler.services.mail.follow_through import prefetch_follow_through
 from scheduler.services.mail.renderers import render_outbox_message
@@ -41,6 +42,12 @@ DEFAULT_BATCH_SIZE = 100
 JOB_BUDGET_SECONDS = 100.0
 # At most this many delivery jobs are queued at once by a sweep (one per worker is plenty).
 MAX_PARALLEL_JOBS = 4
+# Mail for an address its owner has not proved yet waits (pending, due again after HOLD_FOR)
+# until they follow the link, then goes at once (release_held); after HOLD_AT_MOST it is
+# withdrawn. Only the account links that prove an address (ACCOUNT_MAIL_KINDS) go before.
+HELD_UNVERIFIED = "held: the address is not verified yet"
+HOLD_FOR = timedelta(days=1)
+HOLD_AT_MOST = timedelta(days=30)
 
 
 @dataclass
@@ -54,11 +61,21 @@ class DeliveryReport:
     withdrawn: int = 0
     released: int = 0
     held: int = 0  # over the per-recipient cap: pending again, due when a slot frees
+    unverified: int = 0  # for an address not proved yet: pending until it is (HOLD_FOR)
     errors: list[str] = field(default_factory=list)
 
     def add(self, other: DeliveryReport) -> None:
         """Fold another report into this one."""
-        for name in ("claimed", "sent", "retried", "failed", "withdrawn", "released", "held"):
+        for name in (
+            "claimed",
+            "sent",
+            "retried",
+            "failed",
+            "withdrawn",
+            "released",
+            "held",
+            "unverified",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
 
@@ -156,11 +173,68 @@ def _held_back(
     return allowed, held
 
 
+def _unverified_recipients(
+    session: Session, rows: list[OutboxMessage], *, now: datetime, gone: list[int]
+) -> tuple[list[OutboxMessage], list[int]]:
+    """(rows that may go, ids held for an address not proved yet); rows for an erased
+    account, or held too long, join `gone`."""
+    recipients = {row.recipient_id for row in rows if row.recipient_id is not None}
+    if not recipients:
+        return rows, []
+    states = {
+        user_id: (verified_at, deleted_at)
+        for user_id, verified_at, deleted_at in session.execute(
+            select(User.id, User.email_verified_at, User.deleted_at).where(
+                User.id.in_(recipients)
+            )
+        )
+    }
+    allowed: list[OutboxMessage] = []
+    held: list[int] = []
+    for row in rows:
+        if row.recipient_id is None:
+            allowed.append(row)
+            continue
+        verified_at, deleted_at = states.get(row.recipient_id, (None, utcnow()))
+        if deleted_at is not None:
+            gone.append(row.id)
+        elif verified_at is not None or row.kind in ACCOUNT_MAIL_KINDS:
+            allowed.append(row)
+        elif row.created_at < now - HOLD_AT_MOST:
+            gone.append(row.id)
+        else:
+            held.append(row.id)
+    return allowed, held
+
+
+def release_held(session: Session, recipient_id: int, *, now: datetime) -> int:
+    """The recipient proved their address: the mail held for it is due now."""
+    count = (
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.recipient_id == recipient_id,
+                OutboxMessage.status == OutboxStatus.PENDING,
+                OutboxMessage.last_error == HELD_UNVERIFIED,
+            )
+            .values(due_at=now, last_error=None)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        or 0
+    )
+    if count:
+        deliver_soon_after_commit(session)
+    return count
+
+
 def _render_batch(
     services: Services, ids: Sequence[int], token: datetime, now: datetime
-) -> tuple[list[_Ready], list[int], list[tuple[int, str]], dict[datetime, list[int]]]:
+) -> tuple[
+    list[_Ready], list[int], list[tuple[int, str]], dict[datetime, list[int]], list[int]
+]:
     """Render claimed rows in one short transaction: (ready, withdrawn ids, poison rows,
-    rows held back by the per-recipient cap by when they may go)."""
+    rows held back by the per-recipient cap by when they may go, rows held for an address
+    not proved yet)."""
     ready: list[_Ready] = []
     gone: list[int] = []
     poison: list[tuple[int, str]] = []
@@ -177,6 +251,7 @@ def _render_batch(
                 .order_by(OutboxMessage.id)
             )
         )
+        rows, unverified = _unverified_recipients(session, rows, now=now, gone=gone)
         prefetch_follow_through(session, rows)
         for row in rows:
             try:
@@ -203,7 +278,7 @@ def _render_batch(
         session.commit()
     finally:
         session.close()
-    return ready, gone, poison, held
+    return ready, gone, poison, held, unverified
 
 
 def _mark(
@@ -309,10 +384,22 @@ def deliver_batch(
         return report
     # a batch must end well inside its claim, or another worker could claim the rest again
     hand_back_after = time.monotonic() + config.outbox_claim_seconds / 2
-    ready, gone, poison, held = _render_batch(services, ids, token, now_fn())
+    ready, gone, poison, held, unverified = _render_batch(services, ids, token, now_fn())
     with _marks_connection(services) as connection:
         report.withdrawn += _mark(
             connection, gone, token, {"status": OutboxStatus.WITHDRAWN, "claimed_until": None}
+        )
+        report.unverified += _mark(
+            connection,
+            unverified,
+            token,
+            {
+                "status": OutboxStatus.PENDING,
+                "attempts": OutboxMessage.attempts - 1,
+                "claimed_until": None,
+                "due_at": now_fn() + HOLD_FOR,
+                "last_error": HELD_UNVERIFIED,
+            },
         )
         for free_at, row_ids in held.items():
             report.held += _hand_back(connection, row_ids, token, due_at=free_at)

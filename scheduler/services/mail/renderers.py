@@ -10,7 +10,13 @@ from sqlalchemy.orm import Session
 from scheduler.config import Config
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import OutboxMessage, utcnow
-from scheduler.services.mail import content, follow_through_mail, nudge_mail, series_mail
+from scheduler.services.mail import (
+    account_mail,
+    content,
+    follow_through_mail,
+    nudge_mail,
+    series_mail,
+)
 
 Renderer = Callable[[Session, OutboxMessage, Config, datetime], OutgoingMail | None]
 
@@ -26,6 +32,10 @@ RENDERERS: dict[str, Renderer] = {
     "followup": follow_through_mail.render_followup,
     "nudge": nudge_mail.render_nudge_row,
     "digest": nudge_mail.render_digest_row,
+    # account links (verify covers a new address too); they reach unverified addresses
+    "verify": account_mail.render_link_mail,
+    "sign_in": account_mail.render_link_mail,
+    "password_reset": account_mail.render_link_mail,
 }
 
 
