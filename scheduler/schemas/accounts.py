@@ -34,10 +34,79 @@ class ProfileArgsSchema(ArgsSchema):
 
 
 class TokenArgsSchema(ArgsSchema):
-    """Log-in for a bearer token."""
+    """Log-in for a bearer token, with an optional label and expiry."""
 
     email = fields.String(required=True, validate=validate.Length(max=254))
     password = fields.String(required=True, validate=validate.Length(max=1024))
+    label = fields.String(
+        load_default="",
+        validate=validate.Length(max=100),
+        metadata={"description": "what the token is for, shown in the token list"},
+    )
+    expires_at = UTCDateTimeField(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the token answers 401 from then on (default: never)"},
+    )
+
+
+class ApiTokenSchema(Schema):
+    """One of my API tokens (never its secret)."""
+
+    id = fields.Integer()
+    label = fields.String()
+    created_at = UTCDateTimeField()
+    last_used_at = UTCDateTimeField(allow_none=True)
+    expires_at = UTCDateTimeField(allow_none=True)
+
+
+class EmailArgsSchema(ArgsSchema):
+    """An address to mail a link to."""
+
+    email = fields.String(required=True, validate=validate.Length(min=1, max=254))
+
+
+class EmailLinkArgsSchema(EmailArgsSchema):
+    """Ask for a sign-in link, optionally leading to a page of this site afterwards."""
+
+    next = fields.String(
+        load_default=None,
+        validate=validate.Length(max=2000),
+        metadata={"description": "a path on this site to open after signing in, e.g. a poll"},
+    )
+
+
+class AcceptedSchema(Schema):
+    """A request taken: what happens next."""
+
+    message = fields.String()
+
+
+class SignUpPendingSchema(AcceptedSchema):
+    """A sign-up with an address an unconfirmed account holds: its owner was mailed."""
+
+    email = fields.String()
+    email_verified = fields.Boolean()
+
+
+class PasswordArgsSchema(ArgsSchema):
+    """The caller's password, to confirm something that cannot be undone."""
+
+    password = fields.String(required=True, validate=validate.Length(max=1024))
+
+
+class PasswordChangeArgsSchema(ArgsSchema):
+    """A new password, with the current one."""
+
+    current_password = fields.String(load_default="", validate=validate.Length(max=1024))
+    new_password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
+
+
+class EmailChangeArgsSchema(ArgsSchema):
+    """A new address (it takes effect once the link mailed there is followed)."""
+
+    email = fields.String(required=True, validate=validate.Length(min=3, max=254))
+    password = fields.String(load_default="", validate=validate.Length(max=1024))
 
 
 class TokenSchema(Schema):
@@ -61,6 +130,7 @@ class UserSchema(Schema):
     name = fields.String()
     timezone = fields.String()
     interests = fields.Function(lambda user: [i.name for i in user.interests])
+    email_verified = fields.Function(lambda user: user.email_verified_at is not None)
     created_at = UTCDateTimeField()
 
 
@@ -68,6 +138,8 @@ class MeSchema(UserSchema):
     """The caller, with their secret feed URL and preferences."""
 
     feed_url = fields.String()
+    locale = fields.Function(lambda user: getattr(user, "locale", None) or "en")
+    has_password = fields.Boolean()
     share_name = fields.Boolean()
     discoverable = fields.Boolean()
     weekly_digest = fields.Boolean()

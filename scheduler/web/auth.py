@@ -1,9 +1,12 @@
 """Session-cookie login for the pages, and CSRF protection for every form they post.
 
 The session cookie is signed by Flask (SECRET_KEY), so what it holds cannot be forged: the
-user id and a random per-session CSRF secret. Every unsafe request to a protected blueprint
-must echo that secret in a `csrf_token` form field or an `X-CSRF-Token` header; a cross-site
-form cannot read it. Logging in starts a fresh session (no session fixation).
+user id, a random session token and a random per-session CSRF secret. The session itself
+lives on the server (accounts.sessions): the cookie signs someone in only while its row
+exists, so logging out, "sign out everywhere" and a password change end it for good, copies
+of the cookie included. Every unsafe request to a protected blueprint must echo the CSRF
+secret in a `csrf_token` form field or an `X-CSRF-Token` header; a cross-site form cannot
+read it. Logging in starts a fresh session (no session fixation).
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from flask import Blueprint, g, redirect, request, session, url_for
 from werkzeug.exceptions import BadRequest
 
 from scheduler.extensions import db_session
-from scheduler.models import User
+from scheduler.models import User, utcnow
+from scheduler.services.accounts import links, sessions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 USER_KEY = "uid"
+SESSION_KEY = "sid"
 CSRF_KEY = "csrf"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
@@ -41,25 +46,45 @@ def page_user() -> User | None:
         return g.page_user  # type: ignore[no-any-return]
     user = None
     user_id = session.get(USER_KEY)
+    token = session.get(SESSION_KEY)
     if isinstance(user_id, int):
-        user = db_session().get(User, user_id)
-        if user is None:  # the account is gone: forget the stale cookie
+        if isinstance(token, str):
+            user = sessions.user_for_session(db_session(), user_id, token, now=utcnow())
+        if user is None:  # signed out elsewhere, or the account is gone: forget the cookie
             session.pop(USER_KEY, None)
+            session.pop(SESSION_KEY, None)
     g.page_user = user
     return user
 
 
+def session_token() -> str | None:
+    """This browser's server-side session token, if it is signed in."""
+    token = session.get(SESSION_KEY)
+    return token if isinstance(token, str) else None
+
+
 def log_in(user: User) -> None:
-    """Start a fresh session for `user` (a new CSRF secret too)."""
+    """Start a fresh session for `user` (a new CSRF secret too), recorded on the server."""
+    db = db_session()
+    token = sessions.start_session(
+        db, user, now=utcnow(), user_agent=request.headers.get("User-Agent", "")
+    )
+    db.commit()
     session.clear()
     session[USER_KEY] = user.id
+    session[SESSION_KEY] = token
     session[CSRF_KEY] = secrets.token_urlsafe(32)
     session.permanent = True
     g.page_user = user
 
 
 def log_out() -> None:
-    """Forget the user and the CSRF secret."""
+    """End this browser's session on the server and forget the cookie's contents."""
+    token = session_token()
+    if token is not None:
+        db = db_session()
+        sessions.end_session(db, token)
+        db.commit()
     session.clear()
     g.page_user = None
 
@@ -89,26 +114,10 @@ def protect(bp: Blueprint) -> Blueprint:
     return bp
 
 
-MAX_NEXT_LENGTH = 2000
-
-
 def safe_next(target: str | None) -> str:
-    """A path on this site to go to after logging in, else the start page.
-
-    Refused: other sites (`//host`, and `/\\host`, which browsers read the same way) and any
-    control character: CR or LF would split the Location header, and browsers drop tabs and
-    line breaks from URLs, so `/<TAB>/host` would become `//host`.
-    """
-    if (
-        not target
-        or len(target) > MAX_NEXT_LENGTH
-        or not target.isprintable()
-        or "\\" in target
-        or not target.startswith("/")
-        or target.startswith("//")
-    ):
-        return url_for("pages.home")
-    return target  # one slash, then a path: no scheme, no host
+    """A path on this site to go to after logging in, else the start page (the rule:
+    accounts.links.local_path)."""
+    return links.local_path(target) or url_for("pages.home")
 
 
 def login_required(view: F) -> F:

@@ -14,9 +14,10 @@ from scheduler.domain.errors import KindredError
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, Rsvp, User, utcnow
 from scheduler.schemas.accounts import ProfileArgsSchema, UserArgsSchema
-from scheduler.services.accounts import identity
+from scheduler.services.accounts import identity, sessions
 from scheduler.services.calendars.feed_urls import feed_urls
 from scheduler.services.groups import circles
+from scheduler.services.self_service import account_links
 from scheduler.services.tribe import recommendations
 from scheduler.web.auth import (
     log_in,
@@ -119,19 +120,26 @@ def signup() -> Any:
         if args is not None:
             session = db_session()
             try:
-                user = identity.create_user(
-                    session,
-                    secret_key=current_services().config.secret_key,
-                    policy=_policy(),
-                    **args,
+                outcome = account_links.sign_up(
+                    session, current_services().config, now=utcnow(), **args
                 )
                 session.commit()
             except KindredError as exc:
                 session.rollback()
                 state.add_error(exc, "email")
             else:
-                log_in(user)
-                flash(f"Welcome to Kindred, {user.name}!", "success")
+                if outcome.user is None:  # an unconfirmed account held it: its owner is mailed
+                    return render_template(
+                        "account_message.html",
+                        title="Check your mail",
+                        message="We mailed this address a link: follow it to sign in.",
+                    ), 202
+                log_in(outcome.user)
+                flash(
+                    f"Welcome to Kindred, {outcome.user.name}! We mailed you a link to "
+                    "confirm your address: until you follow it, Kindred sends you nothing else.",
+                    "success",
+                )
                 return redirect(target)
     return _render_form("signup.html", state)
 
@@ -209,7 +217,16 @@ def profile() -> Any:
                 return redirect(url_for("pages.profile"))
     config = current_services().config
     urls = feed_urls(config.base_url, identity.current_feed_token(user, config.secret_key))
-    return _render_form("profile.html", state, user=user, urls=urls)
+    session = db_session()
+    return _render_form(
+        "profile.html",
+        state,
+        user=user,
+        urls=urls,
+        has_password=identity.has_password(user),
+        tokens=identity.list_api_tokens(session, user),
+        web_sessions=sessions.list_sessions(session, user),
+    )
 
 
 def _render_form(template: str, state: FormState, **context: Any) -> tuple[str, int]:

@@ -128,6 +128,24 @@ class RateRule:
 
 SIGN_IN = frozenset({"accounts.Tokens", "pages.login"})
 SIGN_UP = frozenset({"accounts.Users", "pages.signup"})
+# requests that mail someone a link about their account: by address, and signed in
+ACCOUNT_MAIL_BY_ADDRESS = frozenset(
+    {
+        "accounts.EmailLink",
+        "accounts.PasswordReset",
+        "account_pages.email_link",
+        "account_pages.password_reset",
+    }
+)
+ACCOUNT_MAIL_SIGNED_IN = frozenset(
+    {
+        "accounts.VerifyEmailAgain",
+        "accounts.MyEmail",
+        "account_pages.resend_verify",
+        "account_pages.change_email",
+    }
+)
+ACCOUNT_MAIL = ACCOUNT_MAIL_BY_ADDRESS | ACCOUNT_MAIL_SIGNED_IN
 # links in mail, whose signed token is the credential: opened (GET) and answered (POST)
 RSVP_LINKS = frozenset({"rsvp_links.confirm", "rsvp_links.record"})
 UNSUBSCRIBE_LINKS = frozenset(
@@ -177,6 +195,30 @@ RULES = (
         POST,
         SIGN_UP,
         "Too many sign-ups from your network.",
+    ),
+    RateRule(
+        "account-mail:address",
+        "ratelimit_account_mail_per_address",
+        email_address,
+        POST,
+        ACCOUNT_MAIL,
+        "Too many mails asked for this email address.",
+    ),
+    RateRule(
+        "account-mail:account",
+        "ratelimit_account_mail_per_address",
+        signed_in_account,
+        POST,
+        ACCOUNT_MAIL_SIGNED_IN,
+        "Too many mails asked for this account.",
+    ),
+    RateRule(
+        "account-mail:ip",
+        "ratelimit_account_mail_per_ip",
+        client_address,
+        POST,
+        ACCOUNT_MAIL,
+        "Too many mails asked for from your network.",
     ),
     RateRule(
         "rsvp-links:ip",
