@@ -27,6 +27,7 @@ from scheduler.config import Config, normalise_database_url
 from scheduler.embedded_postgres import ensure_embedded_postgres, stop_embedded_postgres
 from scheduler.embedded_redis import ensure_embedded_redis, stop_embedded_redis
 from scheduler.models import Base
+from tests.support.accounts import confirm_address
 from tests.support.smtp import smtp_sink  # noqa: F401 - a fixture for every test module
 
 TEST_SECRET = "test-secret-key-not-for-production"
@@ -148,8 +149,12 @@ class ApiClient:
         self.client = client
         self._count = 0
 
-    def signup(self, name: str | None = None, **extra: Any) -> dict[str, Any]:
-        """Create a user and log in; returns the user's JSON plus `token` and `headers`."""
+    def signup(
+        self, name: str | None = None, *, verified: bool = True, **extra: Any
+    ) -> dict[str, Any]:
+        """Create a user and log in; returns the user's JSON plus `token` and `headers`.
+        `verified`: the address counts as proved (its verify mail is dropped), as most tests
+        of other things need."""
         self._count += 1
         name = name or f"Person {self._count}"
         body = {
@@ -161,6 +166,9 @@ class ApiClient:
         response = self.client.post("/api/v1/users", json=body)
         assert response.status_code == 201, response.get_json()
         user = response.get_json()
+        if verified:
+            confirm_address(self.client.application, user["id"])
+            user["email_verified"] = True
         token = self.client.post(
             "/api/v1/tokens", json={"email": body["email"], "password": body["password"]}
         ).get_json()["token"]

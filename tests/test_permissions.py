@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from tests.support.accounts import page_session as page_signed_in
+
 ANYONE = "anyone"  # no account needed
 SIGNED_IN = "signed-in"  # any account: a bearer token (API) or a session (pages)
 ORGANIZER = "organizer"  # the gathering's or group's organizer
@@ -26,6 +28,15 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("accounts.Me", "GET"): SIGNED_IN,
     ("accounts.Me", "PATCH"): SIGNED_IN,
     ("accounts.FeedToken", "POST"): SIGNED_IN,
+    ("accounts.Me", "DELETE"): SIGNED_IN,
+    ("accounts.MyData", "GET"): SIGNED_IN,
+    ("accounts.MyTokens", "GET"): SIGNED_IN,
+    ("accounts.MyTokenById", "DELETE"): SIGNED_IN,  # one's own tokens only (else 404)
+    ("accounts.VerifyEmailAgain", "POST"): SIGNED_IN,
+    ("accounts.MyEmail", "POST"): SIGNED_IN,
+    ("accounts.MyPassword", "POST"): SIGNED_IN,
+    ("accounts.EmailLink", "POST"): ANYONE,  # 202 whether an account has the address or not
+    ("accounts.PasswordReset", "POST"): ANYONE,
     # groups
     ("groups.Groups", "GET"): ANYONE,
     ("groups.Groups", "POST"): SIGNED_IN,
@@ -77,6 +88,25 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("pages.logout", "POST"): ANYONE,
     ("pages.profile", "GET"): SIGNED_IN,
     ("pages.profile", "POST"): SIGNED_IN,
+    ("account_pages.verify", "GET"): LINK,
+    ("account_pages.verify", "POST"): LINK,
+    ("account_pages.sign_in", "GET"): LINK,
+    ("account_pages.sign_in", "POST"): LINK,
+    ("account_pages.reset", "GET"): LINK,
+    ("account_pages.reset", "POST"): LINK,
+    ("account_pages.confirm_email", "GET"): LINK,
+    ("account_pages.confirm_email", "POST"): LINK,
+    ("account_pages.email_link", "GET"): ANYONE,
+    ("account_pages.email_link", "POST"): ANYONE,
+    ("account_pages.password_reset", "GET"): ANYONE,
+    ("account_pages.password_reset", "POST"): ANYONE,
+    ("account_pages.resend_verify", "POST"): SIGNED_IN,
+    ("account_pages.sign_out_everywhere", "POST"): SIGNED_IN,
+    ("account_pages.revoke_token", "POST"): SIGNED_IN,
+    ("account_pages.change_password", "POST"): SIGNED_IN,
+    ("account_pages.change_email", "POST"): SIGNED_IN,
+    ("account_pages.export", "GET"): SIGNED_IN,
+    ("account_pages.delete_account", "POST"): SIGNED_IN,
     ("group_pages.index", "GET"): ANYONE,
     ("group_pages.show", "GET"): ANYONE,
     ("group_pages.new", "GET"): SIGNED_IN,
@@ -106,6 +136,11 @@ PERMISSIONS: dict[tuple[str, str], str] = {
 _SOON = (datetime.now(UTC) + timedelta(days=20)).replace(minute=0, second=0, microsecond=0)
 API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("accounts.Me", "PATCH"): {"name": "Renamed"},
+    ("accounts.Me", "DELETE"): {"password": "not the password"},
+    ("accounts.MyEmail", "POST"): {"email": "new@example.org", "password": "x"},
+    ("accounts.MyPassword", "POST"): {"current_password": "x", "new_password": "y" * 12},
+    ("accounts.EmailLink", "POST"): {"email": "nobody@example.org"},
+    ("accounts.PasswordReset", "POST"): {"email": "nobody@example.org"},
     ("groups.Groups", "POST"): {"name": "Knitters", "interests": ["knitting"]},
     ("gatherings.Gatherings", "POST"): {
         "title": "Tea",
@@ -190,6 +225,7 @@ def url_for_row(rule: str, endpoint: str, world: dict[str, Any]) -> str:
         .replace("<path:filename>", "kindred.css")
         .replace("<path:alias>", "igo")
         .replace("<int:suggestion_id>", "1")
+        .replace("<int:token_id>", "1")
     )
 
 
@@ -202,7 +238,7 @@ def request_as(client, method: str, url: str, endpoint: str, *, user=None, heade
         page_session.clear()
         page_session["csrf"] = "test-csrf"
         if user is not None and not api:
-            page_session["uid"] = user["id"]
+            page_session.update(page_signed_in(client.application, user["id"]))
     if user is not None and api:
         headers.update(user["headers"])
     if not api:

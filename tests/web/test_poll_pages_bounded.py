@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from scheduler.services.polls import slots
+from tests.support.accounts import page_session
 
 CSRF = "test-csrf"
 CELLS_PER_DAY = 96  # 15-minute cells
@@ -17,8 +18,9 @@ CELLS_PER_DAY = 96  # 15-minute cells
 
 def sign_in(client: Any, user: dict[str, Any]) -> None:
     """Give the page client a session for `user` (the API helper's dict)."""
+    signed_in = page_session(client.application, user["id"])
     with client.session_transaction() as session:
-        session["uid"] = user["id"]
+        session.update(signed_in)
         session["csrf"] = CSRF
 
 
