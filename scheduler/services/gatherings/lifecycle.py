@@ -110,7 +110,8 @@ def get_gathering(session: Session, gathering_id: int) -> Gathering:
     """The gathering, or NotFound; Gone for a row the driver cannot load (a time past the
     year 9999 written around every check)."""
     try:
-        gathering = session.get(Gathering, gathering_id)
+        with session.no_autoflush:  # so that a DataError can only come from reading the row
+            gathering = session.get(Gathering, gathering_id)
     except DataError:
         # raised while converting the row in this process: the transaction is still usable
         log.exception("gathering %s cannot be loaded; answered as gone", gathering_id)
