@@ -18,7 +18,13 @@ def init_web(app: Flask) -> None:
     register_filters(app)
     # every template can show who is signed in and carry the CSRF token in its forms
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=page_user)
-    for blueprint in (pages.bp, account_pages.bp, group_pages.bp, gathering_pages.bp, poll_pages.bp):
+    for blueprint in (
+        pages.bp,
+        account_pages.bp,
+        group_pages.bp,
+        gathering_pages.bp,
+        poll_pages.bp,
+    ):
         app.register_blueprint(blueprint)
     app.register_blueprint(rsvp.bp)
     from scheduler.web import unsubscribe

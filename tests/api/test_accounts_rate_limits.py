@@ -61,8 +61,6 @@ def test_mailed_links_are_limited_per_ip_across_addresses(app, api):
 
 def test_the_verify_link_is_sent_again_at_most_three_times_in_15_minutes(app, api):
     sam = api.signup("Sam", verified=False, email="sam@example.org")
-    statuses = [
-        api.call("POST", "/api/v1/me/verify-email", sam).status_code for _ in range(5)
-    ]
+    statuses = [api.call("POST", "/api/v1/me/verify-email", sam).status_code for _ in range(5)]
     assert statuses == [202, 202, 202, 429, 429]
     assert owed(app, "verify") == 4  # the sign-up's and three more

@@ -184,9 +184,7 @@ def _unverified_recipients(
     states = {
         user_id: (verified_at, deleted_at)
         for user_id, verified_at, deleted_at in session.execute(
-            select(User.id, User.email_verified_at, User.deleted_at).where(
-                User.id.in_(recipients)
-            )
+            select(User.id, User.email_verified_at, User.deleted_at).where(User.id.in_(recipients))
         )
     }
     allowed: list[OutboxMessage] = []
@@ -229,9 +227,7 @@ def release_held(session: Session, recipient_id: int, *, now: datetime) -> int:
 
 def _render_batch(
     services: Services, ids: Sequence[int], token: datetime, now: datetime
-) -> tuple[
-    list[_Ready], list[int], list[tuple[int, str]], dict[datetime, list[int]], list[int]
-]:
+) -> tuple[list[_Ready], list[int], list[tuple[int, str]], dict[datetime, list[int]], list[int]]:
     """Render claimed rows in one short transaction: (ready, withdrawn ids, poison rows,
     rows held back by the per-recipient cap by when they may go, rows held for an address
     not proved yet)."""
