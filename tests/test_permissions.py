@@ -41,8 +41,11 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("groups.Groups", "GET"): ANYONE,
     ("groups.Groups", "POST"): SIGNED_IN,
     ("groups.GroupById", "GET"): ANYONE,
+    ("groups.Members", "GET"): ORGANIZER,
     ("groups.Members", "POST"): SIGNED_IN,
     ("groups.Members", "DELETE"): SIGNED_IN,
+    ("groups.MemberById", "PUT"): ORGANIZER,
+    ("groups.MemberById", "DELETE"): ORGANIZER,  # or the member themself
     # gatherings and attendance
     ("gatherings.Gatherings", "GET"): ANYONE,
     ("gatherings.Gatherings", "POST"): SIGNED_IN,
@@ -150,6 +153,7 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("gatherings.GatheringById", "PATCH"): {"title": "Renamed"},
     ("gatherings.GatheringRsvp", "PUT"): {"response": "yes"},
+    ("groups.MemberById", "PUT"): {"state": "member"},
     ("polls.Availability", "PUT"): {"intervals": []},
     ("polls.Schedule", "POST"): {"start": (_SOON + timedelta(days=1, hours=10)).isoformat()},
     ("interests.Aliases", "POST"): {"alias": "igo", "interest": "go"},
@@ -187,7 +191,11 @@ def world(api, client, session):
         "POST",
         "/api/v1/gatherings",
         organizer,
-        json={**API_BODIES[("gatherings.Gatherings", "POST")], "group_id": group["id"]},
+        json={
+            **API_BODIES[("gatherings.Gatherings", "POST")],
+            "group_id": group["id"],
+            "visibility": "public",  # who may see members-only ones: tests/test_group_access.py
+        },
     ).get_json()
     window = _SOON + timedelta(days=1)
     poll = api.call(
@@ -220,6 +228,7 @@ def url_for_row(rule: str, endpoint: str, world: dict[str, Any]) -> str:
     return (
         rule.replace("<int:gathering_id>", str(gathering["id"]))
         .replace("<int:group_id>", str(world["group"]["id"]))
+        .replace("<int:user_id>", str(world["organizer"]["id"]))
         .replace("<token>", "not-a-real-token")
         .replace("<string:token>", "not-a-real-token")
         .replace("<path:filename>", "kindred.css")

@@ -4,32 +4,50 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from scheduler.api.auth import BEARER_AUTH, current_user
 from scheduler.api.pagination import paginate
+from scheduler.domain.access import GatheringAccess
 from scheduler.extensions import current_services, db_session
-from scheduler.models import Gathering, Series, utcnow
+from scheduler.models import Gathering, Series, User, utcnow
 from scheduler.schemas.common import ErrorSchema, WithExtra
 from scheduler.schemas.gatherings import (
     GatheringArgsSchema,
+    GatheringCancelArgsSchema,
     GatheringPatchArgsSchema,
     GatheringQueryArgsSchema,
     GatheringSchema,
 )
 from scheduler.schemas.rsvps import AttendeeSchema, RsvpArgsSchema, RsvpSchema
-from scheduler.services.gatherings import attendance, lifecycle, series
+from scheduler.services.gatherings import access, attendance, lifecycle, series
 from scheduler.services.polls import scheduling
 
 blp = Blueprint("gatherings", __name__, url_prefix="/api/v1/gatherings", description="Gatherings")
 
 
-def gathering_view(gathering: Gathering, *, detail: bool = False) -> WithExtra:
-    """A gathering plus the links and figures the schema shows (detail: its series too)."""
+def viewer() -> User | None:
+    """Who asks: the bearer token's owner, or None without one (a bad token is 401)."""
+    if not request.headers.get("Authorization"):
+        return None
+    return current_user()
+
+
+def gathering_view(
+    gathering: Gathering, *, detail: bool = False, rights: GatheringAccess | None = None
+) -> WithExtra:
+    """A gathering plus the links and figures the schema shows (detail: its series too), as
+    the caller may see it: no place outside its group, a hidden organizer name stays hidden."""
     base_url = current_services().config.base_url
+    who = viewer()
+    if rights is None:
+        rights = access.access_to(db_session(), gathering, who)
     extra: dict[str, Any] = {}
+    if not rights.see_location:
+        extra["location"] = ""
     if detail and gathering.series_id is not None:
         session = db_session()
         made = session.get(Series, gathering.series_id)
@@ -38,6 +56,11 @@ def gathering_view(gathering: Gathering, *, detail: bool = False) -> WithExtra:
     return WithExtra(
         gathering,
         **extra,
+        members_only=rights.members_only,
+        organizer={
+            "id": gathering.organizer_id,
+            "name": access.organizer_name(gathering, rights, who),
+        },
         status=lifecycle.effective_status(gathering, utcnow()),
         seats_left=lifecycle.seats_left(gathering),
         url=f"{base_url}/g/{gathering.id}",
@@ -55,12 +78,16 @@ class Gatherings(MethodView):
     def get(self, args: dict[str, Any], pagination_parameters: PaginationParameters) -> Any:
         """Gatherings by start time; filter by group_id, interest, starts_after/before, status."""
         session = db_session()
+        who = viewer()
         rows = paginate(
             session,
-            lifecycle.gatherings_query(session, **args, now=utcnow()),
+            lifecycle.gatherings_query(session, **args, now=utcnow()).where(
+                access.listed_clause(who)
+            ),
             pagination_parameters,
         )
-        return [gathering_view(g) for g in rows]
+        rights = access.access_many(session, list(rows), who)
+        return [gathering_view(g, rights=rights[g.id]) for g in rows]
 
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(GatheringArgsSchema)
@@ -82,8 +109,12 @@ class GatheringById(MethodView):
 
     @blp.response(200, GatheringSchema)
     def get(self, gathering_id: int) -> Any:
-        """The gathering, with starts_at/ends_at once scheduled."""
-        return gathering_view(lifecycle.get_gathering(db_session(), gathering_id), detail=True)
+        """The gathering, with starts_at/ends_at once scheduled; 404 to people outside its
+        group when it is for members."""
+        session = db_session()
+        gathering = lifecycle.get_gathering(session, gathering_id)
+        rights = access.require_visible(session, gathering, viewer())
+        return gathering_view(gathering, detail=True, rights=rights)
 
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(GatheringPatchArgsSchema)
@@ -112,12 +143,17 @@ class GatheringCancel(MethodView):
     """Cancelling a gathering."""
 
     @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(GatheringCancelArgsSchema)
     @blp.response(200, GatheringSchema)
-    def post(self, gathering_id: int) -> Any:
-        """Cancel (organizer only); attendees are sent a cancellation. Repeating is harmless."""
+    def post(self, args: dict[str, Any], gathering_id: int) -> Any:
+        """Cancel (organizer only); attendees are sent a cancellation. Repeating is harmless.
+        `{"scope": "following"}` on an occurrence ends its series there."""
         session = db_session()
         user = current_user()
-        gathering = lifecycle.cancel_gathering(session, gathering_id, user, now=utcnow())
+        if args["scope"] == "following":
+            gathering = series.end_series(session, gathering_id, user, now=utcnow())
+        else:
+            gathering = lifecycle.cancel_gathering(session, gathering_id, user, now=utcnow())
         session.commit()
         return gathering_view(gathering)
 
@@ -134,6 +170,8 @@ class GatheringRsvp(MethodView):
         """Answer yes (a seat or the waitlist), maybe (no seat) or no; repeating is a no-op."""
         session = db_session()
         user = current_user()
+        # members-only gatherings are 404 to outsiders; kindred_answer refuses the rest
+        access.require_visible(session, lifecycle.get_gathering(session, gathering_id), user)
         if args["all_future"]:
             outcome = series.answer_all_future_by_id(
                 session, gathering_id, user, args["response"], now=utcnow()

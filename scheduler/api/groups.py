@@ -17,9 +17,12 @@ from scheduler.schemas.groups import (
     GroupArgsSchema,
     GroupQueryArgsSchema,
     GroupSchema,
+    MemberArgsSchema,
+    MemberSchema,
     MembershipSchema,
 )
 from scheduler.services.groups import circles
+from scheduler.services.groups.access import ANONYMOUS_NAME
 
 blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="Interest circles")
 
@@ -27,7 +30,17 @@ blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="In
 def group_view(group: Group, member_count: int) -> WithExtra:
     """A group plus the figures the schema shows."""
     base_url = current_services().config.base_url
-    return WithExtra(group, member_count=member_count, feed_url=f"{base_url}/groups/{group.id}.ics")
+    organizer = group.organizer
+    return WithExtra(
+        group,
+        member_count=member_count,
+        feed_url=f"{base_url}/groups/{group.id}.ics",
+        # a hidden name stays hidden, organizers' included
+        organizer={
+            "id": organizer.id,
+            "name": organizer.name if organizer.share_name else ANONYMOUS_NAME,
+        },
+    )
 
 
 @blp.route("")
@@ -73,10 +86,24 @@ class Members(MethodView):
     """Membership."""
 
     @blp.doc(security=BEARER_AUTH)
+    @blp.response(200, MemberSchema(many=True))
+    def get(self, group_id: int) -> Any:
+        """Organizers, members and pending requests (the group's organizers only)."""
+        session = db_session()
+        user = current_user()
+        group = circles.get_group(session, group_id)
+        circles.require_organizer(session, group, user)
+        return [
+            WithExtra(m, name=m.user.name if m.user.share_name else ANONYMOUS_NAME)
+            for m in circles.members(session, group.id)
+        ]
+
+    @blp.doc(security=BEARER_AUTH)
     @blp.response(201, MembershipSchema)
     @blp.alt_response(200, schema=MembershipSchema, description="Already a member")
     def post(self, group_id: int) -> Any:
-        """Join the group (idempotent: 200 if already a member)."""
+        """Join the group (idempotent: 200 if already asked); `state` is pending until an
+        organizer approves, where the group's join_policy is approval."""
         session = db_session()
         user = current_user()
         group = circles.get_group(session, group_id)
@@ -91,4 +118,28 @@ class Members(MethodView):
         session = db_session()
         user = current_user()
         circles.leave_group(session, circles.get_group(session, group_id), user)
+        session.commit()
+
+
+@blp.route("/<int:group_id>/members/<int:user_id>")
+class MemberById(MethodView):
+    """One membership, as the group's organizers manage it."""
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.arguments(MemberArgsSchema)
+    @blp.response(200, MembershipSchema)
+    def put(self, args: dict[str, Any], group_id: int, user_id: int) -> Any:
+        """Approve a request (`{state: "member"}`) or set a role (`{role: "organizer"|"member"}`);
+        organizers only; the last organizer cannot step down (409)."""
+        session = db_session()
+        member = circles.change_member(session, group_id, current_user(), user_id, **args)
+        session.commit()
+        return member
+
+    @blp.doc(security=BEARER_AUTH)
+    @blp.response(204)
+    def delete(self, group_id: int, user_id: int) -> Any:
+        """Remove a member or refuse a request (organizers), or leave (the member themself)."""
+        session = db_session()
+        circles.remove_member(session, group_id, current_user(), user_id)
         session.commit()

@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 
 from scheduler.api.auth import BEARER_AUTH, current_user
 from scheduler.api.gatherings import gathering_view
+from scheduler.domain.errors import NotAllowed
 from scheduler.extensions import db_session
 from scheduler.models import utcnow
 from scheduler.schemas.gatherings import GatheringSchema
@@ -20,7 +21,7 @@ from scheduler.schemas.polls import (
     SlotsQueryArgsSchema,
     SlotsSchema,
 )
-from scheduler.services.gatherings import lifecycle
+from scheduler.services.gatherings import access, lifecycle
 from scheduler.services.polls import availability, scheduling, slots
 
 blp = Blueprint("polls", __name__, url_prefix="/api/v1/gatherings", description="Polls")
@@ -36,9 +37,9 @@ class Availability(MethodView):
         """The caller's current intervals (empty until they answer)."""
         session = db_session()
         user = current_user()
-        return availability.get_availability(
-            session, lifecycle.get_gathering(session, gathering_id), user
-        )
+        gathering = lifecycle.get_gathering(session, gathering_id)
+        access.require_visible(session, gathering, user)
+        return availability.get_availability(session, gathering, user)
 
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(AvailabilityArgsSchema)
@@ -66,6 +67,8 @@ class Slots(MethodView):
         session = db_session()
         user = current_user()
         gathering = lifecycle.get_gathering(session, gathering_id)
+        if not access.require_visible(session, gathering, user).see_availability:
+            raise NotAllowed("Who is available when is shown to the group's members only.")
         if args.get("start") is not None:
             return slots.candidate_view(session, gathering, args["start"])
         if args["view"] == "heatmap":

@@ -12,7 +12,10 @@ The rule, all under the gathering's row lock:
 - `maybe` and `no` hold no seat (`maybe`, `not_going`); leaving `going` frees the seat and the
   longest-waiting people are promoted (the ticket stays on their row: it names the promotion);
 - the same answer again changes nothing;
-- only a scheduled gathering that has not ended takes answers.
+- only a scheduled gathering that has not ended takes answers;
+- a group's gathering takes answers only from the group's members (not pending ones) and
+  its organizer (domain/access.py's `answer`, enforced here so that every path, the fast
+  path included, meets it).
 
 What happened is recorded as domain events in the same transaction (`answered`, `promoted`):
 mail, calendars and tribe react to those; nothing here knows about mail. The answer comes
@@ -125,6 +128,12 @@ BEGIN
     END IF;
     IF NOT FOUND THEN
         RETURN json_build_object('error', 'not_found');
+    ELSIF g.group_id IS NOT NULL AND g.organizer_id <> kindred_answer.user_id
+          AND NOT EXISTS (SELECT 1 FROM group_members m
+                          WHERE m.group_id = g.group_id AND m.user_id = kindred_answer.user_id
+                            AND m.state = 'member') THEN
+        -- a group's gatherings take answers from its members (and organizers) only
+        RETURN json_build_object('error', 'not_member');
     ELSIF g.status = 'cancelled' THEN
         RETURN json_build_object('error', 'cancelled');
     ELSIF g.status = 'completed' OR (g.ends_at IS NOT NULL AND g.ends_at <= now) THEN

@@ -62,6 +62,9 @@ class Gathering(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(String(500), default="")
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
+    # "public", "members" (a group's members only) or "unlisted" (by link, in no listing);
+    # new gatherings default to members in a group, public outside one (the services decide)
+    visibility: Mapped[str] = mapped_column(String(20), default="public", server_default="public")
     organizer_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     timezone: Mapped[str] = mapped_column(String(64))
     duration_minutes: Mapped[int] = mapped_column(Integer)

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from scheduler.domain.access import VISIBILITIES
 from scheduler.schemas.accounts import PersonSchema
 from scheduler.schemas.common import (
     ArgsSchema,
@@ -19,6 +20,17 @@ from scheduler.schemas.common import (
 MAX_DURATION_MINUTES = 7 * 24 * 60
 MAX_REMINDER_MINUTES = 60 * 24 * 60
 STEP_CHOICES = (5, 10, 15, 30, 60)
+
+
+def _visibility_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(VISIBILITIES, error="Must be one of public, members or unlisted."),
+        metadata={
+            "description": "public; members (of its group: 404 to anyone else; the default in "
+            "a group); unlisted (by link only, in no listing). Default public outside a group"
+        },
+        **kwargs,
+    )
 
 
 class PollArgsSchema(ArgsSchema):
@@ -57,6 +69,7 @@ class GatheringArgsSchema(ArgsSchema):
     description = fields.String(load_default="", validate=validate.Length(max=20_000))
     location = fields.String(load_default="", validate=validate.Length(max=500))
     group_id = database_id_field(load_default=None, allow_none=True)
+    visibility = _visibility_field(load_default=None, allow_none=True)
     timezone = TimeZoneField(required=True)
     duration_minutes = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=5, max=MAX_DURATION_MINUTES)
@@ -108,6 +121,7 @@ class GatheringPatchArgsSchema(ArgsSchema):
     title = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=20_000))
     location = fields.String(validate=validate.Length(max=500))
+    visibility = _visibility_field()
     timezone = TimeZoneField()
     duration_minutes = fields.Integer(
         strict=True, validate=validate.Range(min=5, max=MAX_DURATION_MINUTES)
@@ -119,6 +133,19 @@ class GatheringPatchArgsSchema(ArgsSchema):
     starts_at = UTCDateTimeField()
     reminders = _reminders_field()
     followup_minutes = fields.Integer(strict=True, validate=validate.Range(min=0, max=30 * 24 * 60))
+
+
+class GatheringCancelArgsSchema(ArgsSchema):
+    """Cancel a gathering (organizer only); the body is optional."""
+
+    scope = fields.String(
+        load_default="this",
+        validate=validate.OneOf(["this", "following"]),
+        metadata={
+            "description": "for an occurrence of a series: cancel only this one (default), "
+            "or end the series here (this one and all later ones are cancelled)"
+        },
+    )
 
 
 class GatheringQueryArgsSchema(QueryArgsSchema):
@@ -160,8 +187,14 @@ class GatheringSchema(Schema):
     status = fields.String()
     title = fields.String()
     description = fields.String()
-    location = fields.String()
+    location = fields.String(
+        metadata={"description": "empty for people outside its group (members only)"}
+    )
     group_id = fields.Integer(allow_none=True)
+    visibility = fields.String()
+    members_only = fields.Boolean(
+        metadata={"description": "true when its details (place, who comes) are for members"}
+    )
     organizer = fields.Nested(PersonSchema)
     timezone = fields.String()
     duration_minutes = fields.Integer()

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 
 from scheduler.domain.errors import NotFound
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Group
 from scheduler.services.accounts.identity import sha256_hex, user_for_feed_token
 from scheduler.services.calendars import feeds
+from scheduler.services.gatherings.access import require_visible
 from scheduler.services.gatherings.lifecycle import get_gathering
+from scheduler.web.auth import page_user
 from scheduler.web.feed_fastpath import (
     PERSONAL_FILENAME,
     accepts_gzip,
@@ -76,9 +78,16 @@ def group_feed(group_id: int) -> Response:
 
 @bp.get("/gatherings/<int:gathering_id>.ics")
 def gathering_file(gathering_id: int) -> Response:
-    """One gathering as a calendar file; 404 until it has a time."""
+    """One gathering as a calendar file; 404 until it has a time, and to anyone outside its
+    group when it is for members (the signed-in page session counts); its place only for
+    those who may see it."""
     gathering = get_gathering(db_session(), gathering_id)
+    # calendar apps send no cookie: their requests leave the session (and Vary: Cookie) alone
+    signed_in = current_app.config["SESSION_COOKIE_NAME"] in request.cookies
+    rights = require_visible(db_session(), gathering, page_user() if signed_in else None)
     if gathering.starts_at is None:
         raise NotFound("This gathering has no time yet.")
-    feed = feeds.gathering_feed(db_session(), gathering, current_services().config)
+    feed = feeds.gathering_feed(
+        db_session(), gathering, current_services().config, hide_location=not rights.see_location
+    )
     return _answer(feed, f"gathering-{gathering_id}.ics")

@@ -17,6 +17,9 @@ def future(days: int = 10) -> datetime:
 
 
 def create(api, organizer, **extra):
+    if extra.get("group_id") is not None:
+        # these tests read a group's public feed (members-only ones: tests/test_group_access.py)
+        extra.setdefault("visibility", "public")
     body = {
         "title": "Soldering evening",
         "timezone": "Europe/Berlin",
@@ -151,9 +154,9 @@ def test_a_changed_feed_renders_only_the_changed_gathering(api, monkeypatch):
     rendered = []
     original = feeds.render_fragment
 
-    def counting(gathering, config):
+    def counting(gathering, config, **kwargs):
         rendered.append(gathering.title)
-        return original(gathering, config)
+        return original(gathering, config, **kwargs)
 
     monkeypatch.setattr(feeds, "render_fragment", counting)
     assert api.client.get(path).status_code == 200
@@ -491,6 +494,7 @@ def test_feeds_leave_out_a_corrupt_row_and_answer_with_the_rest(api, session, ca
         title: create(api, org, title=title, group_id=group["id"])["id"]
         for title in ("Fine", "Year 9999", "Year 20000", "On Mars")
     }
+    api.call("POST", f"/api/v1/groups/{group['id']}/members", ann)
     for gid in made.values():
         answer(api, ann, gid, "yes")
     corrupt(

@@ -127,7 +127,10 @@ def test_group_feed_shows_the_series_as_one_rrule_with_the_cancelled_one_gone(ap
         "POST", "/api/v1/groups", alice, json={"name": "Chess", "interests": []}
     ).get_json()
     body = api.call(
-        "POST", "/api/v1/gatherings", alice, json=weekly(group_id=group["id"])
+        "POST",
+        "/api/v1/gatherings",
+        alice,
+        json=weekly(group_id=group["id"], visibility="public"),
     ).get_json()
     occurrences = body["occurrences"]
     cancelled_id = occurrences[2]["id"]
@@ -151,7 +154,10 @@ def test_moving_one_occurrence_becomes_an_override_in_the_feed(api, client):
         "POST", "/api/v1/groups", alice, json={"name": "Chess", "interests": []}
     ).get_json()
     body = api.call(
-        "POST", "/api/v1/gatherings", alice, json=weekly(group_id=group["id"])
+        "POST",
+        "/api/v1/gatherings",
+        alice,
+        json=weekly(group_id=group["id"], visibility="public"),
     ).get_json()
     target = body["occurrences"][1]
     original = datetime.fromisoformat(target["starts_at"])

@@ -44,6 +44,7 @@ def test_a_localtime_row_stays_in_feeds_at_its_instant_in_utc(api, session, capl
         "POST", "/api/v1/groups", org, json={"name": "Makers", "interests": ["electronics"]}
     ).get_json()
     made = create(api, org, title="Old row", group_id=group["id"])
+    api.call("POST", f"/api/v1/groups/{group['id']}/members", ann)
     answer(api, ann, made["id"], "yes")
     corrupt(session, made["id"], timezone="localtime")
 

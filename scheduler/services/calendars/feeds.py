@@ -28,7 +28,7 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 from sqlalchemy import Select, and_, event, func, not_, select, union
@@ -36,13 +36,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.config import Config
+from scheduler.domain.access import Relation, Visibility, gathering_access
 from scheduler.domain.date_bounds import REPRESENTABLE_EARLIEST, REPRESENTABLE_LATEST
-from scheduler.domain.ical import assemble_feed, build_event_fragment
+from scheduler.domain.ical import EventSpec, assemble_feed, build_event_fragment
 from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.series import Series, SeriesAnswer
 from scheduler.services.calendars import ical_events
 from scheduler.services.gatherings.series import occurrences_of
+from scheduler.services.groups.access import ANONYMOUS_NAME
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ class Feed:
     gatherings: Callable[[], Select[tuple[Gathering]]]
     cache_control: str
     series_masters: Callable[[], Select[tuple[int]]] | None = None
+    # its readers may not see places (a group's feed, anyone's; a file for an outsider)
+    hide_location: bool = False
 
 
 def personal_series(user_id: int) -> Select[tuple[int]]:
@@ -125,12 +129,17 @@ def personal_gatherings(user_id: int) -> Select[tuple[Gathering]]:
 
 
 def group_gatherings(group_id: int) -> Select[tuple[Gathering]]:
-    """A group's feed: its scheduled, completed and cancelled gatherings, by start."""
+    """A group's feed (anyone may read it): its public scheduled, completed and cancelled
+    gatherings, by start; members-only and unlisted ones are not listed for outsiders."""
     return _in_feeds(
         select(Gathering)
-        .where(Gathering.group_id == group_id)
+        .where(Gathering.group_id == group_id, Gathering.visibility == Visibility.PUBLIC.value)
         .order_by(Gathering.starts_at, Gathering.id)
     )
+
+
+# what a reader without an account may see of a group's public gathering (domain/access.py)
+_GROUP_FEED_ACCESS = gathering_access(Relation.SIGNED_OUT, Visibility.PUBLIC, in_group=True)
 
 
 def _config_marker(config: Config) -> str:
@@ -174,32 +183,60 @@ def group_feed(session: Session, group: Group, config: Config) -> Feed:
     """A group's public feed."""
     stmt = group_gatherings(group.id)
     name = f"Kindred: {group.name}"
-    etag = _etag(session, stmt, _config_marker(config), "group", group.id, name)
+    hide = not _GROUP_FEED_ACCESS.see_location
+    etag = _etag(session, stmt, _config_marker(config), "group", group.id, name, hide)
     return Feed(
         name=name,
         etag=etag,
         gatherings=lambda: stmt,
         cache_control=PUBLIC_CACHE_CONTROL,
         series_masters=lambda: group_series(group.id),
+        hide_location=hide,
     )
 
 
-def gathering_feed(session: Session, gathering: Gathering, config: Config) -> Feed:
-    """One gathering as a calendar file (for the download link)."""
+def gathering_feed(
+    session: Session, gathering: Gathering, config: Config, *, hide_location: bool = False
+) -> Feed:
+    """One gathering as a calendar file (for the download link); without its place for a
+    reader who may not see it. A file with a group's place in it is not for shared caches."""
     stmt = _in_feeds(select(Gathering).where(Gathering.id == gathering.id))
     name = gathering.title
-    etag = _etag(session, stmt, _config_marker(config), "gathering", gathering.id, name)
-    return Feed(name=name, etag=etag, gatherings=lambda: stmt, cache_control=PUBLIC_CACHE_CONTROL)
+    etag = _etag(
+        session, stmt, _config_marker(config), "gathering", gathering.id, name, hide_location
+    )
+    private = gathering.group_id is not None and not hide_location
+    return Feed(
+        name=name,
+        etag=etag,
+        gatherings=lambda: stmt,
+        cache_control=PERSONAL_CACHE_CONTROL if private else PUBLIC_CACHE_CONTROL,
+        hide_location=hide_location,
+    )
 
 
-def fragment_key(gathering: Gathering, config: Config) -> str:
-    """The Redis key of a gathering's VEVENT text: (UID, SEQUENCE, revision, updated_at)."""
+def fragment_key(gathering: Gathering, config: Config, *, hide_location: bool = False) -> str:
+    """The Redis key of a gathering's VEVENT text: (UID, SEQUENCE, revision, updated_at),
+    and whether its place and its organizer's name are shown."""
     marker = hashlib.sha256(_config_marker(config).encode()).hexdigest()[:12]
     stamp = gathering.updated_at.timestamp() if gathering.updated_at else 0
+    shown = f"{int(hide_location)}{int(gathering.organizer.share_name)}"
     return (
         f"kindred:ics:frag:{marker}:{gathering.uid}:{gathering.sequence}:"
-        f"{gathering.revision}:{stamp}"
+        f"{gathering.revision}:{stamp}:{shown}"
     )
+
+
+def _private_parts_hidden(
+    spec: EventSpec, *, hide_location: bool, organizer_shares_name: bool
+) -> EventSpec:
+    """The spec without its place (for readers who may not see it) and with a hidden
+    organizer name kept hidden."""
+    if hide_location:
+        spec = replace(spec, location="")
+    if spec.organizer is not None and not organizer_shares_name:
+        spec = replace(spec, organizer=replace(spec.organizer, name=ANONYMOUS_NAME))
+    return spec
 
 
 def body_key_parts(compressed: bool = False) -> tuple[str, str]:
@@ -226,18 +263,26 @@ def compress(body: bytes) -> bytes:
     return gzip.compress(body, compresslevel=9, mtime=0)
 
 
-def render_fragment(gathering: Gathering, config: Config) -> str:
+def render_fragment(gathering: Gathering, config: Config, *, hide_location: bool = False) -> str:
     """A gathering's VEVENT for feeds: no attendees; DTSTAMP is its last change (RFC 5545
     §3.8.7.2 for calendars without METHOD), which keeps the text deterministic."""
-    spec = ical_events.event_spec(gathering, config)
+    spec = _private_parts_hidden(
+        ical_events.event_spec(gathering, config),
+        hide_location=hide_location and gathering.group_id is not None,
+        organizer_shares_name=gathering.organizer.share_name,
+    )
     return build_event_fragment(spec, gathering.updated_at or gathering.created_at)
 
 
 def fragments(
-    gatherings: Sequence[Gathering], config: Config, cache: redis.Redis | None
+    gatherings: Sequence[Gathering],
+    config: Config,
+    cache: redis.Redis | None,
+    *,
+    hide_location: bool = False,
 ) -> list[str]:
     """VEVENT texts for the gatherings: from the cache, rendering (and storing) the missing."""
-    keys = [fragment_key(g, config) for g in gatherings]
+    keys = [fragment_key(g, config, hide_location=hide_location) for g in gatherings]
     cached: list[bytes | None] = [None] * len(keys)
     if cache is not None and keys:
         try:
@@ -252,7 +297,7 @@ def fragments(
             texts.append(hit.decode("utf-8"))
             continue
         try:
-            text = render_fragment(gathering, config)
+            text = render_fragment(gathering, config, hide_location=hide_location)
         except SQLAlchemyError:
             raise
         except Exception:
@@ -272,7 +317,12 @@ def fragments(
 
 
 def series_fragments(
-    session: Session, in_feed: Sequence[Gathering], masters: set[int], config: Config
+    session: Session,
+    in_feed: Sequence[Gathering],
+    masters: set[int],
+    config: Config,
+    *,
+    hide_location: bool = False,
 ) -> list[str]:
     """VEVENT texts of whole series: master with RRULE/EXDATE plus overrides, one UID each.
 
@@ -290,7 +340,20 @@ def series_fragments(
         stamp = max((g.updated_at for g in occurrences), default=series.created_at)
         try:
             specs = ical_events.series_event_specs(series, occurrences, config, excluded=excluded)
-            texts.extend([build_event_fragment(spec, stamp) for spec in specs])
+            organizer = session.get(User, series.organizer_id)
+            shares_name = organizer is None or organizer.share_name
+            hide = hide_location and series.group_id is not None
+            texts.extend(
+                [
+                    build_event_fragment(
+                        _private_parts_hidden(
+                            spec, hide_location=hide, organizer_shares_name=shares_name
+                        ),
+                        stamp,
+                    )
+                    for spec in specs
+                ]
+            )
         except SQLAlchemyError:
             raise
         except Exception:
@@ -342,8 +405,10 @@ def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis
     )
     masters = set(session.scalars(feed.series_masters())) if feed.series_masters else set()
     single = [g for g in gatherings if g.series_id not in masters]
-    texts = fragments(single, config, cache)
-    texts.extend(series_fragments(session, gatherings, masters, config))
+    texts = fragments(single, config, cache, hide_location=feed.hide_location)
+    texts.extend(
+        series_fragments(session, gatherings, masters, config, hide_location=feed.hide_location)
+    )
     body = assemble_feed(feed.name, texts)  # zones come from the texts that rendered
     _store(cache, {feed_key(feed): body, body_key(feed.etag, True): compress(body)})
     return body

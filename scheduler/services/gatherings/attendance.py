@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session, lazyload
 
+from scheduler.domain.access import shown_name
 from scheduler.domain.errors import Conflict, InvalidInput, KindredError, NotAllowed, NotFound
 from scheduler.models import Gathering, Rsvp, User
 from scheduler.services import events
-from scheduler.services.groups.circles import membership
+from scheduler.services.gatherings import access
+from scheduler.services.gatherings.access import ANONYMOUS_NAME
 
 # Test-only switch: False drops the row lock so a negative-control test can show the race.
 LOCKING = True
@@ -106,6 +108,8 @@ def error_for(code: str, gathering_id: int) -> KindredError:
         return NotFound(f"No gathering with id {gathering_id}.")
     if code == "invalid_response":
         return InvalidInput("Answer yes, no or maybe.", field="response")
+    if code == "not_member":
+        return NotAllowed("Only members of the group can answer; join it first.")
     return KindredError(f"The answer was refused ({code}).")
 
 
@@ -207,7 +211,6 @@ _STATE_ORDER = {
     RsvpState.MAYBE: 2,
     RsvpState.NOT_GOING: 3,
 }
-ANONYMOUS_NAME = "A Kindred member"
 
 
 def _attendee_order(rsvp: Rsvp) -> tuple[int, int, datetime, int]:
@@ -216,17 +219,17 @@ def _attendee_order(rsvp: Rsvp) -> tuple[int, int, datetime, int]:
 
 
 def attendees(session: Session, gathering: Gathering, viewer: User) -> list[Attendee]:
-    """Who answered, for `viewer`: the organizer sees everyone (with emails); others see names.
+    """Who answered, for `viewer`: organizers see everyone (with emails); others see names.
 
-    Others means group members (for a group's gathering), anyone who answered, or, for a
-    gathering without a group, any signed-in user. They see going, waitlisted and maybe (not
-    who declined), and people who chose not to share their name appear anonymously.
+    Who may see the list at all, and who sees emails, is services/gatherings/access.py's
+    rule (a group's members and organizers; outside a group, anyone signed in). Others see
+    going, waitlisted and maybe (not who declined), and people who chose not to share their
+    name appear anonymously.
     """
-    is_organizer = gathering.organizer_id == viewer.id
-    if not is_organizer and gathering.group_id is not None:
-        member = membership(session, gathering.group_id, viewer.id) is not None
-        if not member and get_rsvp(session, gathering.id, viewer.id) is None:
-            raise NotAllowed("Only members of the group can see who is coming.")
+    rights = access.require_visible(session, gathering, viewer)
+    if not rights.see_attendees:
+        raise NotAllowed("Only members of the group can see who is coming.")
+    is_organizer = rights.manage
     rows = session.execute(
         select(Rsvp, User)
         .join(User, User.id == Rsvp.user_id)
@@ -241,11 +244,16 @@ def attendees(session: Session, gathering: Gathering, viewer: User) -> list[Atte
             position += 1
         if not is_organizer and rsvp.state == RsvpState.NOT_GOING:
             continue
-        shown = is_organizer or user.share_name or user.id == viewer.id
         result.append(
             Attendee(
                 user_id=user.id,
-                name=user.name if shown else ANONYMOUS_NAME,
+                name=shown_name(
+                    user.name,
+                    shares_name=user.share_name,
+                    is_viewer=user.id == viewer.id,
+                    viewer_manages=is_organizer,
+                    anonymous=ANONYMOUS_NAME,
+                ),
                 response=rsvp.response,
                 state=rsvp.state,
                 waitlist_position=position if rsvp.state == RsvpState.WAITLISTED else None,

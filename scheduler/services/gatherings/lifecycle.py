@@ -12,15 +12,16 @@ from typing import Any
 
 from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.exc import DataError
-from sqlalchemy.orm import Session, lazyload, selectinload
+from sqlalchemy.orm import Session, lazyload, object_session, selectinload
 
+from scheduler.domain.access import Relation, default_visibility, visibility_problem
 from scheduler.domain.errors import Conflict, Gone, InvalidInput, NotAllowed, NotFound
 from scheduler.models import EventKind, Gathering, GatheringStatus, Group, Interest, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.models.interest import gathering_interests
 from scheduler.services import events
-from scheduler.services.gatherings import attendance
-from scheduler.services.groups.circles import membership
+from scheduler.services.gatherings import access, attendance
+from scheduler.services.groups.access import group_relation
 from scheduler.services.interests.vocabulary import find_interest, resolve_interests
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,17 @@ def require_group_member(session: Session, organizer: User, group_id: int | None
     group = session.get(Group, group_id)
     if group is None:
         raise InvalidInput(f"No group with id {group_id}.", field="group_id")
-    if membership(session, group_id, organizer.id) is None:
+    if group_relation(session, group_id, organizer) not in (Relation.MEMBER, Relation.ORGANIZER):
         raise NotAllowed("Only members of the group can create gatherings in it.")
+
+
+def chosen_visibility(args: dict[str, Any], group_id: int | None) -> str:
+    """The visibility `args` asks for (default: members in a group, public outside one)."""
+    visibility = args.get("visibility") or default_visibility(group_id is not None).value
+    problem = visibility_problem(visibility, in_group=group_id is not None)
+    if problem:
+        raise InvalidInput(problem, field="visibility")
+    return str(visibility)
 
 
 def new_gathering(
@@ -62,6 +72,7 @@ def new_gathering(
         description=args.get("description", ""),
         location=args.get("location", ""),
         group_id=args.get("group_id"),
+        visibility=chosen_visibility(args, args.get("group_id")),
         organizer_id=organizer.id,
         timezone=args["timezone"],
         duration_minutes=args["duration_minutes"],
@@ -124,9 +135,11 @@ def get_gathering(session: Session, gathering_id: int) -> Gathering:
 
 
 def require_organizer(gathering: Gathering, user: User) -> None:
-    """NotAllowed unless `user` organizes the gathering."""
-    if gathering.organizer_id != user.id:
-        raise NotAllowed("Only the organizer can do this.")
+    """NotAllowed unless `user` organizes the gathering or its group (NotFound when they may
+    not even see it): services/gatherings/access.py decides."""
+    session = object_session(gathering)
+    assert session is not None, "a loaded gathering"
+    access.require_manager(session, gathering, user)
 
 
 def gatherings_query(
@@ -254,6 +267,9 @@ def update_gathering(
     if "timezone" in args and args["timezone"] != gathering.timezone:
         gathering.timezone = args["timezone"]
         changed.add("timezone")
+    if args.get("visibility") is not None and args["visibility"] != gathering.visibility:
+        gathering.visibility = chosen_visibility(args, gathering.group_id)
+        changed.add("visibility")
     if "starts_at" in args:
         starts_at = args["starts_at"]
         if gathering.status == GatheringStatus.POLLING:

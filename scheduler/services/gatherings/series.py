@@ -87,6 +87,7 @@ def create_series(
             "reminders": reminders,
             "followup_minutes": followup,
             "interests": list(args.get("interests") or []),
+            "visibility": lifecycle.chosen_visibility(args, args.get("group_id")),
         },
     )
     session.add(series)
@@ -131,6 +132,7 @@ def materialize(session: Session, series: Series, *, now: datetime) -> list[Gath
             description=series.description,
             location=series.location,
             group_id=series.group_id,
+            visibility=template.get("visibility", "public"),
             organizer_id=series.organizer_id,
             timezone=series.timezone,
             duration_minutes=template["duration_minutes"],
@@ -444,6 +446,7 @@ def series_from_poll(session: Session, gathering: Gathering, *, now: datetime) -
             "reminders": list(gathering.reminders),
             "followup_minutes": gathering.followup_minutes,
             "interests": [i.name for i in gathering.interests],
+            "visibility": gathering.visibility,
         },
     )
     session.add(made)

@@ -10,8 +10,9 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from scheduler.domain.errors import InvalidInput
+from scheduler.domain.errors import InvalidInput, NotAllowed
 from scheduler.models import AvailabilityInterval, Gathering, GroupMember, Invitation, User
+from scheduler.services.gatherings import access
 from scheduler.services.polls import scheduling
 from scheduler.services.polls.slots import request_recompute_after_commit, require_poll
 
@@ -63,6 +64,8 @@ def set_availability(
                 "Must be one of: yes, ifneedbe.", field=f"intervals.{index}.preference"
             )
     gathering = scheduling.lock_gathering(session, gathering_id)
+    if not access.require_visible(session, gathering, user).answer:
+        raise NotAllowed("Only members of the group can answer its poll; join it first.")
     poll = scheduling.require_open_poll(gathering, now=now)
     spans = []
     for interval in intervals:
@@ -142,7 +145,7 @@ def participation(session: Session, gathering: Gathering) -> Participation:
         members = session.scalars(
             select(User)
             .join(GroupMember, GroupMember.user_id == User.id)
-            .where(GroupMember.group_id == gathering.group_id)
+            .where(GroupMember.group_id == gathering.group_id, GroupMember.state == "member")
         )
         for member in members:
             if member.id not in answered:

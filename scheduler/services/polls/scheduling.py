@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.domain import recurrence
-from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from scheduler.domain.errors import Conflict, InvalidInput, NotFound
 from scheduler.domain.slots import rank_slots
 from scheduler.extensions import enqueue_after_commit
 from scheduler.models import EventKind, Gathering, GatheringStatus, Invitation, Poll, User
@@ -205,8 +205,8 @@ def schedule_poll(
     `organizer` is None when the worker schedules at the deadline.
     """
     gathering = lock_gathering(session, gathering_id)
-    if organizer is not None and gathering.organizer_id != organizer.id:
-        raise NotAllowed("Only the organizer can do this.")
+    if organizer is not None:
+        lifecycle.require_organizer(gathering, organizer)
     if gathering.poll is None:
         raise Conflict("This gathering has a fixed time; it has no poll to schedule.")
     if gathering.status != GatheringStatus.POLLING:

@@ -1,0 +1,119 @@
+"""What a viewer may see and do with a gathering: their relation (one query) and the rule.
+
+The rule is domain/access.py's `gathering_access`; the relation comes from
+services/groups/access.py. Views, feeds and mail ask here, never compare ids themselves.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy.orm import Session
+
+from scheduler.domain.access import (
+    GatheringAccess,
+    Relation,
+    Visibility,
+    gathering_access,
+    shown_name,
+)
+from scheduler.domain.errors import NotAllowed, NotFound
+from scheduler.models import Gathering, Invitation, User
+from scheduler.services.groups.access import (
+    ANONYMOUS_NAME,
+    group_relations,
+    member_group_ids,
+    relation,
+)
+
+__all__ = ["ANONYMOUS_NAME", "access_many", "access_to", "listed_clause", "require_visible"]
+
+
+def access_to(session: Session, gathering: Gathering, viewer: User | None) -> GatheringAccess:
+    """The viewer's rights over the gathering (at most two small queries: membership, and
+    for a poll outside a group whether they answered it)."""
+    rel = relation(
+        session, group_id=gathering.group_id, organizer_id=gathering.organizer_id, viewer=viewer
+    )
+    answered = False
+    if (
+        gathering.group_id is None
+        and rel == Relation.OUTSIDER
+        and viewer is not None
+        and gathering.poll is not None
+    ):
+        answered = (
+            session.scalar(
+                select(Invitation.id).where(
+                    Invitation.gathering_id == gathering.id,
+                    Invitation.user_id == viewer.id,
+                    Invitation.answered_at.is_not(None),
+                )
+            )
+            is not None
+        )
+    return gathering_access(
+        rel, gathering.visibility, in_group=gathering.group_id is not None, answered=answered
+    )
+
+
+def require_visible(session: Session, gathering: Gathering, viewer: User | None) -> GatheringAccess:
+    """The viewer's access; NotFound when the gathering does not exist for them."""
+    access = access_to(session, gathering, viewer)
+    if not access.see:
+        raise NotFound(f"No gathering with id {gathering.id}.")
+    return access
+
+
+def require_manager(session: Session, gathering: Gathering, viewer: User) -> GatheringAccess:
+    """The viewer's access when they organize the gathering (or its group); NotFound if they
+    may not see it, NotAllowed if they may see but not manage it."""
+    access = require_visible(session, gathering, viewer)
+    if not access.manage:
+        raise NotAllowed("Only the organizers can do this.")
+    return access
+
+
+def listed_clause(viewer: User | None) -> ColumnElement[bool]:
+    """SQL for "listed for this viewer" (GatheringAccess.listed over many rows): public
+    ones, every one of a group the viewer belongs to, and the viewer's own."""
+    mine = Gathering.organizer_id == viewer.id if viewer is not None else False
+    return or_(
+        Gathering.visibility == Visibility.PUBLIC.value,
+        and_(Gathering.group_id.is_not(None), Gathering.group_id.in_(member_group_ids(viewer))),
+        mine,  # type: ignore[arg-type]
+    )
+
+
+def organizer_name(gathering: Gathering, access: GatheringAccess, viewer: User | None) -> str:
+    """The organizer's name as this viewer may see it (a hidden name stays hidden)."""
+    organizer = gathering.organizer
+    return shown_name(
+        organizer.name,
+        shares_name=organizer.share_name,
+        is_viewer=viewer is not None and viewer.id == organizer.id,
+        viewer_manages=access.manage,
+        anonymous=ANONYMOUS_NAME,
+    )
+
+
+def access_many(
+    session: Session, gatherings: list[Gathering], viewer: User | None
+) -> dict[int, GatheringAccess]:
+    """Each gathering's access for a list (one query for all their groups). A list shows no
+    poll answers, so whether the viewer answered a poll outside a group is not asked."""
+    group_ids = {g.group_id for g in gatherings if g.group_id is not None}
+    relations = group_relations(session, group_ids, viewer)
+    result: dict[int, GatheringAccess] = {}
+    for gathering in gatherings:
+        if viewer is None:
+            rel = Relation.SIGNED_OUT
+        elif viewer.id == gathering.organizer_id:
+            rel = Relation.ORGANIZER
+        elif gathering.group_id is None:
+            rel = Relation.OUTSIDER
+        else:
+            rel = relations.get(gathering.group_id, Relation.OUTSIDER)
+        result[gathering.id] = gathering_access(
+            rel, gathering.visibility, in_group=gathering.group_id is not None
+        )
+    return result
