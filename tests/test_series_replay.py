@@ -4,8 +4,8 @@ order as an RFC 5546 client does, leaves their calendar equal to the API's occur
 Two independent readers replay the same mail: icalendar + recurring_ical_events, and
 ical.js in node. Every mail's calendar part and every feed also parses in libical without
 X-LIC-ERROR. People in Berlin, New York, Kolkata and Lord Howe; a weekly series across the
-spring change with one occurrence cancelled, one moved, declines, a "this and following"
-edit and an "all future" no; daily series through skipped and repeated hours (Berlin's
+spring change with one occurrence cancelled, one moved, one edited, declines, a "this and
+following" edit, an "all future" no and the series ended early; daily series through skipped and repeated hours (Berlin's
 02:30 on 28 March, New York's 01:30 on 7 November, Lord Howe's 01:45 on 4 April and 02:15
 on 3 October 2027), one occurrence moved into the second pass of a repeated hour.
 """
@@ -173,6 +173,10 @@ def test_every_persons_calendar_equals_the_api_after_every_kind_of_series_change
         "PATCH", f"/api/v1/gatherings/{chess[4]}", olga, starts_at="2027-04-01T20:00:00+02:00"
     )
     scenario.deliver()
+    scenario.ok(  # one edited: longer, elsewhere
+        "PATCH", f"/api/v1/gatherings/{chess[6]}", olga, duration_minutes=150, location="Hall"
+    )
+    scenario.deliver()
     scenario.answer(lara, chess[5], "no")  # a holder of the whole series declines one
     scenario.answer(kiran, chess[1], "no")  # a holder of one occurrence declines it
     scenario.ok(  # this and following: an hour later, elsewhere
@@ -187,12 +191,19 @@ def test_every_persons_calendar_equals_the_api_after_every_kind_of_series_change
     new_chess = scenario.ok("GET", f"/api/v1/gatherings/{chess[7]}", olga)
     scenario.series_ids.add(new_chess["series_id"])
     scenario.answer(nick, chess[9], "no", all_future=True)  # the rest without him
+    scenario.answer(kiran, chess[10], "yes")
+    scenario.ok("POST", f"/api/v1/gatherings/{chess[10]}/cancel", olga, scope="following")
+    scenario.deliver()  # the series ends before its 11th evening
 
     # series through skipped and repeated hours
     berlin_night = scenario.series(
         olga, "Night owls", "Europe/Berlin", "2027-03-26T02:30:00+01:00", "FREQ=DAILY;COUNT=4"
     )
     scenario.answer(nick, berlin_night[0], "yes", all_future=True)
+    berlin_autumn = scenario.series(  # 01:30 for 90 minutes: 31 October's spans the change
+        olga, "Early birds", "Europe/Berlin", "2027-10-30T01:30:00+02:00", "FREQ=DAILY;COUNT=3"
+    )
+    scenario.answer(bea, berlin_autumn[0], "yes", all_future=True)
     new_york_night = scenario.series(
         olga, "Late show", "America/New_York", "2027-11-05T01:30:00-04:00", "FREQ=DAILY;COUNT=4"
     )
@@ -219,6 +230,9 @@ def test_every_persons_calendar_equals_the_api_after_every_kind_of_series_change
         olga, "Island run", "Australia/Lord_Howe", "2027-10-01T02:15:00+10:30", "FREQ=DAILY;COUNT=4"
     )
     scenario.answer(kiran, lord_howe_spring[0], "yes", all_future=True)
+    scenario.answer(lara, lord_howe_spring[3], "yes")
+    scenario.ok("POST", f"/api/v1/gatherings/{lord_howe_spring[2]}/cancel", olga, scope="following")
+    scenario.deliver()
 
     expected = {p["name"]: scenario.occurrences_shown_by_api(olga, p) for p in people}
     assert all(expected.values())

@@ -296,7 +296,7 @@ def irregular_start(
         nominal.replace(tzinfo=None) == local.replace(tzinfo=None)
         and not _is_ambiguous(nominal)
         and not _is_ambiguous(wall_end)
-        and wall_end.astimezone(UTC) == (local + length).astimezone(UTC)
+        and wall_end.astimezone(UTC) == instant.astimezone(UTC) + length
     ):
         return None
     return nominal.replace(tzinfo=None)

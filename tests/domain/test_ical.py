@@ -25,6 +25,8 @@ from scheduler.domain.ical import (
     build_event_fragment,
     build_feed,
     build_invite,
+    irregular_start,
+    vtimezone_text,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -523,3 +525,132 @@ class TestSpecValidation:
     def test_invalid_partstat(self) -> None:
         with pytest.raises(ValueError):
             AttendeeSpec("Bob", "bob@kindred.test", "MAYBE")
+
+
+# --------------------------------------------------------------------------- unambiguous times
+
+LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
+
+
+@pytest.mark.parametrize(
+    "tzid",
+    [
+        "Europe/Berlin",
+        "America/New_York",
+        "Australia/Lord_Howe",
+        "America/Santiago",
+        "Asia/Kolkata",
+    ],
+)
+def test_every_vtimezone_onset_is_the_instant_of_the_change_in_the_offset_before_it(tzid) -> None:
+    # RFC 5545 §3.6.5: DTSTART and RDATE of an observance are local times in TZOFFSETFROM.
+    # icalendar 7.3 writes a spring change at the wall time after it (an hour late).
+    (vtimezone,) = icalendar.Calendar.from_ical(
+        f"BEGIN:VCALENDAR\r\n{vtimezone_text(tzid, 2000, 2050)}END:VCALENDAR\r\n"
+    ).walk("VTIMEZONE")
+    tz = ZoneInfo(tzid)
+    onsets = 0
+    for observance in vtimezone.subcomponents:
+        before, after = observance["TZOFFSETFROM"].td, observance["TZOFFSETTO"].td
+        if before == after:
+            continue
+        rdates = observance.get("RDATE", [])
+        values = [observance["DTSTART"].dt] + [
+            period.dt
+            for rdate in (rdates if isinstance(rdates, list) else [rdates])
+            for period in rdate.dts
+        ]
+        for local in values:
+            instant = (local - before).replace(tzinfo=UTC)
+            assert instant.astimezone(tz).utcoffset() == after, (tzid, local)
+            assert (instant - timedelta(seconds=1)).astimezone(tz).utcoffset() == before
+            onsets += 1
+    assert onsets > 10 or tzid == "Asia/Kolkata"
+
+
+def test_new_york_spring_onset_is_two_in_the_morning() -> None:
+    text = vtimezone_text("America/New_York", 2027, 2027)
+    assert "DTSTART:20270314T020000\r\nTZNAME:EDT\r\nTZOFFSETFROM:-0500" in text
+
+
+def test_a_time_in_a_repeated_hour_is_written_in_utc() -> None:
+    second_pass = datetime(2027, 11, 7, 6, 30, tzinfo=UTC)  # 01:30 EST, the second 01:30
+    ics = build_invite(
+        "REQUEST",
+        [
+            spec(
+                timezone="America/New_York",
+                starts_at=second_pass,
+                ends_at=second_pass + timedelta(minutes=20),  # 01:50 EST, repeated too
+            )
+        ],
+        NOW,
+    )
+    assert b"\r\nDTSTART:20271107T063000Z\r\n" in ics
+    assert b"\r\nDTEND:20271107T065000Z\r\n" in ics
+    (event,) = vevents(icalendar.Calendar.from_ical(ics))
+    assert event["DTSTART"].dt == second_pass
+
+
+def test_a_time_that_occurs_once_stays_local() -> None:
+    ics = build_invite("REQUEST", [spec()], NOW)
+    assert b"\r\nDTSTART;TZID=Europe/Berlin:20261203T180000\r\n" in ics
+    assert b"\r\nDTEND;TZID=Europe/Berlin:20261203T200000\r\n" in ics
+
+
+def test_a_series_master_lasts_a_duration_instead_of_ending_at_a_local_time() -> None:
+    ics = build_invite("REQUEST", [spec(rrule="FREQ=DAILY;COUNT=3")], NOW)
+    assert b"\r\nDURATION:PT2H\r\n" in ics
+    assert b"DTEND" not in ics
+
+
+def test_a_cancel_that_removes_one_attendee_has_no_status() -> None:
+    removing = build_invite("CANCEL", [spec()], NOW, removes_attendee=True)
+    calling_off = build_invite("CANCEL", [spec()], NOW)
+    assert b"STATUS" not in removing
+    assert b"\r\nSTATUS:CANCELLED\r\n" in calling_off
+
+
+@pytest.mark.parametrize(
+    ("timezone", "first", "instant", "nominal"),
+    [
+        # Berlin 02:30 daily: 28 March 2027 has no 02:30; Kindred (and RFC 5545) say 03:30
+        ("Europe/Berlin", datetime(2027, 3, 26, 2, 30), datetime(2027, 3, 28, 1, 30), "02:30"),
+        # New York 01:30: on 7 November 2027 it occurs twice (the first pass is the one)
+        ("America/New_York", datetime(2027, 11, 5, 1, 30), datetime(2027, 11, 7, 5, 30), "01:30"),
+        # Lord Howe 01:45 on 4 April 2027 (its clocks go back half an hour at 02:00)
+        ("Australia/Lord_Howe", datetime(2027, 4, 2, 1, 45), datetime(2027, 4, 3, 14, 45), "01:45"),
+        # Berlin 01:30 for 90 minutes on 28 March: the span crosses the change
+        ("Europe/Berlin", datetime(2027, 3, 26, 1, 30), datetime(2027, 3, 28, 0, 30), "01:30"),
+        # an ordinary evening: readers agree
+        ("Europe/Berlin", datetime(2027, 3, 26, 19, 0), datetime(2027, 3, 28, 17, 0), None),
+    ],
+)
+def test_occurrences_readers_disagree_on_are_found_with_their_nominal_time(
+    timezone, first, instant, nominal
+) -> None:
+    tz = ZoneInfo(timezone)
+    start = first.replace(tzinfo=tz)
+    found = irregular_start(
+        instant.replace(tzinfo=UTC), start, start + timedelta(minutes=90), timezone
+    )
+    assert (found.strftime("%H:%M") if found else None) == nominal
+
+
+def test_an_irregular_override_is_keyed_by_its_nominal_wall_time_and_timed_in_utc() -> None:
+    instant = datetime(2027, 3, 28, 1, 30, tzinfo=UTC)
+    ics = build_invite(
+        "REQUEST",
+        [
+            spec(
+                starts_at=instant,
+                ends_at=instant + timedelta(minutes=90),
+                recurrence_id=instant,
+                recurrence_id_wall=datetime(2027, 3, 28, 2, 30),
+                attendees=(),
+            )
+        ],
+        NOW,
+    )
+    assert b"\r\nRECURRENCE-ID;TZID=Europe/Berlin:20270328T023000\r\n" in ics
+    assert b"\r\nDTSTART;TZID=Europe/Berlin:20270328T033000\r\n" in ics

@@ -7,6 +7,7 @@ RSVPs, capacity, waitlist, reminders and follow-ups work per occurrence unchange
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -361,6 +362,44 @@ def split_series(
         data={"series_ids": sorted({old.id, new.id})},
     )
     return new
+
+
+def end_series(session: Session, gathering_id: int, user: User, *, now: datetime) -> Gathering:
+    """Cancel with scope=following: the series ends before this occurrence. This one and
+    every later one are cancelled (each owes its cancellation), and the rule gets an UNTIL,
+    so its holders' calendars and the horizon stop there too."""
+    occurrence = _occurrence(session, gathering_id, "scope")
+    lifecycle.require_organizer(occurrence, user)
+    assert occurrence.recurrence_id is not None and occurrence.starts_at is not None
+    if occurrence.status != GatheringStatus.SCHEDULED or occurrence.starts_at <= now:
+        raise InvalidInput("Only a future, scheduled occurrence can end its series.", field="scope")
+    made = session.get(Series, occurrence.series_id, with_for_update=True)
+    assert made is not None
+    rule = series_rule(made)
+    split = recurrence.split_rule(
+        rule,
+        datetime.fromisoformat(made.first_start_local),
+        made.timezone,
+        occurrence.recurrence_id,
+    )
+    # from the first occurrence on, the rule keeps that one, cancelled (a rule has one at least)
+    made.rule = (split.before or replace(rule, count=None, until=occurrence.recurrence_id)).text
+    for gathering in occurrences_of(session, made.id):
+        assert gathering.recurrence_id is not None
+        if (
+            gathering.recurrence_id >= occurrence.recurrence_id
+            and gathering.status == GatheringStatus.SCHEDULED
+        ):
+            lifecycle.cancel_gathering(session, gathering.id, user, now=now)
+    made.sequence += 1
+    session.flush()
+    events.record(
+        session,
+        EventKind.SERIES_CHANGED,
+        gathering_id=occurrence.id,
+        data={"series_ids": [made.id]},
+    )
+    return occurrence
 
 
 def extend_horizons(session: Session, *, now: datetime) -> int:

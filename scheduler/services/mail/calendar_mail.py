@@ -176,6 +176,7 @@ def _owe_for_attendance(
         session,
         {(series_of[e.gathering_id], e.user_id) for e in run if series_of.get(e.gathering_id)},
     )
+    last_series = _last_series_reached(session, holders)
     fold = _Fold()
     series_mail: dict[tuple[int, int], dict[str, Any]] = {}
     for event in run:
@@ -184,18 +185,38 @@ def _owe_for_attendance(
             continue
         assert g is not None and u is not None
         sequence = event.data["sequence"]
-        if (series_of[g], u) in holders:
-            # the whole series, with this date in or out, replaces what they hold (an answer
-            # given for the whole series is mailed by its own event)
-            if event.data.get("origin") != AnswerOrigin.SERIES:
-                series_mail[series_of[g], u] = _owed(
-                    f"series-update:{series_of[g]}:{u}:e{event.id}",
+        series_id = series_of[g]
+        if (series_id, u) in holders:
+            if event.kind == EventKind.PROMOTED:  # "a seat opened", with the whole series
+                ticket = event.data["ticket"]
+                fold.owe(
+                    _owed(
+                        f"promoted:{g}:{u}:{ticket}",
+                        "promoted",
+                        g,
+                        u,
+                        emails[u],
+                        now,
+                        sequence=sequence,
+                        series_id=series_id,
+                    )
+                )
+                continue
+            # the whole series, with this date now in or out, replaces what they hold (an
+            # answer given for the whole series is mailed by its own event)
+            was_in = event.data["previous_state"] in CALENDAR_STATES
+            if was_in != (event.data["state"] in CALENDAR_STATES) and (
+                event.data.get("origin") != AnswerOrigin.SERIES
+            ):
+                last_at = last_series.get((series_id, u))
+                series_mail[series_id, u] = _owed(
+                    f"series-update:{series_id}:{u}:e{event.id}",
                     "series_update",
                     g,
                     u,
                     emails[u],
-                    now,
-                    series_id=series_of[g],
+                    now if last_at is None else max(now, last_at + spacing),
+                    series_id=series_id,
                 )
             continue
         if event.kind == EventKind.PROMOTED:
@@ -263,8 +284,31 @@ def _owe_for_attendance(
     rows = list(fold.new_rows.values())
     due = [row["due_at"] for row in rows] if owe_many(session, rows) else []
     for (series_id, _), row in series_mail.items():
-        due += [now] * _owe_series_mail(session, series_id, [row])
+        due += [row["due_at"]] * _owe_series_mail(session, series_id, [row])
     return due
+
+
+def _last_series_reached(
+    session: Session, pairs: set[tuple[int, int]]
+) -> dict[tuple[int, int], datetime]:
+    """For each (series, person): when whole-series mail last went (or may have gone) out."""
+    if not pairs:
+        return {}
+    series_id = OutboxMessage.payload["series_id"].as_integer()
+    rows = session.execute(
+        select(
+            series_id,
+            OutboxMessage.recipient_id,
+            func.max(func.coalesce(OutboxMessage.sent_at, OutboxMessage.due_at)),
+        )
+        .where(
+            OutboxMessage.kind.in_(SERIES_KINDS),
+            OutboxMessage.status.in_(_REACHED),
+            OutboxMessage.recipient_id.in_({u for _, u in pairs}),
+        )
+        .group_by(series_id, OutboxMessage.recipient_id)
+    )
+    return {(s, u): at for s, u, at in rows if (s, u) in pairs}
 
 
 def _series_holders(session: Session, pairs: set[tuple[int, int | None]]) -> set[tuple[int, int]]:

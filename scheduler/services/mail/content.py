@@ -21,11 +21,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
-from scheduler.domain.ical import build_invite
+from scheduler.domain.ical import AttendeeSpec, EventSpec, build_invite
 from scheduler.domain.messages import OutgoingMail, stable_message_id
 from scheduler.domain.timezones import zone
-from scheduler.models import Gathering, GatheringStatus, Invitation, OutboxMessage, Rsvp, User
+from scheduler.models import (
+    Gathering,
+    GatheringStatus,
+    Invitation,
+    OutboxMessage,
+    Rsvp,
+    Series,
+    User,
+)
 from scheduler.services.calendars import ical_events
+from scheduler.services.gatherings.series import occurrences_of
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "mail"
 # States whose holder keeps the gathering in their calendar.
@@ -336,6 +345,32 @@ def _itip(
     return build_invite(method, [spec], now, removes_attendee=personal)
 
 
+def series_itip(
+    session: Session, series: Series, user: User, config: Config, now: datetime
+) -> tuple[str, bytes]:
+    """(METHOD, text) of what this person's calendar needs for the series: a REQUEST with
+    their whole series, or, when they attend none of it, a CANCEL of the series for them
+    (SEQUENCE above the last REQUEST's, no STATUS: RFC 5546 §3.2.5)."""
+    occurrences = occurrences_of(session, series.id)
+    states = dict(
+        session.execute(
+            select(Rsvp.gathering_id, Rsvp.state).where(
+                Rsvp.user_id == user.id, Rsvp.gathering_id.in_([g.id for g in occurrences])
+            )
+        ).all()
+    )
+    specs = ical_events.personal_series_specs(series, occurrences, states, user, config)
+    if specs:
+        return "REQUEST", build_invite("REQUEST", specs, now)
+    (master,) = ical_events.series_event_specs(series, [], config)
+    removed: EventSpec = replace(
+        master,
+        sequence=ical_events.series_sequence(series, occurrences) + 1,
+        attendees=[AttendeeSpec(name=user.name, email=user.email, partstat="DECLINED")],
+    )
+    return "CANCEL", build_invite("CANCEL", [removed], now, removes_attendee=True)
+
+
 def _invite_like(
     session: Session,
     row: OutboxMessage,
@@ -358,6 +393,11 @@ def _invite_like(
     if not _wants_calendar_entry(session, gathering, user):
         return None
     context = _gathering_context(session, gathering, user, config)
+    series = session.get(Series, row.payload["series_id"]) if "series_id" in row.payload else None
+    if series is not None:  # they hold the whole series: it comes whole
+        _, ics = series_itip(session, series, user, config, now)
+    else:
+        ics = _itip(session, gathering, user, config, now, "REQUEST")
     return compose(
         row,
         config,
@@ -366,7 +406,7 @@ def _invite_like(
         subject=f"{subject_prefix}: {gathering.title}, {short_when(gathering, user.timezone)}",
         template=template,
         context=context,
-        ics=_itip(session, gathering, user, config, now, "REQUEST"),
+        ics=ics,
         ics_method="REQUEST",
     )
 

@@ -9,48 +9,20 @@ mail is a CANCEL of the whole series for them.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import datetime
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
 from scheduler.domain import recurrence
-from scheduler.domain.ical import AttendeeSpec, EventSpec, build_invite
 from scheduler.domain.messages import OutgoingMail
-from scheduler.models import Gathering, OutboxMessage, Rsvp, Series, User
-from scheduler.services.calendars import ical_events
-from scheduler.services.gatherings.series import occurrences_of
-from scheduler.services.mail.content import _gathering_context, compose, short_when
-
-SERIES_KINDS = ("series_invite", "series_update")
-
-
-def series_itip(
-    session: Session, series: Series, user: User, config: Config, now: datetime
-) -> tuple[str, bytes]:
-    """(METHOD, text) of what this person's calendar needs for the series: a REQUEST with
-    their whole series, or, when they attend none of it, a CANCEL of the series for them
-    (SEQUENCE above the last REQUEST's, no STATUS: RFC 5546 §3.2.5)."""
-    occurrences = occurrences_of(session, series.id)
-    states = dict(
-        session.execute(
-            select(Rsvp.gathering_id, Rsvp.state).where(
-                Rsvp.user_id == user.id, Rsvp.gathering_id.in_([g.id for g in occurrences])
-            )
-        ).all()
-    )
-    specs = ical_events.personal_series_specs(series, occurrences, states, user, config)
-    if specs:
-        return "REQUEST", build_invite("REQUEST", specs, now)
-    (master,) = ical_events.series_event_specs(series, [], config)
-    removed: EventSpec = replace(
-        master,
-        sequence=ical_events.series_sequence(series, occurrences) + 1,
-        attendees=[AttendeeSpec(name=user.name, email=user.email, partstat="DECLINED")],
-    )
-    return "CANCEL", build_invite("CANCEL", [removed], now, removes_attendee=True)
+from scheduler.models import Gathering, OutboxMessage, Series, User
+from scheduler.services.mail.content import (
+    _gathering_context,
+    compose,
+    series_itip,
+    short_when,
+)
 
 
 def render_series_mail(
