@@ -21,6 +21,7 @@ from sqlalchemy import func, select, text, update
 from scheduler.config import Config
 from scheduler.models import AccountLink, OutboxMessage, OutboxStatus, Rsvp, User, WebSession
 from scheduler.services.mail import delivery
+from tests.support.accounts import page_session
 from tests.support.mail import run_planner
 from tests.support.processes import running, wait_for
 
@@ -596,3 +597,76 @@ def test_verify_then_invites_flow_through_the_real_worker_and_clock(
             print(worker.log(), clock.log())
             raise
     assert kinds(mails_to(smtp_sink, "nina@example.org")) == ["verify", "invite"]
+
+
+def test_a_revoked_or_expired_token_cannot_answer_through_the_rsvp_fast_path(app, api, client, db):
+    org = api.signup("Olga")
+    g = gathering(api, org)
+    sam = api.signup("Sam", email="sam@example.org")
+    assert rsvp(api, sam, g["id"], "yes")["state"] == "going"  # the fast path knows the token
+    (token,) = api.call("GET", "/api/v1/me/tokens", sam).get_json()
+    assert api.call("DELETE", f"/api/v1/me/tokens/{token['id']}", sam).status_code == 204
+    answer = api.call("PUT", f"/api/v1/gatherings/{g['id']}/rsvp", sam, json={"response": "no"})
+    assert answer.status_code == 401
+    soon = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    made = client.post(
+        "/api/v1/tokens",
+        json={"email": "sam@example.org", "password": PASSWORD, "expires_at": soon},
+    ).get_json()
+    headers = {"Authorization": f"Bearer {made['token']}"}
+    path = f"/api/v1/gatherings/{g['id']}/rsvp"
+    assert client.put(path, json={"response": "maybe"}, headers=headers).status_code == 200
+    with db.begin() as s:
+        s.execute(text("UPDATE api_tokens SET expires_at = now() - interval '1 second'"))
+    assert client.put(path, json={"response": "no"}, headers=headers).status_code == 401
+    with db() as s:
+        assert s.scalar(select(Rsvp.response).where(Rsvp.user_id == sam["id"])) == "maybe"
+
+
+def rank(db: Any, gathering_id: int) -> None:
+    """What the worker's recompute_slots job does."""
+    from scheduler.services.polls import slots
+
+    with db.begin() as s:
+        snapshot = slots.take_snapshot(s, gathering_id)
+        result = slots.rank_snapshot(snapshot)
+        slots.store_result(s, gathering_id, snapshot.revision, result, now=datetime.now(UTC))
+
+
+def test_deleting_the_account_takes_the_name_out_of_poll_rankings_and_heatmaps(app, api, db):
+    from scheduler.models import Poll
+
+    org = api.signup("Olga")
+    start = (datetime.now(UTC) + timedelta(days=4)).replace(minute=0, second=0, microsecond=0)
+    poll = api.call(
+        "POST",
+        "/api/v1/gatherings",
+        org,
+        json={
+            "title": "When?",
+            "timezone": "UTC",
+            "duration_minutes": 60,
+            "poll": {
+                "window_start": start.isoformat(),
+                "window_end": (start + timedelta(hours=4)).isoformat(),
+            },
+        },
+    ).get_json()
+    zed = api.signup("Zed Zimmermann", email="zed@example.org")
+    span = {"start": start.isoformat(), "end": (start + timedelta(hours=2)).isoformat()}
+    path = f"/api/v1/gatherings/{poll['id']}/availability"
+    assert api.call("PUT", path, zed, json={"intervals": [span]}).status_code == 200
+    rank(db, poll["id"])
+    organizer = app.test_client()
+    with organizer.session_transaction() as cookie:
+        cookie.update(page_session(app, org["id"]))
+    poll_page = f"/g/{poll['id']}/poll"
+    assert "Zimmermann" in organizer.get(poll_page).text  # the heatmap names who can come
+    assert api.call("DELETE", "/api/v1/me", zed, json={"password": PASSWORD}).status_code == 204
+    with db() as s:
+        assert s.get(Poll, poll["id"]).result is None  # dropped until the worker ranks again
+    assert "Zimmermann" not in organizer.get(poll_page).text
+    rank(db, poll["id"])
+    slots_path = f"/api/v1/gatherings/{poll['id']}/slots"
+    assert api.call("GET", slots_path, org).get_json()["participants"] == 0
+    assert "Zimmermann" not in organizer.get(poll_page).text

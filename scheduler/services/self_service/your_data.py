@@ -262,8 +262,10 @@ def erase(
         session.execute(
             delete(model).where(column == uid).execution_options(synchronize_session=False)
         )
-    for poll in polls:  # their answers leave the heatmaps and the ranking
-        poll.availability_revision += 1
+    for poll in polls:  # their answers leave the heatmaps and the ranking (which names
+        poll.availability_revision += 1  # people: dropped now, recomputed by the worker)
+        poll.result = None
+        poll.computed_revision = -1
         request_recompute_after_commit(session, poll.gathering_id)
     session.execute(
         update(AliasSuggestion)
