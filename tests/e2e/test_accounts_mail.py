@@ -299,6 +299,12 @@ def test_change_of_address_takes_effect_once_the_new_address_is_proved(app, api,
     assert follow(app.test_client(), link_in(mail)).status_code == 302
     me = api.call("GET", "/api/v1/me", sam).get_json()
     assert (me["email"], me["email_verified"]) == ("sam@new.example", True)
+    # mail owed from now on goes to the new address
+    org = api.signup("Olga")
+    rsvp(api, sam, gathering(api, org)["id"], "yes")
+    deliver(app)
+    assert kinds(mails_to(smtp_sink, "sam@new.example")) == ["verify", "invite"]
+    assert mails_to(smtp_sink, "sam@example.org") == []
 
 
 # --- sessions and tokens ---------------------------------------------------------------------

@@ -103,3 +103,17 @@ def withdraw_mail(
     if recipient_id is not None:
         stmt = stmt.where(OutboxMessage.recipient_id == recipient_id)
     return session.execute(stmt).rowcount or 0
+
+
+def readdress_pending(session: Session, recipient_id: int, email: str) -> int:
+    """The recipient moved to a new address: mail still owed goes there."""
+    stmt = (
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.recipient_id == recipient_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+        )
+        .values(recipient_email=email)
+        .execution_options(synchronize_session=False)
+    )
+    return session.execute(stmt).rowcount or 0

@@ -18,7 +18,7 @@ from scheduler.domain.errors import Conflict, InvalidInput
 from scheduler.models import User
 from scheduler.services.accounts import identity, links, recovery
 from scheduler.services.accounts.links import Purpose
-from scheduler.services.mail import account_mail, delivery
+from scheduler.services.mail import account_mail, delivery, outbox
 
 
 def lifetimes(config: Config) -> links.Lifetimes:
@@ -174,5 +174,6 @@ def reset_password(
 def confirm_email_change(session: Session, config: Config, token: str, *, now: datetime) -> User:
     """Follow the link mailed to a new address: the account moves there."""
     user = recovery.confirm_email_change(session, config.secret_key, token, now=now)
+    outbox.readdress_pending(session, user.id, user.email)
     delivery.release_held(session, user.id, now=now)
     return user
