@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from scheduler.domain.errors import Conflict
+from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed
 from scheduler.models import User
 from scheduler.services.accounts import identity, links, sessions
 from scheduler.services.accounts.links import Purpose
@@ -84,8 +84,15 @@ def change_password(
 ) -> None:
     """Change the password (the current one is asked for, if the account has one); every
     other signed-in browser is signed out."""
+    try:
+        identity.check_new_password(new)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message, field="new_password") from exc
     if identity.has_password(user):
-        identity.check_password(user, current, policy)
+        try:
+            identity.check_password(user, current, policy)
+        except NotAllowed as exc:
+            raise NotAllowed(exc.message, field="current_password") from exc
     identity.set_password(session, user, new, policy=policy, now=now)
     sessions.end_sessions(session, user, keep_token=keep_session)
 
