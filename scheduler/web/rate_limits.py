@@ -42,7 +42,7 @@ from scheduler.config import Config
 from scheduler.domain.errors import KindredError
 from scheduler.extensions import Services, redis_url_for
 from scheduler.services.accounts.identity import sha256_hex
-from scheduler.web.auth import USER_KEY
+from scheduler.web.auth import USER_KEY, page_user
 
 API_PREFIX = "/api/"
 STRATEGY = "fixed-window"
@@ -100,9 +100,17 @@ def signed_in_account() -> str | None:
         except (KindredError, SQLAlchemyError):
             return None
     else:
-        user_id = session.get(USER_KEY)
-        if not isinstance(user_id, int):
+        if not isinstance(session.get(USER_KEY), int):
+            return None  # no signed-in cookie: no look-up
+        try:
+            # the live server-side session (cached for the view): a cookie whose session was
+            # ended spends nobody's budget
+            user = page_user()
+        except SQLAlchemyError:
             return None
+        if user is None:
+            return None
+        user_id = user.id
     return account_key(user_id)
 
 
