@@ -676,3 +676,19 @@ def test_deleting_the_account_takes_the_name_out_of_poll_rankings_and_heatmaps(a
     slots_path = f"/api/v1/gatherings/{poll['id']}/slots"
     assert api.call("GET", slots_path, org).get_json()["participants"] == 0
     assert "Zimmermann" not in organizer.get(poll_page).text
+
+
+def test_an_answer_this_poll_link_signs_in_once_and_opens_the_poll(app, api, db, config):
+    from scheduler.services.self_service import account_links
+
+    sam = api.signup("Sam", email="sam@example.org")
+    with db.begin() as s:
+        user = s.get(User, sam["id"])
+        url = account_links.poll_answer_link(s, config, user, 7, now=datetime.now(UTC))
+        link = s.scalars(select(AccountLink).where(AccountLink.purpose == "sign_in")).one()
+        assert link.expires_at - link.created_at == timedelta(hours=config.poll_link_hours)
+    path = url.removeprefix(config.base_url)
+    browser = app.test_client()
+    assert follow(browser, path).headers["Location"].endswith("/g/7/poll")
+    assert signed_in(browser)
+    assert follow(app.test_client(), path).status_code == 410

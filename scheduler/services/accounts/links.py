@@ -219,3 +219,27 @@ def live_link(session: Session, link_id: int, *, now: datetime) -> AccountLink |
     if link is None or link.used_at is not None or link.expires_at <= now:
         return None
     return link
+
+
+def poll_answer_url(
+    session: Session,
+    user: User,
+    gathering_id: int,
+    *,
+    base_url: str,
+    secret_key: str,
+    now: datetime,
+    lifetime: timedelta,
+) -> str:
+    """An "answer this poll" URL for mail that announces a poll (mail may call this: accounts
+    is below it): a one-time sign-in link that leads to the poll, so answering needs no
+    password. `lifetime`: the config's POLL_LINK_HOURS."""
+    link = issue(
+        session,
+        user,
+        Purpose.SIGN_IN,
+        now=now,
+        lifetime=lifetime,
+        next_path=f"/g/{gathering_id}/poll",
+    )
+    return url_for_link(base_url, secret_key, link)

@@ -114,17 +114,17 @@ def resend_verification(session: Session, config: Config, user: User, *, now: da
 def poll_answer_link(
     session: Session, config: Config, user: User, gathering_id: int, *, now: datetime
 ) -> str:
-    """An "answer this poll" URL for announcement mail: a one-time sign-in link that leads to
-    the poll, so answering needs no password (it lives `POLL_LINK_HOURS`)."""
-    link = links.issue(
+    """An "answer this poll" URL (see accounts.links.poll_answer_url), with the config's
+    lifetime."""
+    return links.poll_answer_url(
         session,
         user,
-        Purpose.SIGN_IN,
+        gathering_id,
+        base_url=config.base_url,
+        secret_key=config.secret_key,
         now=now,
         lifetime=lifetimes(config).poll,
-        next_path=f"/g/{gathering_id}/poll",
     )
-    return links.url_for_link(config.base_url, config.secret_key, link)
 
 
 def request_email_change(
