@@ -36,7 +36,7 @@ def render_series_mail(
         return None
     method, ics = series_itip(session, series, user, config, now)
     if method == "CANCEL" and row.kind == "series_invite":
-        return None  # they answered "all future" no without holding the series
+        return None  # none of it is theirs (any more): nothing to put in their calendar
     context = _gathering_context(session, anchor, user, config)
     context["repeats"] = recurrence.describe(recurrence.parse_rule(series.rule, series.timezone))
     context["removed"] = method == "CANCEL"
