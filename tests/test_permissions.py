@@ -115,6 +115,8 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("group_pages.new", "GET"): SIGNED_IN,
     ("group_pages.new", "POST"): SIGNED_IN,
     ("group_pages.join", "POST"): SIGNED_IN,
+    ("group_pages.leave", "POST"): SIGNED_IN,
+    ("group_pages.member", "POST"): ORGANIZER,
     ("group_pages.propose", "GET"): SIGNED_IN,  # others are told only organizers may
     ("group_pages.propose_post", "POST"): ORGANIZER,
     ("gathering_pages.new", "GET"): SIGNED_IN,

@@ -199,13 +199,27 @@ def clean_text(text: str) -> str:
 
 
 def _details(form: MultiDict[str, str]) -> dict[str, Any]:
-    """What a gathering is: title, description, location, interests."""
-    return {
+    """What a gathering is: title, description, location, interests, who sees it (blank:
+    the default)."""
+    body: dict[str, Any] = {
         "title": _text(form, "title"),
         "description": _text(form, "description"),
         "location": _text(form, "location"),
         "interests": split_interests(form.get("interests", "")),
     }
+    visibility = form.get("visibility", "").strip()
+    if visibility:
+        body["visibility"] = visibility
+    return body
+
+
+# who sees a gathering (domain/access.py); the schema names a bad value
+VISIBILITY_CHOICES = (
+    ("", "The default: the group's members in a group, everyone otherwise"),
+    ("members", "Members of the group only"),
+    ("public", "Everyone: listed publicly (the place stays for members in a group)"),
+    ("unlisted", "Anyone with the link, listed nowhere"),
+)
 
 
 def _settings(form: MultiDict[str, str], state: FormState, body: dict[str, Any]) -> str:
@@ -287,9 +301,10 @@ EDIT_FIELDS = (
     "capacity",
     "reminders",
     "starts_at",
+    "visibility",
 )
 # a polling gathering gets its time, zone and length from the poll: only these change here
-POLL_EDIT_FIELDS = ("title", "description", "location", "interests")
+POLL_EDIT_FIELDS = ("title", "description", "location", "interests", "visibility")
 SCOPE_CHOICES = (
     ("this", "Only this one"),
     ("following", "This and all following ones"),
@@ -308,6 +323,7 @@ def edit_values(gathering: Any) -> dict[str, Any]:
         "capacity": "" if gathering.capacity is None else str(gathering.capacity),
         "reminders": [str(m) for m in gathering.reminders],
         "starts_at": utc_to_local_input(gathering.starts_at, zone(gathering.timezone)),
+        "visibility": gathering.visibility,
         "scope": "this",
     }
 

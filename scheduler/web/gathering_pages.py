@@ -15,7 +15,7 @@ from scheduler.models.gathering import DEFAULT_REMINDERS
 from scheduler.schemas.gatherings import GatheringArgsSchema, GatheringPatchArgsSchema
 from scheduler.services.accounts import identity
 from scheduler.services.calendars.feed_urls import feed_urls, webcal
-from scheduler.services.gatherings import attendance, lifecycle, series
+from scheduler.services.gatherings import access, attendance, lifecycle, series
 from scheduler.services.mail.calendar_mail import TIME_OR_PLACE
 from scheduler.services.polls import scheduling
 from scheduler.web.auth import login_required, page_user, protect, require_user
@@ -24,6 +24,7 @@ from scheduler.web.forms import (
     REMINDER_CHOICES,
     SCOPE_CHOICES,
     STEP_CHOICES,
+    VISIBILITY_CHOICES,
     FormState,
     changed_args,
     duration_choices,
@@ -51,7 +52,7 @@ def _my_groups(user: User) -> list[Group]:
         db_session().scalars(
             select(Group)
             .join(GroupMember, GroupMember.group_id == Group.id)
-            .where(GroupMember.user_id == user.id)
+            .where(GroupMember.user_id == user.id, GroupMember.state == "member")
             .order_by(Group.name)
         )
     )
@@ -118,6 +119,7 @@ def new() -> Any:
             reminder_choices=REMINDER_CHOICES,
             recurrence_options=recurrence_labels(None),
             recurrence_enabled=supports_recurrence(),
+            visibility_choices=VISIBILITY_CHOICES,
         ),
         422 if state.errors else 200,
     )
@@ -133,14 +135,12 @@ def show(gathering_id: int) -> Any:
 
         return render_poll(gathering)
     user = page_user()
+    rights = access.require_visible(session, gathering, user)
     my_rsvp = attendance.get_rsvp(session, gathering.id, user.id) if user else None
     position = attendance.waitlist_position(session, my_rsvp) if my_rsvp else None
     attendees = None
-    if user is not None:
-        try:
-            attendees = attendance.attendees(session, gathering, user)
-        except NotAllowed:
-            attendees = None
+    if user is not None and rights.see_attendees:
+        attendees = attendance.attendees(session, gathering, user)
     return render_template(
         "gathering.html",
         gathering=gathering,
@@ -152,7 +152,9 @@ def show(gathering_id: int) -> Any:
         attendees=attendees,
         seats_left=lifecycle.seats_left(gathering),
         rsvp_labels=RSVP_LABELS,
-        is_organizer=user is not None and user.id == gathering.organizer_id,
+        rights=rights,
+        organizer_name=access.organizer_name(gathering, rights, user),
+        is_organizer=rights.manage,
         **calendar_links(gathering, user),
     )
 
@@ -168,8 +170,7 @@ def edit(gathering_id: int) -> Any:
     session = db_session()
     user = require_user()
     gathering = lifecycle.get_gathering(session, gathering_id)
-    if gathering.organizer_id != user.id:
-        raise NotAllowed("Only the organizer can change this gathering.")
+    lifecycle.require_organizer(gathering, user)  # any organizer of its group, too
     status = lifecycle.effective_status(gathering, utcnow())
     polling = status == GatheringStatus.POLLING
     in_series = gathering.series_id is not None and not polling
@@ -216,6 +217,11 @@ def edit(gathering_id: int) -> Any:
             durations=duration_choices(gathering.duration_minutes),
             reminder_choices=reminder_choices(gathering.reminders),
             scope_choices=SCOPE_CHOICES,
+            visibility_choices=[
+                (value, label)
+                for value, label in VISIBILITY_CHOICES
+                if value and (gathering.group_id is not None or value != "members")
+            ],
         ),
         code,
     )
@@ -265,6 +271,8 @@ def rsvp(gathering_id: int) -> Response:
     """Going / Maybe / Can't go."""
     session = db_session()
     response = request.form.get("response", "")
+    # members-only gatherings are 404 to outsiders; kindred_answer refuses the other answers
+    access.require_visible(session, lifecycle.get_gathering(session, gathering_id), require_user())
     try:
         outcome = attendance.set_rsvp(session, gathering_id, require_user().id, response, now=utcnow())
         session.commit()

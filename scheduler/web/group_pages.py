@@ -8,13 +8,15 @@ from typing import Any
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
+from scheduler.domain.access import MemberRole, MemberState, Relation
 from scheduler.domain.errors import KindredError
 from scheduler.extensions import current_services, db_session
 from scheduler.models import GatheringStatus, utcnow
 from scheduler.schemas.groups import GroupArgsSchema
 from scheduler.services.calendars.feed_urls import webcal
-from scheduler.services.gatherings import lifecycle
+from scheduler.services.gatherings import access, lifecycle
 from scheduler.services.groups import circles
+from scheduler.services.groups.access import ANONYMOUS_NAME, group_relation
 from scheduler.services.tribe import nudges
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import FormState, load_with, split_interests
@@ -45,11 +47,14 @@ def new() -> Any:
     state = FormState()
     if request.method == "POST":
         form = request.form
-        state.values = {k: form.get(k, "") for k in ("name", "description", "interests")}
+        state.values = {
+            k: form.get(k, "") for k in ("name", "description", "interests", "join_policy")
+        }
         body = {
             "name": form.get("name", "").strip(),
             "description": form.get("description", "").strip(),
             "interests": split_interests(form.get("interests", "")),
+            "join_policy": form.get("join_policy", "open") or "open",
         }
         args = load_with(GroupArgsSchema(), body, state)
         if args is not None:
@@ -73,27 +78,40 @@ def show(group_id: int) -> str:
     group = circles.get_group(session, group_id)
     user = page_user()
     now = utcnow()
+    relation = group_relation(session, group.id, user)
+    listed = access.listed_clause(user)
     upcoming = list(
         session.scalars(
             lifecycle.gatherings_query(
                 session, group_id=group.id, status=GatheringStatus.SCHEDULED, now=now
-            ).limit(LIST_LIMIT)
+            )
+            .where(listed)
+            .limit(LIST_LIMIT)
         )
     )
     polls = list(
         session.scalars(
-            lifecycle.gatherings_query(session, group_id=group.id, status=GatheringStatus.POLLING)
+            lifecycle.gatherings_query(
+                session, group_id=group.id, status=GatheringStatus.POLLING
+            ).where(listed)
         )
     )
+    rights = access.access_many(session, [*upcoming, *polls], user)
     feed_url = f"{current_services().config.base_url}/groups/{group.id}.ics"
-    member = user is not None and circles.membership(session, group.id, user.id) is not None
+    organizer = group.organizer
     return render_template(
         "group.html",
         group=group,
         member_count=circles.member_counts(session, [group.id]).get(group.id, 0),
-        is_member=member,
+        relation=relation,
+        is_member=relation in (Relation.MEMBER, Relation.ORGANIZER),
+        is_organizer=relation == Relation.ORGANIZER,
+        members=circles.members(session, group.id) if relation == Relation.ORGANIZER else [],
+        organizer_name=organizer.name if organizer.share_name else ANONYMOUS_NAME,
+        anonymous_name=ANONYMOUS_NAME,
         upcoming=upcoming,
         polls=polls,
+        rights=rights,
         feed_url=feed_url,
         webcal_url=webcal(feed_url),
         user=user,
@@ -106,11 +124,65 @@ def join(group_id: int) -> Response:
     """Join the group (joining twice is harmless)."""
     session = db_session()
     group = circles.get_group(session, group_id)
-    _, created = circles.join_group(session, group, require_user())
+    member, created = circles.join_group(session, group, require_user())
     session.commit()
-    if created:
+    if created and member.state == MemberState.PENDING:
+        flash(f"You asked to join {group.name}: an organizer will approve it.", "info")
+    elif created:
         flash(f"You joined {group.name}.", "success")
     return redirect(url_for("group_pages.show", group_id=group.id))
+
+
+@bp.post("/groups/<int:group_id>/leave")
+@login_required
+def leave(group_id: int) -> Response:
+    """Leave the group (or withdraw a request); the last organizer stays."""
+    session = db_session()
+    group = circles.get_group(session, group_id)
+    try:
+        circles.leave_group(session, group, require_user())
+        session.commit()
+    except KindredError as exc:
+        session.rollback()
+        flash(exc.message, "error")
+    else:
+        flash(f"You left {group.name}.", "info")
+    return redirect(url_for("group_pages.show", group_id=group_id))
+
+
+# what each button on the members list does (organizers only; the service checks)
+MEMBER_ACTIONS: dict[str, dict[str, str]] = {
+    "approve": {"state": MemberState.MEMBER.value},
+    "promote": {"role": MemberRole.ORGANIZER.value},
+    "demote": {"role": MemberRole.MEMBER.value},
+}
+
+
+@bp.post("/groups/<int:group_id>/members/<int:user_id>")
+@login_required
+def member(group_id: int, user_id: int) -> Response:
+    """An organizer approves, promotes, demotes or removes a member."""
+    session = db_session()
+    action = request.form.get("action", "")
+    actor = require_user()
+    circles.require_organizer(session, circles.get_group(session, group_id), actor)
+    try:
+        if action == "remove":
+            circles.remove_member(session, group_id, actor, user_id)
+        elif action in MEMBER_ACTIONS:
+            circles.change_member(session, group_id, actor, user_id, **MEMBER_ACTIONS[action])
+        else:
+            flash("Choose approve, make organizer, make member or remove.", "error")
+            return redirect(url_for("group_pages.show", group_id=group_id))
+        session.commit()
+    except KindredError as exc:
+        session.rollback()
+        if exc.status in (403, 404):
+            raise
+        flash(exc.message, "error")
+    else:
+        flash("Saved.", "success")
+    return redirect(url_for("group_pages.show", group_id=group_id) + "#members")
 
 
 @bp.get("/groups/<int:group_id>/propose")
@@ -127,7 +199,7 @@ def propose(group_id: int) -> str:
         proposal=proposal,
         window_start=datetime.fromisoformat(proposal["poll"]["window_start"]),
         window_end=datetime.fromisoformat(proposal["poll"]["window_end"]),
-        is_organizer=group.organizer_id == user.id,
+        is_organizer=group_relation(session, group.id, user) == Relation.ORGANIZER,
     )
 
 

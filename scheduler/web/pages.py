@@ -52,7 +52,7 @@ def home() -> str:
         session.scalars(
             select(Group)
             .join(GroupMember, GroupMember.group_id == Group.id)
-            .where(GroupMember.user_id == user.id)
+            .where(GroupMember.user_id == user.id, GroupMember.state == "member")
             .order_by(Group.name)
         )
     )

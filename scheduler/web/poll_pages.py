@@ -10,12 +10,13 @@ from markupsafe import Markup
 from sqlalchemy import ARRAY, Integer, bindparam, func, select
 from werkzeug.wrappers import Response
 
+from scheduler.domain.access import GatheringAccess, shown_name
 from scheduler.domain.errors import InvalidInput, KindredError
 from scheduler.extensions import db_session
 from scheduler.models import Gathering, GatheringStatus, User, utcnow
 from scheduler.schemas.polls import ScheduleArgsSchema
-from scheduler.services.gatherings import lifecycle
-from scheduler.services.gatherings.attendance import ANONYMOUS_NAME
+from scheduler.services.gatherings import access, lifecycle
+from scheduler.services.gatherings.access import ANONYMOUS_NAME
 from scheduler.services.polls import availability, scheduling, slots
 from scheduler.web.auth import csrf_token, login_required, page_user, protect, require_user
 from scheduler.web.display import iso_utc, time_range, tz_or_utc
@@ -49,9 +50,10 @@ PAINT_OPTIONS = {
 
 
 def _names(
-    session: Any, user_ids: set[int], viewer: User | None, organizer_id: int
+    session: Any, user_ids: set[int], viewer: User | None, rights: GatheringAccess
 ) -> dict[int, str]:
-    """Display names: people who chose not to share theirs appear anonymously to others."""
+    """Display names: people who chose not to share theirs appear anonymously to others
+    (its organizers see them)."""
     if not user_ids:
         return {}
     names: dict[int, str] = {}
@@ -62,8 +64,13 @@ def _names(
         )
     )
     for user_id, name, share_name in rows:
-        shown = share_name or (viewer is not None and viewer.id in (user_id, organizer_id))
-        names[user_id] = name if shown else ANONYMOUS_NAME
+        names[user_id] = shown_name(
+            name,
+            shares_name=share_name,
+            is_viewer=viewer is not None and viewer.id == user_id,
+            viewer_manages=rights.manage,
+            anonymous=ANONYMOUS_NAME,
+        )
     return names
 
 
@@ -82,7 +89,7 @@ def _page(gathering: Gathering, viewer: User) -> GridPage:
 
 
 def _grid_and_ranking(
-    gathering: Gathering, viewer: User, page: GridPage
+    gathering: Gathering, viewer: User, page: GridPage, rights: GatheringAccess
 ) -> tuple[Grid, slots.SlotsView, dict[int, str]]:
     session = db_session()
     poll = slots.require_poll(gathering)
@@ -91,7 +98,7 @@ def _grid_and_ranking(
     ids = {uid for named in heat.named for uid in named}
     for slot in ranking.slots:
         ids.update(slot["available"][: slots.NAMED_PER_CELL])
-    names = _names(session, ids, viewer, gathering.organizer_id)
+    names = _names(session, ids, viewer, rights)
     mine = availability.get_availability(session, gathering, viewer)
     grid = build_grid(
         window_start=poll.window_start,
@@ -151,19 +158,22 @@ def render_poll(gathering: Gathering) -> Any:
     """The poll page (also what /g/<id> shows while the gathering is polling): one week of
     the grid, from `?start=YYYY-MM-DD`."""
     user = page_user()
+    rights = access.require_visible(db_session(), gathering, user)
     poll = slots.require_poll(gathering)
     context: dict[str, Any] = {
         "gathering": gathering,
         "poll": poll,
         "user": user,
-        "is_organizer": user is not None and user.id == gathering.organizer_id,
+        "rights": rights,
+        "organizer_name": access.organizer_name(gathering, rights, user),
+        "is_organizer": rights.manage,
         "is_open": gathering.status == GatheringStatus.POLLING
         and (poll.deadline is None or poll.deadline > utcnow()),
         "my_tz": user.timezone if user else gathering.timezone,
     }
-    if user is not None and gathering.status == GatheringStatus.POLLING:
+    if user is not None and gathering.status == GatheringStatus.POLLING and rights.answer:
         page = _page(gathering, user)
-        grid, ranking, names = _grid_and_ranking(gathering, user, page)
+        grid, ranking, names = _grid_and_ranking(gathering, user, page, rights)
         context.update(
             grid=grid,
             page=page,
@@ -235,8 +245,12 @@ def slots_json(gathering_id: int) -> Response:
     if gathering.poll is None:
         return jsonify({"message": "This gathering has no poll."}), 404  # type: ignore[return-value]
     user = require_user()
+    rights = access.require_visible(session, gathering, user)
+    if not rights.see_availability:
+        message = "Who is available when is shown to the group's members (or, outside a group, to people who answered)."
+        return jsonify({"message": message}), 403  # type: ignore[return-value]
     page = _page(gathering, user)
-    grid, ranking, names = _grid_and_ranking(gathering, user, page)
+    grid, ranking, names = _grid_and_ranking(gathering, user, page, rights)
     return jsonify(
         {
             "status": ranking.status,

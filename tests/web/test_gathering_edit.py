@@ -342,7 +342,8 @@ def test_a_poll_can_change_its_words_but_not_its_time(client: FlaskClient) -> No
     page = client.get(f"/g/{gid}/edit")
     assert "still finding a time" in page.text
     data = form_as_shown(page.text)
-    assert set(data) == {"csrf_token", "title", "description", "location", "interests"}
+    words = {"title", "description", "location", "interests", "visibility"}
+    assert set(data) == {"csrf_token", *words}
     data.update(title="Chess night (poll)", starts_at=local(start), capacity="0")
     response = client.post(f"/g/{gid}/edit", data=data)  # extra fields are ignored
     assert response.status_code == 302, field_errors(response.text)

@@ -6,26 +6,33 @@ services/groups/access.py. Views, feeds and mail ask here, never compare ids the
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, exists, or_, select
 from sqlalchemy.orm import Session
 
 from scheduler.domain.access import (
     GatheringAccess,
+    MemberState,
     Relation,
     Visibility,
     gathering_access,
     shown_name,
 )
 from scheduler.domain.errors import NotAllowed, NotFound
-from scheduler.models import Gathering, Invitation, User
+from scheduler.models import Gathering, GroupMember, Invitation, User
 from scheduler.services.groups.access import (
     ANONYMOUS_NAME,
     group_relations,
-    member_group_ids,
     relation,
 )
 
-__all__ = ["ANONYMOUS_NAME", "access_many", "access_to", "listed_clause", "require_visible"]
+__all__ = [
+    "ANONYMOUS_NAME",
+    "access_many",
+    "access_to",
+    "listed_clause",
+    "listed_for",
+    "require_visible",
+]
 
 
 def access_to(session: Session, gathering: Gathering, viewer: User | None) -> GatheringAccess:
@@ -74,14 +81,23 @@ def require_manager(session: Session, gathering: Gathering, viewer: User) -> Gat
 
 
 def listed_clause(viewer: User | None) -> ColumnElement[bool]:
-    """SQL for "listed for this viewer" (GatheringAccess.listed over many rows): public
-    ones, every one of a group the viewer belongs to, and the viewer's own."""
-    mine = Gathering.organizer_id == viewer.id if viewer is not None else False
-    return or_(
-        Gathering.visibility == Visibility.PUBLIC.value,
-        and_(Gathering.group_id.is_not(None), Gathering.group_id.in_(member_group_ids(viewer))),
-        mine,  # type: ignore[arg-type]
+    """SQL for "listed for this viewer" (GatheringAccess.listed over many rows)."""
+    return listed_for(viewer.id if viewer is not None else None)
+
+
+def listed_for(user_id: ColumnElement[int] | int | None) -> ColumnElement[bool]:
+    """SQL for GatheringAccess.listed of the person `user_id` names (an id, or a column, for
+    queries over many people): public gatherings, every one of a group they are a member of,
+    and their own. tests/test_group_access.py checks it agrees with the domain rule."""
+    public = Gathering.visibility == Visibility.PUBLIC.value
+    if user_id is None:
+        return public
+    in_their_group = exists().where(
+        GroupMember.group_id == Gathering.group_id,
+        GroupMember.user_id == user_id,
+        GroupMember.state == MemberState.MEMBER.value,
     )
+    return or_(public, in_their_group, Gathering.organizer_id == user_id)
 
 
 def organizer_name(gathering: Gathering, access: GatheringAccess, viewer: User | None) -> str:

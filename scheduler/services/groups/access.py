@@ -6,7 +6,7 @@ relation: signed out, outsider, pending, member or organizer.
 
 from __future__ import annotations
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.domain.access import MemberRole, MemberState, Relation
@@ -67,11 +67,3 @@ def relation(
     if group_id is None:
         return Relation.OUTSIDER
     return group_relation(session, group_id, viewer)
-
-
-def member_group_ids(viewer: User | None) -> Select[tuple[int]]:
-    """Ids of the groups the viewer is a member or organizer of (not pending), as a subquery."""
-    user_id = viewer.id if viewer is not None else -1
-    return select(GroupMember.group_id).where(
-        GroupMember.user_id == user_id, GroupMember.state == MemberState.MEMBER
-    )

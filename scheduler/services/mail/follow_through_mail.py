@@ -21,11 +21,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
+from scheduler.domain.access import Relation
 from scheduler.domain.ical import build_invite
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, GatheringStatus, OutboxMessage, Rsvp, User
 from scheduler.services.calendars import ical_events
-from scheduler.services.gatherings import rsvp_links
+from scheduler.services.gatherings import access, rsvp_links
+from scheduler.services.groups.access import group_relation
 from scheduler.services.mail import follow_through, unsubscribe
 from scheduler.services.mail.content import (
     compose,
@@ -197,7 +199,10 @@ def _who_came(session: Session, gathering: Gathering) -> tuple[list[str], int]:
     return cache[gathering.id]
 
 
-def _next_gathering(session: Session, gathering: Gathering, now: datetime) -> Gathering | None:
+def _next_gathering(
+    session: Session, gathering: Gathering, user: User, now: datetime
+) -> Gathering | None:
+    """The group's next gathering that `user` may see (domain/access.py)."""
     if gathering.group_id is None:
         return None
     return session.scalars(
@@ -205,6 +210,7 @@ def _next_gathering(session: Session, gathering: Gathering, now: datetime) -> Ga
         .where(
             Gathering.group_id == gathering.group_id,
             Gathering.id != gathering.id,
+            access.listed_for(user.id),
             Gathering.status.in_((GatheringStatus.SCHEDULED, GatheringStatus.POLLING)),
             (Gathering.starts_at.is_(None)) | (Gathering.starts_at > now),
         )
@@ -231,7 +237,7 @@ def render_followup(
     context["interests"] = interests
     context["shared_interests"] = [name for name in interests if name in own]
     context["group"] = group
-    upcoming = _next_gathering(session, gathering, now)
+    upcoming = _next_gathering(session, gathering, user, now)
     context["next_gathering"] = upcoming
     context["next_url"] = ical_events.gathering_url(config, upcoming.id) if upcoming else None
     context["next_when"] = (
@@ -244,7 +250,7 @@ def render_followup(
     )
     context["propose_url"] = (
         f"{config.base_url}/groups/{group.id}/propose"
-        if group is not None and group.organizer_id == user.id
+        if group is not None and group_relation(session, group.id, user) == Relation.ORGANIZER
         else None
     )
     context["group_url"] = f"{config.base_url}/groups/{group.id}" if group else None

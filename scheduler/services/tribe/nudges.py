@@ -14,7 +14,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from scheduler.domain.errors import NotAllowed, NotFound
+from scheduler.domain.errors import NotFound
 from scheduler.domain.recommend import (
     UsualSlot,
     iso_week,
@@ -24,6 +24,8 @@ from scheduler.domain.recommend import (
 )
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.interest import Interest, gathering_interests, user_interests
+from scheduler.services.gatherings import access
+from scheduler.services.groups import circles
 from scheduler.services.mail.outbox import owe_mail
 from scheduler.services.polls import scheduling
 
@@ -86,8 +88,7 @@ def propose_next(
     session: Session, group: Group, user: User, *, now: datetime, uid_domain: str
 ) -> Gathering:
     """The one-click answer to a nudge: a poll at the group's usual day and time."""
-    if group.organizer_id != user.id:
-        raise NotAllowed("Only the group's organizer can propose its next gathering.")
+    circles.require_organizer(session, group, user)  # any of its organizers
     args = proposal_for(session, group, now=now)
     poll = args["poll"]
     args["poll"] = {
@@ -184,6 +185,7 @@ def owe_digests(session: Session, *, now: datetime, base_url: str, secret_key: s
             Gathering.starts_at > now,
             Gathering.organizer_id != User.id,
             ~answered,
+            access.listed_for(User.id),  # only what each reader may see
         )
         .order_by(User.id, Gathering.starts_at, Gathering.id)
     ).all()

@@ -49,6 +49,7 @@ from scheduler.models.interest import (
     group_interests,
     user_interests,
 )
+from scheduler.services.gatherings import access
 
 # how many items per list the database hands over for scoring; pages end there
 CANDIDATE_LIMIT = 200
@@ -292,6 +293,8 @@ def _gathering_statement(n: int) -> Select[Any]:
             gi,
             and_(gi.c.gathering_id == Gathering.id, gi.c.interest_id.in_(_Params.interest_ids(n))),
         )
+        # only what I may see: public ones, and those of my groups (domain/access.py)
+        .where(access.listed_for(_Params.user_id))
     )
 
 
