@@ -170,9 +170,14 @@ def test_resending_the_verify_link_is_rate_limited_per_account(app, api, smtp_si
 
 
 def test_an_unverified_account_does_not_lock_the_address(app, api, client, smtp_sink, db):
-    # an attacker signs up with Vera's address and sets up a token
+    # an attacker signs up with Vera's address, sets up a token and takes the last seat
     attacker = api.signup("Mallory", verified=False, email="vera@example.org")
     assert api.call("GET", "/api/v1/me", attacker).status_code == 200
+    org = api.signup("Olga")
+    g = gathering(api, org, capacity=1)
+    assert rsvp(api, attacker, g["id"], "yes")["state"] == "going"
+    bea = api.signup("Bea", email="bea@example.org")
+    assert rsvp(api, bea, g["id"], "yes")["state"] == "waitlisted"
     # Vera signs up: the address is not "taken", she is mailed a link instead
     again = client.post(
         "/api/v1/users",
@@ -193,6 +198,15 @@ def test_an_unverified_account_does_not_lock_the_address(app, api, client, smtp_
         user = s.scalars(select(User).where(User.email == "vera@example.org")).one()
         assert user.email_verified_at is not None
     assert "Set a password" in vera.get("/profile").text
+    # what the maker did is withdrawn: the seat went to Bea, and Vera is mailed no invite
+    with db() as s:
+        states = dict(
+            s.execute(select(Rsvp.user_id, Rsvp.state).where(Rsvp.gathering_id == g["id"])).all()
+        )
+        assert states == {bea["id"]: "going"}
+    deliver(app)
+    assert kinds(mails_to(smtp_sink, "vera@example.org")) == ["verify", "sign_in"]
+    assert "promoted" in kinds(mails_to(smtp_sink, "bea@example.org"))
 
 
 # --- sign-in by link, reset ------------------------------------------------------------------

@@ -3,11 +3,13 @@
 An address is proved by following a link mailed to it. An account whose address nobody has
 proved does not own the address: whoever proves it by a sign-in or reset link takes the
 account over (`take_over`: every session and token it had ends, and a password chosen by
-whoever made it stops working), so signing up with someone else's address gains nothing.
+whoever made it stops working; self_service then withdraws what the maker joined and
+answered), so signing up with someone else's address gains nothing.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -39,15 +41,26 @@ def verify_address(session: Session, secret_key: str, token: str, *, now: dateti
     return user
 
 
+@dataclass(frozen=True)
+class FollowedLink:
+    """A sign-in or reset link followed: the account, where to go next, and whether the
+    follower just took over an account whose address nobody had proved."""
+
+    user: User
+    next_path: str | None = None
+    took_over: bool = False
+
+
 def sign_in_with_link(
     session: Session, secret_key: str, token: str, *, now: datetime
-) -> tuple[User, str | None]:
-    """Follow a sign-in link: (the account to sign in, the path it leads to, if any)."""
+) -> FollowedLink:
+    """Follow a sign-in link: the account to sign in and the path it leads to, if any."""
     link, user = links.use(session, secret_key, Purpose.SIGN_IN, token, now=now)
-    if user.email_verified_at is None:
+    took_over = user.email_verified_at is None
+    if took_over:
         take_over(session, user, now=now)
     next_path = link.data.get("next") if isinstance(link.data, dict) else None
-    return user, next_path if isinstance(next_path, str) else None
+    return FollowedLink(user, next_path if isinstance(next_path, str) else None, took_over)
 
 
 def reset_password(
@@ -58,18 +71,19 @@ def reset_password(
     *,
     policy: identity.PasswordPolicy,
     now: datetime,
-) -> User:
+) -> FollowedLink:
     """Follow a reset link with a new password: every session and API token of the account
     ends (whoever knew the old password is out), and the address counts as proved."""
     identity.check_new_password(password)  # before the link is spent: a retry may follow
     _, user = links.use(session, secret_key, Purpose.PASSWORD_RESET, token, now=now)
-    if user.email_verified_at is None:
+    took_over = user.email_verified_at is None
+    if took_over:
         take_over(session, user, now=now)
     else:
         sessions.end_sessions(session, user)
         identity.revoke_all_api_tokens(session, user)
     identity.set_password(session, user, password, policy=policy, now=now)
-    return user
+    return FollowedLink(user, took_over=took_over)
 
 
 def change_password(

@@ -19,6 +19,7 @@ from scheduler.models import User
 from scheduler.services.accounts import identity, links, recovery
 from scheduler.services.accounts.links import Purpose
 from scheduler.services.mail import account_mail, delivery, outbox
+from scheduler.services.self_service import your_data
 
 
 def lifetimes(config: Config) -> links.Lifetimes:
@@ -73,7 +74,7 @@ def sign_up(session: Session, config: Config, *, now: datetime, **fields: Any) -
     owner is mailed a sign-in link, which takes that account over."""
     try:
         user = identity.create_user(
-            session, secret_key=config.secret_key, policy=policy(config), **fields
+            session, secret_key=config.secret_key, policy=policy(config), verified=False, **fields
         )
     except identity.AddressAwaitsOwner as held:
         _mail_link(session, config, held.holder, Purpose.SIGN_IN, now=now)
@@ -154,21 +155,29 @@ def verify_address(session: Session, config: Config, token: str, *, now: datetim
 def sign_in_with_link(
     session: Session, config: Config, token: str, *, now: datetime
 ) -> tuple[User, str | None]:
-    """Follow a sign-in link (an unverified account is taken over, its mail released)."""
-    user, next_path = recovery.sign_in_with_link(session, config.secret_key, token, now=now)
-    delivery.release_held(session, user.id, now=now)
-    return user, next_path
+    """Follow a sign-in link (an unverified account is taken over: what its maker did is
+    forgotten)."""
+    followed = recovery.sign_in_with_link(session, config.secret_key, token, now=now)
+    _after_proof(session, followed, now=now)
+    return followed.user, followed.next_path
+
+
+def _after_proof(session: Session, followed: recovery.FollowedLink, *, now: datetime) -> None:
+    if followed.took_over:
+        your_data.forget_what_the_maker_did(session, followed.user, now=now)
+    else:
+        delivery.release_held(session, followed.user.id, now=now)
 
 
 def reset_password(
     session: Session, config: Config, token: str, password: str, *, now: datetime
 ) -> User:
     """Follow a reset link with a new password (every session and token ends)."""
-    user = recovery.reset_password(
+    followed = recovery.reset_password(
         session, config.secret_key, token, password, policy=policy(config), now=now
     )
-    delivery.release_held(session, user.id, now=now)
-    return user
+    _after_proof(session, followed, now=now)
+    return followed.user
 
 
 def confirm_email_change(session: Session, config: Config, token: str, *, now: datetime) -> User:

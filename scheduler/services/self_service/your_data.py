@@ -31,6 +31,7 @@ from scheduler.models import (
     InterestAlias,
     Invitation,
     OutboxMessage,
+    OutboxStatus,
     Poll,
     Rsvp,
     Series,
@@ -39,6 +40,7 @@ from scheduler.models import (
     WebSession,
 )
 from scheduler.services.accounts import identity
+from scheduler.services.accounts.links import ACCOUNT_MAIL_KINDS
 from scheduler.services.gatherings import attendance
 from scheduler.services.polls.slots import request_recompute_after_commit
 
@@ -227,46 +229,16 @@ def erase(
     if identity.has_password(user):
         identity.check_password(user, password, policy)
     uid = user.id
-    holding = session.scalars(
-        select(Rsvp.gathering_id).where(Rsvp.user_id == uid, Rsvp.state.in_(_HOLDING))
-    ).all()
-    for gathering_id in holding:
-        # ended or cancelled: no seat to free, the row goes below
-        with suppress(KindredError):
-            attendance.set_rsvp(session, gathering_id, uid, "no", now=now)
-    polls = session.scalars(
-        select(Poll)
-        .where(
-            Poll.gathering_id.in_(
-                select(AvailabilityInterval.gathering_id)
-                .where(AvailabilityInterval.user_id == uid)
-                .union(select(Invitation.gathering_id).where(Invitation.user_id == uid))
-            )
-        )
-        .with_for_update()
-    ).all()
-    for model in (
-        Rsvp,
-        AvailabilityInterval,
-        Invitation,
-        GroupMember,
-        SeriesAnswer,
-        GatheringMute,
-        ApiToken,
-        WebSession,
-        AccountLink,
-        OutboxMessage,
-        DomainEvent,
-    ):
-        column = OutboxMessage.recipient_id if model is OutboxMessage else model.user_id  # type: ignore[attr-defined]
+    _withdraw_participation(session, uid, now=now)
+    for model in (ApiToken, WebSession, AccountLink, DomainEvent):
         session.execute(
-            delete(model).where(column == uid).execution_options(synchronize_session=False)
+            delete(model).where(model.user_id == uid).execution_options(synchronize_session=False)
         )
-    for poll in polls:  # their answers leave the heatmaps and the ranking (which names
-        poll.availability_revision += 1  # people: dropped now, recomputed by the worker)
-        poll.result = None
-        poll.computed_revision = -1
-        request_recompute_after_commit(session, poll.gathering_id)
+    session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.recipient_id == uid)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         update(AliasSuggestion)
         .where(AliasSuggestion.suggested_by_id == uid)
@@ -298,6 +270,55 @@ def erase(
         pass  # they organized gatherings, groups or series: the placeholder stays
     else:
         session.expunge(user)
+
+
+def _withdraw_participation(session: Session, uid: int, *, now: datetime) -> None:
+    """Free the person's seats and places (through attendance: waitlists are promoted) and
+    delete what they took part in: answers, availability, invitations, memberships."""
+    holding = session.scalars(
+        select(Rsvp.gathering_id).where(Rsvp.user_id == uid, Rsvp.state.in_(_HOLDING))
+    ).all()
+    for gathering_id in holding:
+        # ended or cancelled: no seat to free, the row goes below
+        with suppress(KindredError):
+            attendance.set_rsvp(session, gathering_id, uid, "no", now=now)
+    polls = session.scalars(
+        select(Poll)
+        .where(
+            Poll.gathering_id.in_(
+                select(AvailabilityInterval.gathering_id)
+                .where(AvailabilityInterval.user_id == uid)
+                .union(select(Invitation.gathering_id).where(Invitation.user_id == uid))
+            )
+        )
+        .with_for_update()
+    ).all()
+    for model in (Rsvp, AvailabilityInterval, Invitation, GroupMember, SeriesAnswer, GatheringMute):
+        session.execute(
+            delete(model).where(model.user_id == uid).execution_options(synchronize_session=False)
+        )
+    for poll in polls:  # their answers leave the heatmaps and the ranking (which names
+        poll.availability_revision += 1  # people: dropped now, recomputed by the worker)
+        poll.result = None
+        poll.computed_revision = -1
+        request_recompute_after_commit(session, poll.gathering_id)
+
+
+def forget_what_the_maker_did(session: Session, user: User, *, now: datetime) -> None:
+    """Someone proved the address of an account they may not have made (a takeover): what
+    its maker joined and answered is withdrawn, seats freed, and the mail held for it (never
+    sent, the address was not proved) is dropped, so the owner is mailed nothing they did
+    not ask for."""
+    _withdraw_participation(session, user.id, now=now)
+    session.execute(
+        delete(OutboxMessage)
+        .where(
+            OutboxMessage.recipient_id == user.id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            OutboxMessage.kind.not_in(ACCOUNT_MAIL_KINDS),
+        )
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _anonymise(user: User, *, now: datetime) -> None:
