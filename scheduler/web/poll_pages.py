@@ -204,8 +204,9 @@ def save_availability(gathering_id: int) -> Any:
     """
     session = db_session()
     gathering = lifecycle.get_gathering(session, gathering_id)
-    poll = slots.require_poll(gathering)
     user = require_user()
+    access.require_visible(session, gathering, user)  # members-only polls: 404 to outsiders
+    poll = slots.require_poll(gathering)
     minutes = cell_minutes_for(poll.step_minutes)
     count = window_cell_count(poll.window_start, poll.window_end, minutes)
     shown = _shown_cells(request.form, count)
