@@ -290,9 +290,7 @@ def test_lists_show_each_role_what_the_rule_lists(api, client, world, role):
         "signed_out": Relation.SIGNED_OUT,
     }[role]
     expected = sorted(
-        made[v]
-        for v in made
-        if gathering_access(relation, Visibility(v), in_group=True).listed
+        made[v] for v in made if gathering_access(relation, Visibility(v), in_group=True).listed
     )
     user = world.get(role)
     listed = api.call(
