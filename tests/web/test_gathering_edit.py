@@ -386,7 +386,9 @@ def test_this_and_following_splits_the_series(client: FlaskClient) -> None:
     old = client.get(f"/api/v1/gatherings/{occurrences[0]['id']}").get_json()
     assert new["series_id"] != old["series_id"]
     assert new["recurrence"] == "FREQ=WEEKLY;BYDAY=TH;COUNT=3"
-    assert old["recurrence"] == "FREQ=WEEKLY;BYDAY=TH;COUNT=3"
+    # the old series ends with UNTIL at its last evening
+    last = _utc(occurrences[2]["starts_at"])
+    assert old["recurrence"] == f"FREQ=WEEKLY;BYDAY=TH;UNTIL={last:%Y%m%dT%H%M%SZ}"
     assert [o["id"] for o in new["occurrences"]] == [o["id"] for o in occurrences[3:]]
     assert [_utc(o["starts_at"]).astimezone(BERLIN).hour for o in new["occurrences"]] == [20] * 3
     assert [o["starts_at"] for o in old["occurrences"]] == [o["starts_at"] for o in occurrences[:3]]
