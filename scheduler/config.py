@@ -118,6 +118,10 @@ class Config:
     ratelimit_unsubscribe_links_per_ip: str = "60 per minute; 600 per hour"
     ratelimit_account_mail_per_address: str = "3 per 15 minutes; 10 per day"
     ratelimit_account_mail_per_ip: str = "20 per hour; 100 per day"
+    # asking to join groups owes their organizers mail (at most daily per group): one account
+    # asking to join many groups is a flood of its own; approve links from that mail
+    ratelimit_join_requests_per_account: str = "30 per hour"
+    ratelimit_approval_links_per_ip: str = "60 per minute; 600 per hour"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

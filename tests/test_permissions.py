@@ -131,6 +131,8 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("poll_pages.slots_json", "GET"): SIGNED_IN,
     ("poll_pages.schedule", "POST"): ORGANIZER,
     ("rsvp_links.confirm", "GET"): LINK,
+    ("approval_links.confirm", "GET"): LINK,
+    ("approval_links.approve", "POST"): LINK,
     ("rsvp_links.record", "POST"): LINK,
     ("unsubscribe.confirm", "GET"): LINK,
     ("unsubscribe.unsubscribe", "POST"): LINK,

@@ -159,6 +159,9 @@ RSVP_LINKS = frozenset({"rsvp_links.confirm", "rsvp_links.record"})
 UNSUBSCRIBE_LINKS = frozenset(
     {"unsubscribe.confirm", "unsubscribe.unsubscribe", "recommendations.DigestUnsubscribe"}
 )
+# asking to join a group owes its organizers mail; its approve links are opened from mail
+JOIN_REQUESTS = frozenset({"groups.Members", "group_pages.join"})
+APPROVAL_LINKS = frozenset({"approval_links.confirm", "approval_links.approve"})
 POST = frozenset({"POST"})
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LINK_REQUESTS = frozenset({"GET", "HEAD", "POST"})
@@ -235,6 +238,22 @@ RULES = (
         LINK_REQUESTS,
         RSVP_LINKS,
         "Too many RSVP links opened from your network.",
+    ),
+    RateRule(
+        "join-requests:account",
+        "ratelimit_join_requests_per_account",
+        signed_in_account,
+        POST,
+        JOIN_REQUESTS,
+        "Too many requests to join groups from this account.",
+    ),
+    RateRule(
+        "approval-links:ip",
+        "ratelimit_approval_links_per_ip",
+        client_address,
+        LINK_REQUESTS,
+        APPROVAL_LINKS,
+        "Too many approval links opened from your network.",
     ),
     RateRule(
         "unsubscribe-links:ip",

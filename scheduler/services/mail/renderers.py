@@ -14,6 +14,7 @@ from scheduler.services.mail import (
     account_mail,
     content,
     follow_through_mail,
+    membership_mail,
     nudge_mail,
     series_mail,
 )
@@ -32,6 +33,7 @@ RENDERERS: dict[str, Renderer] = {
     "followup": follow_through_mail.render_followup,
     "nudge": nudge_mail.render_nudge_row,
     "digest": nudge_mail.render_digest_row,
+    membership_mail.KIND: membership_mail.render_pending_requests_row,
     # account links (verify covers a new address too); they reach unverified addresses
     "verify": account_mail.render_link_mail,
     "sign_in": account_mail.render_link_mail,
