@@ -22,7 +22,7 @@ from scheduler.schemas.groups import (
     MembershipSchema,
 )
 from scheduler.services.groups import circles
-from scheduler.services.groups.access import ANONYMOUS_NAME
+from scheduler.services.groups.access import ANONYMOUS_NAME, public_name
 
 blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="Interest circles")
 
@@ -36,10 +36,7 @@ def group_view(group: Group, member_count: int) -> WithExtra:
         member_count=member_count,
         feed_url=f"{base_url}/groups/{group.id}.ics",
         # a hidden name stays hidden, organizers' included
-        organizer={
-            "id": organizer.id,
-            "name": organizer.name if organizer.share_name else ANONYMOUS_NAME,
-        },
+        organizer={"id": organizer.id, "name": public_name(organizer)},
     )
 
 

@@ -16,7 +16,7 @@ from scheduler.schemas.groups import GroupArgsSchema
 from scheduler.services.calendars.feed_urls import webcal
 from scheduler.services.gatherings import access, lifecycle
 from scheduler.services.groups import circles
-from scheduler.services.groups.access import ANONYMOUS_NAME, group_relation
+from scheduler.services.groups.access import ANONYMOUS_NAME, group_relation, public_name
 from scheduler.services.tribe import nudges
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import FormState, load_with, split_interests
@@ -107,7 +107,7 @@ def show(group_id: int) -> str:
         is_member=relation in (Relation.MEMBER, Relation.ORGANIZER),
         is_organizer=relation == Relation.ORGANIZER,
         members=circles.members(session, group.id) if relation == Relation.ORGANIZER else [],
-        organizer_name=organizer.name if organizer.share_name else ANONYMOUS_NAME,
+        organizer_name=public_name(organizer),
         anonymous_name=ANONYMOUS_NAME,
         upcoming=upcoming,
         polls=polls,

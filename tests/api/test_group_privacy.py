@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 import icalendar
 from sqlalchemy import select
 
-from scheduler.models import Rsvp
+from scheduler.models import OutboxMessage, Rsvp
 from scheduler.services.accounts.identity import sha256_hex
+from scheduler.services.mail.renderers import render_outbox_message
 from scheduler.web.rsvp_fastpath import RsvpFastPath
 from tests.support.accounts import page_session
+from tests.support.mail import run_planner
 
 HOME = "7 Home Street"
 SOON = (datetime.now(UTC) + timedelta(days=10)).replace(minute=0, second=0, microsecond=0)
@@ -292,3 +294,27 @@ def test_joining_waits_for_approval_and_a_group_keeps_an_organizer(api):
         },
     )
     assert outside.status_code == 422 and "visibility" in outside.get_json()["errors"]
+
+
+def test_a_hidden_organizer_name_stays_out_of_invites(api, app, session, config):
+    shy, ann = api.signup("Shy Sam"), api.signup("Ann")
+    api.call("PATCH", "/api/v1/me", shy, json={"share_name": False})
+    gathering = api.call(
+        "POST",
+        "/api/v1/gatherings",
+        shy,
+        json={
+            "title": "Open knit",
+            "timezone": "UTC",
+            "duration_minutes": 60,
+            "starts_at": SOON.isoformat(),
+        },
+    ).get_json()
+    api.call("PUT", f"/api/v1/gatherings/{gathering['id']}/rsvp", ann, json={"response": "yes"})
+    run_planner(app)
+    (invite,) = session.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invite"))
+    mail = render_outbox_message(session, invite, config)
+    assert mail is not None
+    assert "Shy Sam" not in mail.text and "Shy Sam" not in mail.html
+    assert b"Shy Sam" not in (mail.ics or b"")
+    assert "A Kindred member" in mail.text

@@ -20,6 +20,7 @@ from scheduler.domain.ical import AttendeeSpec, EventSpec, OrganizerSpec, irregu
 from scheduler.domain.timezones import is_host_zone_name
 from scheduler.models import Gathering, GatheringStatus, Rsvp, Series, User
 from scheduler.services.gatherings.attendance import CALENDAR_STATES
+from scheduler.services.groups.access import public_name
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +104,7 @@ def event_spec(
         location=gathering.location or "",
         url=gathering_url(config, gathering.id),
         status=status or EVENT_STATUS.get(gathering.status, "CONFIRMED"),
-        organizer=OrganizerSpec(name=gathering.organizer.name, email=sender_email),
+        organizer=OrganizerSpec(name=public_name(gathering.organizer), email=sender_email),
         attendees=[
             AttendeeSpec(name=user.name, email=user.email, partstat=partstat(rsvp))
             for user, rsvp in attendees
@@ -163,7 +164,7 @@ def series_event_specs(
     _, sender_email = sender_address(config)
     first = series_first_start(series)
     duration = timedelta(minutes=series.template.get("duration_minutes", 60))
-    organizer_name = occurrences[0].organizer.name if occurrences else "Kindred"
+    organizer_name = public_name(occurrences[0].organizer) if occurrences else "Kindred"
     cancelled = [
         g.recurrence_id
         for g in occurrences

@@ -16,6 +16,12 @@ from scheduler.models import GroupMember, User
 ANONYMOUS_NAME = "A Kindred member"
 
 
+def public_name(user: User) -> str:
+    """A person's name as shown to others where nobody manages anything: in invites, feeds
+    and mail (a hidden name stays hidden, an organizer's included)."""
+    return user.name if user.share_name else ANONYMOUS_NAME
+
+
 def relation_from_row(role: str | None, state: str | None) -> Relation:
     """The relation a membership row (or its absence: None) gives a signed-in person."""
     if state is None:

@@ -35,6 +35,7 @@ from scheduler.models import (
 )
 from scheduler.services.calendars import ical_events
 from scheduler.services.gatherings.series import occurrences_of
+from scheduler.services.groups.access import public_name
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "mail"
 # States whose holder keeps the gathering in their calendar.
@@ -313,7 +314,7 @@ def gathering_context(
         ),
         "url": ical_events.gathering_url(config, gathering.id),
         "ics_url": f"{config.base_url}/gatherings/{gathering.id}.ics",
-        "organizer_name": gathering.organizer.name,
+        "organizer_name": public_name(gathering.organizer),  # a hidden name stays hidden
         "state": state,
     }
 
