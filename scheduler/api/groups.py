@@ -11,7 +11,7 @@ from flask_smorest.pagination import PaginationParameters
 from scheduler.api.auth import BEARER_AUTH, current_user
 from scheduler.api.pagination import paginate
 from scheduler.extensions import current_services, db_session
-from scheduler.models import Group
+from scheduler.models import Group, utcnow
 from scheduler.schemas.common import WithExtra
 from scheduler.schemas.groups import (
     GroupArgsSchema,
@@ -21,6 +21,7 @@ from scheduler.schemas.groups import (
     MemberSchema,
     MembershipSchema,
 )
+from scheduler.services.gatherings import membership
 from scheduler.services.groups import circles
 from scheduler.services.groups.access import ANONYMOUS_NAME, public_name
 
@@ -114,7 +115,8 @@ class Members(MethodView):
         """Leave the group."""
         session = db_session()
         user = current_user()
-        circles.leave_group(session, circles.get_group(session, group_id), user)
+        circles.get_group(session, group_id)
+        membership.remove_from_group(session, group_id, user, user.id, now=utcnow())
         session.commit()
 
 
@@ -138,5 +140,5 @@ class MemberById(MethodView):
     def delete(self, group_id: int, user_id: int) -> Any:
         """Remove a member or refuse a request (organizers), or leave (the member themself)."""
         session = db_session()
-        circles.remove_member(session, group_id, current_user(), user_id)
+        membership.remove_from_group(session, group_id, current_user(), user_id, now=utcnow())
         session.commit()

@@ -14,7 +14,7 @@ from scheduler.extensions import current_services, db_session
 from scheduler.models import GatheringStatus, utcnow
 from scheduler.schemas.groups import GroupArgsSchema
 from scheduler.services.calendars.feed_urls import webcal
-from scheduler.services.gatherings import access, lifecycle
+from scheduler.services.gatherings import access, lifecycle, membership
 from scheduler.services.groups import circles
 from scheduler.services.groups.access import ANONYMOUS_NAME, group_relation, public_name
 from scheduler.services.tribe import nudges
@@ -139,8 +139,9 @@ def leave(group_id: int) -> Response:
     """Leave the group (or withdraw a request); the last organizer stays."""
     session = db_session()
     group = circles.get_group(session, group_id)
+    user = require_user()
     try:
-        circles.leave_group(session, group, require_user())
+        membership.remove_from_group(session, group.id, user, user.id, now=utcnow())
         session.commit()
     except KindredError as exc:
         session.rollback()
@@ -168,7 +169,7 @@ def member(group_id: int, user_id: int) -> Response:
     circles.require_organizer(session, circles.get_group(session, group_id), actor)
     try:
         if action == "remove":
-            circles.remove_member(session, group_id, actor, user_id)
+            membership.remove_from_group(session, group_id, actor, user_id, now=utcnow())
         elif action in MEMBER_ACTIONS:
             circles.change_member(session, group_id, actor, user_id, **MEMBER_ACTIONS[action])
         else:

@@ -318,3 +318,22 @@ def test_a_hidden_organizer_name_stays_out_of_invites(api, app, session, config)
     assert "Shy Sam" not in mail.text and "Shy Sam" not in mail.html
     assert b"Shy Sam" not in (mail.ics or b"")
     assert "A Kindred member" in mail.text
+
+
+def test_a_removed_member_gives_up_their_seats_to_the_waitlist(api):
+    org, mia, wes = api.signup("Olga"), api.signup("Mia"), api.signup("Wes")
+    group = group_of(api, org)
+    for person in (mia, wes):
+        join(api, group, person)
+    gathering = gathering_in(api, org, group, capacity=1)
+    rsvp = f"/api/v1/gatherings/{gathering['id']}/rsvp"
+    assert api.call("PUT", rsvp, mia, json={"response": "yes"}).get_json()["state"] == "going"
+    assert api.call("PUT", rsvp, wes, json={"response": "yes"}).get_json()["state"] == "waitlisted"
+    # a member cannot remove another; the organizer can
+    member = f"/api/v1/groups/{group['id']}/members/{mia['id']}"
+    assert api.call("DELETE", member, wes).status_code == 403
+    assert api.call("DELETE", member, org).status_code == 204
+    attendees = api.call("GET", f"/api/v1/gatherings/{gathering['id']}/attendees", org).get_json()
+    assert [(a["name"], a["state"]) for a in attendees] == [("Wes", "going"), ("Mia", "not_going")]
+    assert api.call("GET", f"/api/v1/gatherings/{gathering['id']}", mia).status_code == 404
+    assert api.call("PUT", rsvp, mia, json={"response": "yes"}).status_code == 404

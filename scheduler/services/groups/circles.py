@@ -176,11 +176,6 @@ def remove_member(session: Session, group_id: int, actor: User, user_id: int) ->
     session.flush()
 
 
-def leave_group(session: Session, group: Group, user: User) -> None:
-    """Remove the user's own membership (the last organizer stays)."""
-    remove_member(session, group.id, user, user.id)
-
-
 def members(session: Session, group_id: int) -> list[GroupMember]:
     """Members and requests: organizers first, then members, then pending, by joining time."""
     rows = list(session.scalars(select(GroupMember).where(GroupMember.group_id == group_id)))
