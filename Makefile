@@ -33,7 +33,25 @@ $(CHROMIUM):
 		echo "The browser tests need Debian's chromium: sudo apt-get install -y chromium"; exit 1; \
 	fi
 
-test: $(STAMP) $(CHROMIUM)
+# Other calendar readers for tests/test_series_replay.py: libical through the system Python
+# (python3-gi), and ical.js in node (pinned in tests/support/icaljs/package-lock.json).
+LIBICAL := /usr/lib/x86_64-linux-gnu/girepository-1.0/ICalGLib-3.0.typelib
+ICALJS := tests/support/icaljs/node_modules/ical.js
+
+$(LIBICAL):
+	@if /usr/bin/python3 -c "import gi; gi.require_version('ICalGLib', '3.0')" 2>/dev/null \
+		&& command -v npm >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			python3-gi gir1.2-ical-3.0 nodejs npm >/dev/null; \
+	else \
+		echo "The calendar replay test needs: sudo apt-get install -y python3-gi gir1.2-ical-3.0 nodejs npm"; exit 1; \
+	fi
+
+$(ICALJS): tests/support/icaljs/package-lock.json | $(LIBICAL)
+	npm ci --prefix tests/support/icaljs --silent --no-audit --no-fund
+
+test: $(STAMP) $(CHROMIUM) $(ICALJS)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
