@@ -123,6 +123,11 @@
         if (!result.ok) { status.textContent = result.body.message || "Could not save."; return; }
         dirty = false;
         status.textContent = "Saved.";
+        // everyone's answers are shown to people who answered (outside a group): reload to see them
+        if (document.querySelector("[data-availability-hidden]")) {
+          window.setTimeout(function () { window.location.reload(); }, 800);
+          return;
+        }
         if (refresher) refresher.start();
       }).catch(function () { status.textContent = "Could not save: check your connection and try again."; });
     });
