@@ -337,3 +337,19 @@ def test_a_removed_member_gives_up_their_seats_to_the_waitlist(api):
     assert [(a["name"], a["state"]) for a in attendees] == [("Wes", "going"), ("Mia", "not_going")]
     assert api.call("GET", f"/api/v1/gatherings/{gathering['id']}", mia).status_code == 404
     assert api.call("PUT", rsvp, mia, json={"response": "yes"}).status_code == 404
+
+
+def test_a_series_changes_visibility_from_an_occurrence_on(api):
+    org, out = api.signup("Olga"), api.signup("Otto")
+    group = group_of(api, org)
+    made = gathering_in(api, org, group, visibility="public", recurrence="FREQ=WEEKLY;COUNT=4")
+    ids = [o["id"] for o in made["occurrences"]]
+    changed = api.call(
+        "PATCH",
+        f"/api/v1/gatherings/{ids[2]}",
+        org,
+        json={"scope": "following", "visibility": "members"},
+    )
+    assert changed.status_code == 200, changed.get_json()
+    seen = [api.call("GET", f"/api/v1/gatherings/{gid}", out).status_code for gid in ids]
+    assert seen == [200, 200, 404, 404]

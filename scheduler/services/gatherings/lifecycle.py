@@ -222,8 +222,9 @@ def effective_status(gathering: Gathering, now: datetime) -> str:
 def apply_details(
     gathering: Gathering, args: dict[str, Any], tags: list[Interest] | None
 ) -> set[str]:
-    """Set what `args` says about the gathering's words, follow-through and interests (the
-    already resolved `tags`), where it differs; returns the names of the fields changed.
+    """Set what `args` says about the gathering's words, follow-through, interests (the
+    already resolved `tags`) and visibility, where it differs; returns the names of the
+    fields changed.
 
     Fields `args` does not name keep their value: a series edit applies only what it changes
     to each occurrence, so one occurrence's own place or title survives.
@@ -241,6 +242,9 @@ def apply_details(
     if tags is not None and {t.id for t in tags} != {t.id for t in gathering.interests}:
         gathering.interests = tags
         changed.add("interests")
+    if args.get("visibility") is not None and args["visibility"] != gathering.visibility:
+        gathering.visibility = chosen_visibility(args, gathering.group_id)
+        changed.add("visibility")
     return changed
 
 
@@ -267,9 +271,6 @@ def update_gathering(
     if "timezone" in args and args["timezone"] != gathering.timezone:
         gathering.timezone = args["timezone"]
         changed.add("timezone")
-    if args.get("visibility") is not None and args["visibility"] != gathering.visibility:
-        gathering.visibility = chosen_visibility(args, gathering.group_id)
-        changed.add("visibility")
     if "starts_at" in args:
         starts_at = args["starts_at"]
         if gathering.status == GatheringStatus.POLLING:

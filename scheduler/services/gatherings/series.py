@@ -26,7 +26,14 @@ from scheduler.services.interests.vocabulary import resolve_interests
 
 log = logging.getLogger(__name__)
 
-TEMPLATE_FIELDS = ("duration_minutes", "capacity", "reminders", "followup_minutes", "interests")
+TEMPLATE_FIELDS = (
+    "duration_minutes",
+    "capacity",
+    "reminders",
+    "followup_minutes",
+    "interests",
+    "visibility",
+)
 
 
 def occurrence_uid(series_uid: str, instant: datetime) -> str:
