@@ -339,6 +339,24 @@ def test_a_removed_member_gives_up_their_seats_to_the_waitlist(api):
     assert api.call("PUT", rsvp, mia, json={"response": "yes"}).status_code == 404
 
 
+
+def test_a_member_who_made_a_gathering_has_no_say_in_it_once_removed(api):
+    org, mia = api.signup("Olga"), api.signup("Mia")
+    group = group_of(api, org)
+    join(api, group, mia)
+    gathering = gathering_in(api, mia, group)  # members make gatherings in their group
+    path = f"/api/v1/gatherings/{gathering['id']}"
+    assert api.call("PATCH", path, mia, json={"title": "Mia's knit night"}).status_code == 200
+
+    member = f"/api/v1/groups/{group['id']}/members/{mia['id']}"
+    assert api.call("DELETE", member, org).status_code == 204
+    assert api.call("PATCH", path, mia, json={"title": "Taken back"}).status_code == 404
+    assert api.call("GET", path, mia).status_code == 404
+    # the group's organizers still run it
+    assert api.call("PATCH", path, org, json={"title": "Knit night"}).status_code == 200
+    listed = api.call("GET", "/api/v1/gatherings", mia).get_json()
+    assert gathering["id"] not in [g["id"] for g in listed]
+
 def test_a_series_changes_visibility_from_an_occurrence_on(api):
     org, out = api.signup("Olga"), api.signup("Otto")
     group = group_of(api, org)

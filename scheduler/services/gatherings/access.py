@@ -6,7 +6,7 @@ services/groups/access.py. Views, feeds and mail ask here, never compare ids the
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, or_, select
+from sqlalchemy import ColumnElement, and_, exists, or_, select
 from sqlalchemy.orm import Session
 
 from scheduler.domain.access import (
@@ -15,12 +15,14 @@ from scheduler.domain.access import (
     Relation,
     Visibility,
     gathering_access,
+    may_join_online,
     shown_name,
 )
 from scheduler.domain.errors import NotAllowed, NotFound
-from scheduler.models import Gathering, GroupMember, Invitation, User
+from scheduler.models import Gathering, GroupMember, Invitation, Rsvp, User
 from scheduler.services.groups.access import (
     ANONYMOUS_NAME,
+    gathering_relation,
     group_relations,
     relation,
 )
@@ -31,6 +33,7 @@ __all__ = [
     "access_to",
     "listed_clause",
     "listed_for",
+    "online_url_for",
     "require_visible",
 ]
 
@@ -88,7 +91,8 @@ def listed_clause(viewer: User | None) -> ColumnElement[bool]:
 def listed_for(user_id: ColumnElement[int] | int | None) -> ColumnElement[bool]:
     """SQL for GatheringAccess.listed of the person `user_id` names (an id, or a column, for
     queries over many people): public gatherings, every one of a group they are a member of,
-    and their own. tests/test_group_access.py checks it agrees with the domain rule."""
+    and their own outside a group. tests/test_group_access.py checks it agrees with the
+    domain rule."""
     public = Gathering.visibility == Visibility.PUBLIC.value
     if user_id is None:
         return public
@@ -97,7 +101,8 @@ def listed_for(user_id: ColumnElement[int] | int | None) -> ColumnElement[bool]:
         GroupMember.user_id == user_id,
         GroupMember.state == MemberState.MEMBER.value,
     )
-    return or_(public, in_their_group, Gathering.organizer_id == user_id)
+    their_own = and_(Gathering.group_id.is_(None), Gathering.organizer_id == user_id)
+    return or_(public, in_their_group, their_own)
 
 
 def organizer_name(gathering: Gathering, access: GatheringAccess, viewer: User | None) -> str:
@@ -121,15 +126,30 @@ def access_many(
     relations = group_relations(session, group_ids, viewer)
     result: dict[int, GatheringAccess] = {}
     for gathering in gatherings:
-        if viewer is None:
-            rel = Relation.SIGNED_OUT
-        elif viewer.id == gathering.organizer_id:
-            rel = Relation.ORGANIZER
-        elif gathering.group_id is None:
-            rel = Relation.OUTSIDER
-        else:
-            rel = relations.get(gathering.group_id, Relation.OUTSIDER)
+        rel = gathering_relation(
+            viewer,
+            group_id=gathering.group_id,
+            organizer_id=gathering.organizer_id,
+            to_group=relations.get(gathering.group_id, Relation.OUTSIDER),
+        )
         result[gathering.id] = gathering_access(
             rel, gathering.visibility, in_group=gathering.group_id is not None
         )
     return result
+
+
+def online_url_for(
+    session: Session, gathering: Gathering, viewer: User | None, rights: GatheringAccess
+) -> str:
+    """The gathering's online link if this viewer may use it (domain `may_join_online`),
+    else "" (one query for the viewer's RSVP state, only when there is a link)."""
+    if not gathering.online_url or viewer is None:
+        return ""
+    going = (
+        rights.manage
+        or session.scalar(
+            select(Rsvp.state).where(Rsvp.gathering_id == gathering.id, Rsvp.user_id == viewer.id)
+        )
+        == "going"
+    )
+    return gathering.online_url if may_join_online(rights, going=going) else ""

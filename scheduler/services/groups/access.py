@@ -61,15 +61,33 @@ def group_relations(
     return found
 
 
+def gathering_relation(
+    viewer: User | None, *, group_id: int | None, organizer_id: int, to_group: Relation
+) -> Relation:
+    """The viewer's relation to a gathering, given `to_group`, theirs to its group (ignored
+    outside a group). Outside a group its own organizer organizes it; in a group the group
+    decides: its organizers organize every gathering in it, and the member who made one
+    organizes that one only while they remain a member (a creator who left, or was removed,
+    has no say any more)."""
+    if viewer is None:
+        return Relation.SIGNED_OUT
+    own = viewer.id == organizer_id
+    if group_id is None:
+        return Relation.ORGANIZER if own else Relation.OUTSIDER
+    if own and to_group == Relation.MEMBER:
+        return Relation.ORGANIZER
+    return to_group
+
+
 def relation(
     session: Session, *, group_id: int | None, organizer_id: int, viewer: User | None
 ) -> Relation:
-    """The viewer's relation to a gathering: its own organizer organizes it; otherwise their
-    relation to its group (outsider when it has none)."""
-    if viewer is None:
-        return Relation.SIGNED_OUT
-    if viewer.id == organizer_id:
-        return Relation.ORGANIZER
-    if group_id is None:
-        return Relation.OUTSIDER
-    return group_relation(session, group_id, viewer)
+    """The viewer's relation to a gathering (gathering_relation), with at most one query."""
+    to_group = (
+        group_relation(session, group_id, viewer)
+        if group_id is not None and viewer is not None
+        else Relation.OUTSIDER
+    )
+    return gathering_relation(
+        viewer, group_id=group_id, organizer_id=organizer_id, to_group=to_group
+    )
