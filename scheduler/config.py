@@ -122,6 +122,22 @@ class Config:
     # asking to join many groups is a flood of its own; approve links from that mail
     ratelimit_join_requests_per_account: str = "30 per hour"
     ratelimit_approval_links_per_ip: str = "60 per minute; 600 per hour"
+    # POST /inbound/mail: calendar replies forwarded by a mail provider (one IP, many people)
+    ratelimit_inbound_mail_per_ip: str = "120 per minute; 3000 per hour"
+    ratelimit_calendar_imports_per_account: str = "20 per hour"
+    # two-way calendars (README "Two-way calendars"): replies come back to reply+...@ this
+    # domain (None: MAIL_FROM's); INBOUND_SECRET authenticates POST /inbound/mail (None: 404)
+    inbound_mail_domain: str | None = None
+    inbound_secret: str | None = None
+    inbound_smtp_host: str = "127.0.0.1"
+    inbound_smtp_port: int = 2525
+    inbound_max_bytes: int = 1_000_000
+    # people's own calendars: fetched with these caps, refreshed this often while they have
+    # open polls; private, loopback and link-local addresses refused unless allowed
+    calendar_fetch_allow_private: bool = False
+    calendar_fetch_max_bytes: int = 5_000_000
+    calendar_fetch_timeout_seconds: int = 15
+    calendar_refresh_minutes: int = 30
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -168,6 +184,15 @@ class Config:
             "password_reset_link_minutes": _int(env, "PASSWORD_RESET_LINK_MINUTES", 60),
             "verify_link_hours": _int(env, "VERIFY_LINK_HOURS", 72),
             "poll_link_hours": _int(env, "POLL_LINK_HOURS", 72),
+            "inbound_mail_domain": env.get("INBOUND_MAIL_DOMAIN") or None,
+            "inbound_secret": env.get("INBOUND_SECRET") or None,
+            "inbound_smtp_host": env.get("INBOUND_SMTP_HOST") or "127.0.0.1",
+            "inbound_smtp_port": _int(env, "INBOUND_SMTP_PORT", 2525),
+            "inbound_max_bytes": _int(env, "INBOUND_MAX_BYTES", 1_000_000),
+            "calendar_fetch_allow_private": _bool(env, "CALENDAR_FETCH_ALLOW_PRIVATE", False),
+            "calendar_fetch_max_bytes": _int(env, "CALENDAR_FETCH_MAX_BYTES", 5_000_000),
+            "calendar_fetch_timeout_seconds": _int(env, "CALENDAR_FETCH_TIMEOUT_SECONDS", 15),
+            "calendar_refresh_minutes": _int(env, "CALENDAR_REFRESH_MINUTES", 30),
         }
         values.update(_rate_limit_settings(env))
         values.update(overrides)

@@ -61,6 +61,7 @@ ROLE_TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("polls.Slots", "GET"): row(200, 200, 200, 404, 404, 401),
     ("polls.Schedule", "POST"): row(200, 200, 403, 404, 404, 401),
     ("polls.Participants", "GET"): row(200, 200, 403, 404, 404, 401),
+    ("calendars.PollBusy", "GET"): row(200, 200, 200, 404, 404, 401),  # one's own busy times
     # calendars: the group feed is public (it leaves members-only ones out, see below)
     ("feeds.group_feed", "GET"): row(200, 200, 200, 200, 200, 200),
     ("feeds.gathering_file", "GET"): row(200, 200, 200, 404, 404, 404),
@@ -168,7 +169,7 @@ def make_world(api) -> dict[str, Any]:
 
 
 def _url(rule: str, endpoint: str, world: dict[str, Any]) -> str:
-    polls = endpoint.startswith(("polls.", "poll_pages."))
+    polls = endpoint.startswith(("polls.", "poll_pages.")) or endpoint == "calendars.PollBusy"
     gathering = world["poll"] if polls else world["gathering"]
     return (
         rule.replace("<int:gathering_id>", str(gathering["id"]))

@@ -137,6 +137,13 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("unsubscribe.confirm", "GET"): LINK,
     ("unsubscribe.unsubscribe", "POST"): LINK,
     ("static", "GET"): ANYONE,
+    # two-way calendars: one's own calendars and busy times; the INBOUND_SECRET is the
+    # credential of forwarded mail (404 while unset, 403 when wrong)
+    ("calendars.MyCalendars", "GET"): SIGNED_IN,
+    ("calendars.MyCalendars", "POST"): SIGNED_IN,
+    ("calendars.MyCalendarById", "DELETE"): SIGNED_IN,  # one's own calendars only (else 404)
+    ("calendars.PollBusy", "GET"): SIGNED_IN,
+    ("inbound.inbound_mail", "POST"): LINK,
 }
 
 # Bodies that pass validation, so that what is checked is who asks, not what they send.
@@ -162,6 +169,7 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("polls.Schedule", "POST"): {"start": (_SOON + timedelta(days=1, hours=10)).isoformat()},
     ("interests.Aliases", "POST"): {"alias": "igo", "interest": "go"},
     ("interests.AliasSuggestions", "POST"): {"alias": "igo", "interest": "go"},
+    ("calendars.MyCalendars", "POST"): {"url": "https://calendar.example.org/me.ics"},
 }
 
 PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
@@ -227,7 +235,7 @@ def world(api, client, session):
 
 def url_for_row(rule: str, endpoint: str, world: dict[str, Any]) -> str:
     """The rule with real ids (the poll's for poll routes) and a bogus token."""
-    polls = endpoint.startswith(("polls.", "poll_pages."))
+    polls = endpoint.startswith(("polls.", "poll_pages.")) or endpoint == "calendars.PollBusy"
     gathering = world["poll"] if polls else world["gathering"]
     return (
         rule.replace("<int:gathering_id>", str(gathering["id"]))
@@ -239,6 +247,7 @@ def url_for_row(rule: str, endpoint: str, world: dict[str, Any]) -> str:
         .replace("<path:alias>", "igo")
         .replace("<int:suggestion_id>", "1")
         .replace("<int:token_id>", "1")
+        .replace("<int:calendar_id>", "1")
     )
 
 

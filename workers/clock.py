@@ -38,6 +38,7 @@ PERIODIC_TASKS: list[PeriodicTask] = [
     PeriodicTask("workers.mail.sweep_planner"),
     PeriodicTask("workers.mail.sweep_outbox"),
     PeriodicTask("workers.series.sweep", every_seconds=3600),
+    PeriodicTask("workers.calendars.sweep", every_seconds=300),
 ]
 
 

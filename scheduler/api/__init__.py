@@ -17,6 +17,7 @@ def init_api(
     method)` says which operations a rate limit may refuse (their 429 is documented)."""
     from scheduler.api import (
         accounts,
+        calendars,
         gatherings,
         groups,
         health,
@@ -55,6 +56,7 @@ def init_api(
         interests,
         recommendations,
         mail_status,
+        calendars,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(health.bp)

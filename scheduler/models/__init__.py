@@ -3,6 +3,7 @@
 from scheduler.models import attendance_function  # noqa: F401 - kindred_answer, with the schema
 from scheduler.models.alias import AliasSuggestion, InterestAlias, SuggestionStatus
 from scheduler.models.base import Base, utcnow
+from scheduler.models.calendar_link import CalendarStatus, InboundMailCount, UserCalendar
 from scheduler.models.event import DomainEvent, EventKind
 from scheduler.models.gathering import (
     AvailabilityInterval,
@@ -26,6 +27,7 @@ __all__ = [
     "ApiToken",
     "AvailabilityInterval",
     "Base",
+    "CalendarStatus",
     "DomainEvent",
     "EventKind",
     "Gathering",
@@ -33,6 +35,7 @@ __all__ = [
     "GatheringStatus",
     "Group",
     "GroupMember",
+    "InboundMailCount",
     "Interest",
     "InterestAlias",
     "Invitation",
@@ -45,6 +48,7 @@ __all__ = [
     "SeriesAnswer",
     "SuggestionStatus",
     "User",
+    "UserCalendar",
     "WebSession",
     "utcnow",
 ]

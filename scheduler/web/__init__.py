@@ -36,3 +36,6 @@ def init_web(app: Flask) -> None:
     from scheduler.web import feeds
 
     app.register_blueprint(feeds.bp)
+    from scheduler.web import inbound
+
+    app.register_blueprint(inbound.bp)

@@ -162,6 +162,9 @@ UNSUBSCRIBE_LINKS = frozenset(
 # asking to join a group owes its organizers mail; its approve links are opened from mail
 JOIN_REQUESTS = frozenset({"groups.Members", "group_pages.join"})
 APPROVAL_LINKS = frozenset({"approval_links.confirm", "approval_links.approve"})
+# calendar replies a mail provider forwards by HTTP; adding a calendar costs fetches
+INBOUND_MAIL = frozenset({"inbound.inbound_mail"})
+CALENDAR_IMPORTS = frozenset({"calendars.MyCalendars"})
 POST = frozenset({"POST"})
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LINK_REQUESTS = frozenset({"GET", "HEAD", "POST"})
@@ -262,6 +265,22 @@ RULES = (
         LINK_REQUESTS,
         UNSUBSCRIBE_LINKS,
         "Too many unsubscribe links opened from your network.",
+    ),
+    RateRule(
+        "inbound-mail:ip",
+        "ratelimit_inbound_mail_per_ip",
+        client_address,
+        POST,
+        INBOUND_MAIL,
+        "Too many mails forwarded from your network.",
+    ),
+    RateRule(
+        "calendar-imports:account",
+        "ratelimit_calendar_imports_per_account",
+        signed_in_account,
+        POST,
+        CALENDAR_IMPORTS,
+        "Too many calendars added from this account.",
     ),
     WRITES_PER_ACCOUNT,
 )

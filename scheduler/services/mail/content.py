@@ -33,7 +33,7 @@ from scheduler.models import (
     Series,
     User,
 )
-from scheduler.services.calendars import ical_events
+from scheduler.services.calendars import ical_events, reply_address
 from scheduler.services.gatherings.series import occurrences_of
 from scheduler.services.groups.access import public_name
 
@@ -340,10 +340,19 @@ def _itip(
     if personal:
         rsvp = None  # their calendar entry goes, whatever they answered
     spec = ical_events.event_spec(gathering, config, attendees=[(user, rsvp)])
+    spec = _replies_to(spec, reply_address.gathering_reply_address(config, gathering.id, user.id))
     if personal:
         # above the REQUEST that put it in their calendar, which had the gathering's SEQUENCE
         spec = replace(spec, sequence=spec.sequence + 1)
     return build_invite(method, [spec], now, removes_attendee=personal)
+
+
+def _replies_to(spec: EventSpec, address: str) -> EventSpec:
+    """The spec with ORGANIZER at this person's signed reply address (the organizer's name
+    stays), so the Accept / Decline their calendar app sends comes back to Kindred."""
+    if spec.organizer is None:
+        return spec
+    return replace(spec, organizer=replace(spec.organizer, email=address))
 
 
 def series_itip(
@@ -361,11 +370,13 @@ def series_itip(
         ).all()
     )
     specs = ical_events.personal_series_specs(series, occurrences, states, user, config)
+    address = reply_address.series_reply_address(config, series.id, user.id)
+    specs = [_replies_to(spec, address) for spec in specs]
     if specs:
         return "REQUEST", build_invite("REQUEST", specs, now)
     (master,) = ical_events.series_event_specs(series, [], config)
     removed: EventSpec = replace(
-        master,
+        _replies_to(master, address),
         sequence=ical_events.series_sequence(series, occurrences) + 1,
         attendees=[AttendeeSpec(name=user.name, email=user.email, partstat="DECLINED")],
     )
