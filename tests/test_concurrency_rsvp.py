@@ -1,12 +1,14 @@
 """Never oversold: hundreds of simultaneous RSVPs through a real HTTP server.
 
 300 people answer "yes" at the same instant for 50 seats; then 10 of those going cancel at
-once. The attendance function holds the gathering's row lock for every answer; a negative
-control with the lock switched off shows the test can see a race.
+once. Again with guests: each brings 0 to 2 at random, and a party is seated whole or waits
+whole, strictly in order. The attendance function holds the gathering's row lock for every
+answer; a negative control with the lock switched off shows the test can see a race.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
@@ -19,7 +21,7 @@ import requests
 from sqlalchemy import func, select
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from scheduler.models import Gathering, Rsvp, User, utcnow
+from scheduler.models import DomainEvent, Gathering, Rsvp, User, utcnow
 from scheduler.services.accounts.identity import issue_api_token
 from scheduler.services.gatherings import attendance
 from scheduler.services.gatherings.lifecycle import create_gathering
@@ -78,8 +80,11 @@ def scene(app) -> Scene:
         return Scene(gathering.id, tokens, [p.id for p in attendees])
 
 
-def rsvp_all_at_once(base: str, scene: Scene, indexes: list[int], answer: str) -> list[Any]:
-    """Each person in `indexes` PUTs their answer, all released by one barrier."""
+def rsvp_all_at_once(
+    base: str, scene: Scene, indexes: list[int], answer: str, guests: dict[int, int] | None = None
+) -> list[Any]:
+    """Each person in `indexes` PUTs their answer (with `guests[index]` guests, if given),
+    all released by one barrier."""
     barrier = threading.Barrier(len(indexes))
     results: list[Any] = [None] * len(indexes)
     url = f"{base}/api/v1/gatherings/{scene.gathering_id}/rsvp"
@@ -87,9 +92,12 @@ def rsvp_all_at_once(base: str, scene: Scene, indexes: list[int], answer: str) -
     def run(slot: int, index: int) -> None:
         try:
             barrier.wait(30)
+            body: dict[str, Any] = {"response": answer}
+            if guests is not None:
+                body["guests"] = guests[index]
             response = requests.put(
                 url,
-                json={"response": answer},
+                json=body,
                 headers={"Authorization": f"Bearer {scene.tokens[index]}"},
                 timeout=60,
             )
@@ -165,12 +173,109 @@ def attendees_as_organizer(app, scene: Scene) -> list[dict[str, Any]]:
 def test_negative_control_without_the_lock_the_same_scene_oversells(
     app, server, scene, monkeypatch
 ):
-    """Proves the test above can see a race: drop the row lock and seats are oversold."""
+    """Proves the tests above and below can see a race: drop the row lock and seats are
+    oversold, with guests as without."""
     monkeypatch.setattr(attendance, "LOCKING", False)
-    results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes")
-    states, going_count = seat_counts(app, scene.gathering_id)
-    print(f"without the lock: {dict(states)}, going_count column says {going_count}")
-    assert states["going"] > SEATS, (states, Counter(code for code, _ in results))
+    allow_guests(app, scene)
+    guests = random_guests(seed=7)
+    results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes", guests)
+    parties = going_parties(app, scene)
+    print(f"without the lock: {len(parties)} parties, {sum(parties.values())} seats taken")
+    assert sum(parties.values()) > SEATS, Counter(code for code, _ in results)
+
+
+MAX_GUESTS = 2
+
+
+def allow_guests(app, scene: Scene) -> None:
+    with app.extensions["kindred"].db.session_factory.begin() as session:
+        session.get(Gathering, scene.gathering_id).max_guests = MAX_GUESTS
+
+
+def random_guests(seed: int) -> dict[int, int]:
+    """Each person's guests, 0 to 2 (seeded, so a failure can be replayed)."""
+    rng = random.Random(seed)
+    return {index: rng.randint(0, MAX_GUESTS) for index in range(PEOPLE)}
+
+
+def going_parties(app, scene: Scene) -> dict[int, int]:
+    """user id → seats their party holds (1 + guests), for everyone going."""
+    with app.extensions["kindred"].db.session_factory() as session:
+        rows = session.execute(
+            select(Rsvp.user_id, Rsvp.guests).where(
+                Rsvp.gathering_id == scene.gathering_id, Rsvp.state == "going"
+            )
+        ).all()
+    return {user_id: 1 + guests for user_id, guests in rows}
+
+
+def waitlist_in_order(app, scene: Scene) -> list[tuple[int, int]]:
+    """(user id, party size) of everyone waiting, by ticket."""
+    with app.extensions["kindred"].db.session_factory() as session:
+        rows = session.execute(
+            select(Rsvp.user_id, Rsvp.guests)
+            .where(Rsvp.gathering_id == scene.gathering_id, Rsvp.state == "waitlisted")
+            .order_by(Rsvp.waitlist_ticket)
+        ).all()
+    return [(user_id, 1 + guests) for user_id, guests in rows]
+
+
+def answer_order(app, scene: Scene) -> list[tuple[int, str]]:
+    """(user id, state) of each answer, in the order the lock let them through."""
+    with app.extensions["kindred"].db.session_factory() as session:
+        rows = session.execute(
+            select(DomainEvent.user_id, DomainEvent.data)
+            .where(DomainEvent.gathering_id == scene.gathering_id, DomainEvent.kind == "answered")
+            .order_by(DomainEvent.id)
+        ).all()
+    return [(user_id, data["state"]) for user_id, data in rows]
+
+
+def test_300_racers_with_guests_never_oversell_and_keep_the_waitlist_order(app, server, scene):
+    """Parties of 1 to 3 race for 50 seats: seats taken never exceed 50, a party is seated
+    or waits whole, and once anyone waits nobody who comes later is seated before them."""
+    allow_guests(app, scene)
+    guests = random_guests(seed=18)
+    results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes", guests)
+    assert Counter(code for code, _ in results) == {200: PEOPLE}, results[:5]
+    assert all(body["guests"] == guests[i] for i, (_, body) in enumerate(results))
+    parties = going_parties(app, scene)
+    seats_taken = sum(parties.values())
+    assert seats_taken <= SEATS
+    _, going_count = seat_counts(app, scene.gathering_id)
+    assert going_count == seats_taken
+    waiting = waitlist_in_order(app, scene)
+    assert len(parties) + len(waiting) == PEOPLE
+    # the head of the waitlist did not fit in the seats left
+    assert waiting[0][1] > SEATS - seats_taken
+    # in the order the answers were taken: seated until the first party had to wait, then
+    # everyone waits (nobody overtakes a waiting party), and tickets follow that order
+    order = answer_order(app, scene)
+    first_wait = next(i for i, (_, state) in enumerate(order) if state == "waitlisted")
+    assert {state for _, state in order[:first_wait]} == {"going"}
+    assert {state for _, state in order[first_wait:]} == {"waitlisted"}
+    assert [user for user, _ in order[first_wait:]] == [user for user, _ in waiting]
+    positions = {
+        scene.user_ids[i]: body["waitlist_position"]
+        for i, (_, body) in enumerate(results)
+        if body["state"] == "waitlisted"
+    }
+    assert [positions[user] for user, _ in waiting] == list(range(1, len(waiting) + 1))
+
+    # ten parties going cancel at once: the waitlist is seated strictly from its head
+    index_of = {user: i for i, user in enumerate(scene.user_ids)}
+    leaving = [index_of[user] for user in list(parties)[:10]]
+    cancels = rsvp_all_at_once(server, scene, leaving, "no")
+    assert [code for code, _ in cancels] == [200] * 10
+    parties_after = going_parties(app, scene)
+    seats_after = sum(parties_after.values())
+    assert seats_after <= SEATS
+    assert seat_counts(app, scene.gathering_id)[1] == seats_after
+    promoted = [user for user, _ in waiting if user in parties_after]
+    assert promoted == [user for user, _ in waiting[: len(promoted)]]  # a prefix, in order
+    still_waiting = waitlist_in_order(app, scene)
+    assert still_waiting == waiting[len(promoted) :]
+    assert still_waiting[0][1] > SEATS - seats_after
 
 
 FLIPPERS = 30

@@ -54,6 +54,7 @@ ROLE_TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("gatherings.GatheringCancel", "POST"): row(200, 200, 403, 404, 404, 401),
     ("gatherings.GatheringRsvp", "PUT"): row(200, 200, 200, 404, 404, 401),
     ("gatherings.GatheringAttendees", "GET"): row(200, 200, 200, 404, 404, 401),
+    ("gatherings.GatheringAttendeesCsv", "GET"): row(200, 200, 403, 404, 404, 401),
     ("mail_status.GatheringMailStatus", "GET"): row(200, 200, 403, 404, 404, 401),
     # the members-only poll
     ("polls.Availability", "GET"): row(200, 200, 200, 404, 404, 401),
@@ -76,6 +77,7 @@ ROLE_TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("gathering_pages.edit", "GET"): row(200, 200, 403, 404, 404, LOGIN),
     ("gathering_pages.edit", "POST"): row(DONE, DONE, 403, 404, 404, LOGIN),
     ("gathering_pages.rsvp", "POST"): row(DONE, DONE, DONE, 404, 404, LOGIN),
+    ("gathering_pages.attendees_csv", "GET"): row(200, 200, 403, 404, 404, LOGIN),
     ("gathering_pages.cancel", "POST"): row(DONE, DONE, 403, 404, 404, LOGIN),
     ("poll_pages.show", "GET"): row(200, 200, 200, 404, 404, 404),
     ("poll_pages.save_availability", "POST"): row(DONE, DONE, DONE, 404, 404, LOGIN),

@@ -54,6 +54,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("gatherings.GatheringCancel", "POST"): ORGANIZER,
     ("gatherings.GatheringRsvp", "PUT"): SIGNED_IN,
     ("gatherings.GatheringAttendees", "GET"): SIGNED_IN,
+    ("gatherings.GatheringAttendeesCsv", "GET"): ORGANIZER,  # answers are for organizers
     ("mail_status.GatheringMailStatus", "GET"): ORGANIZER,
     # polls
     ("polls.Availability", "GET"): SIGNED_IN,
@@ -125,6 +126,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("gathering_pages.edit", "GET"): ORGANIZER,
     ("gathering_pages.edit", "POST"): ORGANIZER,
     ("gathering_pages.rsvp", "POST"): SIGNED_IN,
+    ("gathering_pages.attendees_csv", "GET"): ORGANIZER,
     ("gathering_pages.cancel", "POST"): ORGANIZER,
     ("poll_pages.show", "GET"): ANYONE,
     ("poll_pages.save_availability", "POST"): SIGNED_IN,

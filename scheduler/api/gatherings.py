@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import request
+from flask import Response, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
 from scheduler.api.auth import BEARER_AUTH, current_user
+from scheduler.api.exports import attendees_csv_response
 from scheduler.api.pagination import paginate
 from scheduler.domain.access import GatheringAccess
 from scheduler.extensions import current_services, db_session
@@ -167,18 +168,20 @@ class GatheringRsvp(MethodView):
     @blp.response(200, RsvpSchema)
     @blp.alt_response(409, schema=ErrorSchema, description="RSVPs are closed")
     def put(self, args: dict[str, Any], gathering_id: int) -> Any:
-        """Answer yes (a seat or the waitlist), maybe (no seat) or no; repeating is a no-op."""
+        """Answer yes (seats for you and your guests, or the waitlist together), maybe (no
+        seat) or no; repeating is a no-op. Required questions need answers to say yes."""
         session = db_session()
         user = current_user()
         # members-only gatherings are 404 to outsiders; kindred_answer refuses the rest
         access.require_visible(session, lifecycle.get_gathering(session, gathering_id), user)
+        extra = {"guests": args["guests"], "answers": args["answers"]}
         if args["all_future"]:
             outcome = series.answer_all_future_by_id(
-                session, gathering_id, user, args["response"], now=utcnow()
+                session, gathering_id, user, args["response"], now=utcnow(), **extra
             )
         else:
             outcome = attendance.set_rsvp(
-                session, gathering_id, user.id, args["response"], now=utcnow()
+                session, gathering_id, user.id, args["response"], now=utcnow(), **extra
             )
         session.commit()
         return outcome
@@ -196,3 +199,23 @@ class GatheringAttendees(MethodView):
         user = current_user()
         gathering = lifecycle.get_gathering(session, gathering_id)
         return attendance.attendees(session, gathering, user)
+
+
+@blp.route("/<int:gathering_id>/attendees.csv")
+class GatheringAttendeesCsv(MethodView):
+    """The attendee list as a spreadsheet, for organizers."""
+
+    @blp.doc(
+        security=BEARER_AUTH,
+        responses={"200": {"description": "text/csv", "content": {"text/csv": {}}}},
+    )
+    @blp.alt_response(403, schema=ErrorSchema, description="organizers only")
+    def get(self, gathering_id: int) -> Response:
+        """One row per attendee: name, email, state, response, guests, waitlist place and an
+        answer per question (organizers only). Cells a spreadsheet would run as a formula
+        start with a single quote."""
+        session = db_session()
+        gathering = lifecycle.get_gathering(session, gathering_id)
+        return attendees_csv_response(
+            attendance.attendee_table(session, gathering, current_user()), gathering
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import chain
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -22,6 +23,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from scheduler.models.base import Base, utcnow
@@ -74,9 +76,17 @@ class Gathering(Base):
     ends_at: Mapped[datetime | None] = mapped_column()
     reminders: Mapped[list[int]] = mapped_column(JSON, default=lambda: list(DEFAULT_REMINDERS))
     followup_minutes: Mapped[int] = mapped_column(Integer, default=DEFAULT_FOLLOWUP_MINUTES)
-    # seats taken and the waitlist ticket counter, both changed only under the gathering lock
+    # seats taken (people going and their guests) and the waitlist ticket counter, both
+    # changed only under the gathering lock (by the attendance function)
     going_count: Mapped[int] = mapped_column(Integer, default=0)
     waitlist_counter: Mapped[int] = mapped_column(Integer, default=0)
+    # how many guests one person may bring (each takes a seat); 0: none
+    max_guests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # questions to people who answer: [{"id": int, "text": str, "required": bool}]
+    # (domain/questions.py); ids stay the same across edits and a series' occurrences
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONB, default=list, server_default="[]"
+    )
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True)
     # for a poll that ends in a series ("find our weekly slot"): the weekly RRULE to follow
     recurrence: Mapped[str | None] = mapped_column(String(500))

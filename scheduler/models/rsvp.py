@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.models.base import Base, utcnow
@@ -28,6 +29,10 @@ class Rsvp(Base):
     state: Mapped[str] = mapped_column(String(12))  # going | waitlisted | maybe | not_going
     # FIFO order on the waitlist: a ticket drawn from the gathering's counter under its lock
     waitlist_ticket: Mapped[int | None] = mapped_column(Integer)
+    # people they bring, seated or waiting with them (0 after a "no")
+    guests: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # {question id (as text): answer} to the gathering's questions; for its organizers only
+    answers: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -16,6 +16,7 @@ from scheduler.schemas.common import (
     database_id_field,
     interests_field,
 )
+from scheduler.schemas.rsvps import QuestionSchema, max_guests_field, questions_field
 
 MAX_DURATION_MINUTES = 7 * 24 * 60
 MAX_REMINDER_MINUTES = 60 * 24 * 60
@@ -81,6 +82,8 @@ class GatheringArgsSchema(ArgsSchema):
         validate=validate.Range(min=1, max=100_000),
         metadata={"description": "seats; null means unlimited"},
     )
+    max_guests = max_guests_field(load_default=0)
+    questions = questions_field(load_default=list)
     interests = interests_field(load_default=list)
     starts_at = UTCDateTimeField(load_default=None, allow_none=True)
     poll = fields.Nested(PollArgsSchema, load_default=None, allow_none=True)
@@ -129,6 +132,8 @@ class GatheringPatchArgsSchema(ArgsSchema):
     capacity = fields.Integer(
         allow_none=True, strict=True, validate=validate.Range(min=1, max=100_000)
     )
+    max_guests = max_guests_field()
+    questions = questions_field()
     interests = interests_field()
     starts_at = UTCDateTimeField()
     reminders = _reminders_field()
@@ -199,7 +204,9 @@ class GatheringSchema(Schema):
     timezone = fields.String()
     duration_minutes = fields.Integer()
     capacity = fields.Integer(allow_none=True)
-    going_count = fields.Integer()
+    going_count = fields.Integer(metadata={"description": "seats taken, guests included"})
+    max_guests = fields.Integer()
+    questions = fields.List(fields.Nested(QuestionSchema))
     seats_left = fields.Integer(allow_none=True)
     interests = fields.Function(lambda g: [i.name for i in g.interests])
     starts_at = UTCDateTimeField(allow_none=True)

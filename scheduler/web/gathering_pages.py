@@ -5,14 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from scheduler.domain.errors import Conflict, KindredError, NotAllowed
+from scheduler.api.errors import flatten_messages
+from scheduler.api.exports import attendees_csv_response
+from scheduler.domain.errors import Conflict, InvalidInput, KindredError, NotAllowed
+from scheduler.domain.questions import questions_of
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, User, utcnow
 from scheduler.models.gathering import DEFAULT_REMINDERS
 from scheduler.schemas.gatherings import GatheringArgsSchema, GatheringPatchArgsSchema
+from scheduler.schemas.rsvps import RsvpArgsSchema
 from scheduler.services.accounts import identity
 from scheduler.services.calendars.feed_urls import feed_urls, webcal
 from scheduler.services.gatherings import access, attendance, lifecycle, series
@@ -155,6 +160,7 @@ def show(gathering_id: int) -> Any:
         rights=rights,
         organizer_name=access.organizer_name(gathering, rights, user),
         is_organizer=rights.manage,
+        questions=questions_of(gathering.questions),
         **calendar_links(gathering, user),
     )
 
@@ -268,13 +274,21 @@ def calendar_links(gathering: Gathering, user: User | None) -> dict[str, str | N
 @bp.post("/g/<int:gathering_id>/rsvp")
 @login_required
 def rsvp(gathering_id: int) -> Response:
-    """Going / Maybe / Can't go."""
+    """Going / Maybe / Can't go, with guests and answers to the gathering's questions."""
     session = db_session()
-    response = request.form.get("response", "")
     # members-only gatherings are 404 to outsiders; kindred_answer refuses the other answers
     access.require_visible(session, lifecycle.get_gathering(session, gathering_id), require_user())
     try:
-        outcome = attendance.set_rsvp(session, gathering_id, require_user().id, response, now=utcnow())
+        args = _rsvp_args(request.form)
+        outcome = attendance.set_rsvp(
+            session,
+            gathering_id,
+            require_user().id,
+            args["response"],
+            now=utcnow(),
+            guests=args["guests"],
+            answers=args["answers"],
+        )
         session.commit()
     except KindredError as exc:
         session.rollback()
@@ -293,6 +307,35 @@ def rsvp(gathering_id: int) -> Response:
         else:
             flash("Thanks, your answer is saved.", "success")
     return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
+
+
+def _rsvp_args(form: Any) -> dict[str, Any]:
+    """The RSVP form (response, guests, answer_<question id> fields) through the API's schema."""
+    body: dict[str, Any] = {"response": form.get("response", "")}
+    if form.get("guests", "").strip().isdigit():
+        body["guests"] = int(form["guests"])
+    answers = {
+        name.removeprefix("answer_"): text
+        for name, text in form.items()
+        if name.startswith("answer_")
+    }
+    if answers:
+        body["answers"] = answers
+    try:
+        return RsvpArgsSchema().load(body)
+    except ValidationError as exc:
+        field, messages = next(iter(flatten_messages(exc.messages).items()))
+        raise InvalidInput(" ".join(messages), field=field) from None
+
+
+@bp.get("/g/<int:gathering_id>/attendees.csv")
+@login_required
+def attendees_csv(gathering_id: int) -> Response:
+    """The attendee list with guests and answers as CSV (organizers only)."""
+    session = db_session()
+    gathering = lifecycle.get_gathering(session, gathering_id)
+    table = attendance.attendee_table(session, gathering, require_user())
+    return attendees_csv_response(table, gathering)
 
 
 @bp.post("/g/<int:gathering_id>/cancel")

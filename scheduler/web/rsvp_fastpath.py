@@ -9,11 +9,12 @@ subquery in place of the user id: one round trip, one transaction. Afterwards, a
 commit that recorded events, the event listeners are told (the mail planner is woken, cached
 feeds are forgotten).
 
-Only the plain, well-formed request is answered here: a JSON body of exactly
-`{"response": "yes" | "no" | "maybe"}` (an `all_future` of false may come along) with a
-bearer token. Everything else goes on to Flask unchanged, with its body: another route, a
+Only the plain, well-formed request is answered here: a small JSON body that the one RSVP
+schema accepts (`{"response": "yes" | "no" | "maybe"}`, with `guests` and `answers` if
+given, an `all_future` of false) with a bearer token. Everything else goes on to Flask unchanged, with its body: another route, a
 malformed or unusual body (Flask explains what is wrong), `all_future: true` (series), and
-whatever the function refuses (unknown token or gathering, RSVPs closed: it changed nothing,
+whatever the function refuses (unknown token or gathering, RSVPs closed, too many guests, a
+required question unanswered: it changed nothing,
 and the view, running the same function, answers with the usual error). Database trouble
 also passes the request on, after a warning.
 
@@ -89,8 +90,9 @@ _ARGS = RsvpArgsSchema()
 _DUMP = RsvpSchema()
 
 
-def parse_answer(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None:
-    """(response, token) of a plain RSVP request, or None when Flask should look at it."""
+def parse_answer(environ: dict[str, Any], body: bytes) -> tuple[dict[str, Any], str] | None:
+    """(the RSVP schema's arguments, token) of a plain RSVP request, or None when Flask
+    should look at it."""
     content_type = environ.get("CONTENT_TYPE", "")
     if content_type.partition(";")[0].strip().lower() != "application/json":
         return None
@@ -103,7 +105,7 @@ def parse_answer(environ: dict[str, Any], body: bytes) -> tuple[str, str] | None
         return None
     if args["all_future"]:
         return None
-    return args["response"], token
+    return args, token
 
 
 def rsvp_body(answer: dict[str, Any]) -> bytes:
@@ -147,9 +149,7 @@ class ConnectionPool:
                 return self._idle.pop()
             self._open += 1
         try:
-            return psycopg.connect(
-                self.conninfo, autocommit=True, options=self.options
-            ).cursor()
+            return psycopg.connect(self.conninfo, autocommit=True, options=self.options).cursor()
         except BaseException:
             self._forget()
             raise
@@ -222,7 +222,7 @@ class RsvpFastPath:
         parsed = parse_answer(environ, body)
         if parsed is None:
             return None
-        response, token = parsed
+        args, token = parsed
         token_hash = sha256_hex(token)
         if self.rate_limits.enabled:
             owner = self._owner(token_hash)
@@ -238,7 +238,7 @@ class RsvpFastPath:
                 refusal = refusal_json(WRITES_PER_ACCOUNT, wait)
                 return "429 Too Many Requests", [*JSON_HEADERS, ("Retry-After", str(wait))], refusal
             environ[WRITE_SPENT] = True
-        answer = self._call(token_hash, gathering_id, response)
+        answer = self._call(token_hash, gathering_id, args)
         if answer is None or "error" in answer:
             return None
         if answer["changed"]:
@@ -271,7 +271,9 @@ class RsvpFastPath:
         self._owners[token_hash] = row[0]
         return int(row[0])
 
-    def _call(self, token_hash: str, gathering_id: int, response: str) -> dict[str, Any] | None:
+    def _call(
+        self, token_hash: str, gathering_id: int, args: dict[str, Any]
+    ) -> dict[str, Any] | None:
         """The function's answer, or None on trouble (Flask will answer)."""
         try:
             cursor = self.pool.acquire()
@@ -284,10 +286,12 @@ class RsvpFastPath:
         params = {
             "gathering_id": gathering_id,
             "token_hash": token_hash,
-            "response": response,
+            "response": args["response"],
             "now": utcnow(),
             "origin": attendance.AnswerOrigin.SINGLE,
             "take_lock": attendance.LOCKING,
+            "guests": args["guests"],
+            "answers": attendance.answers_param(args["answers"]),
         }
         try:
             cursor.execute(ANSWER_SQL, params, prepare=True)

@@ -2,23 +2,39 @@
 
 The rule itself is the database function `kindred_answer` (scheduler/models/attendance_function.py):
 the seat, the FIFO waitlist and promotion, all under the gathering's row lock, in one round
-trip, recording what happened as domain events. `set_rsvp` is its one Python entry, used by
+trip, recording what happened as domain events; guests take seats with the person who brings
+them, and required questions must be answered to say yes. `set_rsvp` is its one Python entry, used by
 the API, the pages, one-click links and series answers; the API's WSGI fast path
 (scheduler/web/rsvp_fastpath.py) runs the same statement with the bearer token's owner in
-place of the user id. This module also reads attendance back (attendee lists, places).
+place of the user id. This module also keeps a gathering's guest limit and questions, and
+reads attendance back (attendee lists, places, the organizers' table of answers).
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, literal, select
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    Text,
+    bindparam,
+    func,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session, lazyload
 
 from scheduler.domain.access import shown_name
 from scheduler.domain.errors import Conflict, InvalidInput, KindredError, NotAllowed, NotFound
+from scheduler.domain.questions import Question, answer_rows, questions_of, revise_questions
 from scheduler.models import Gathering, Rsvp, User
 from scheduler.services import events
 from scheduler.services.gatherings import access
@@ -54,6 +70,7 @@ class RsvpOutcome:
 
     response: str
     state: str
+    guests: int
     waitlist_position: int | None
     changed: bool
     gathering_id: int
@@ -69,8 +86,10 @@ class Attendee:
     name: str
     response: str
     state: str
+    guests: int
     waitlist_position: int | None
     email: str | None  # the organizer's view only
+    answers: dict[str, str] | None  # the organizer's view only
 
 
 # What the function's error codes mean to people (it changed nothing when it answers one).
@@ -84,7 +103,7 @@ _CLOSED = {
 def answer_statement(user_id: ColumnElement[Any]) -> Select[Any]:
     """`SELECT kindred_answer(...)` for the user `user_id` names (a bound id, or a subquery
     such as the owner of a bearer token); bound parameters: gathering_id, response, now,
-    origin, take_lock."""
+    origin, take_lock, guests (None: as before) and answers (JSON text, or None)."""
     return select(
         func.kindred_answer(
             bindparam("gathering_id"),
@@ -93,15 +112,23 @@ def answer_statement(user_id: ColumnElement[Any]) -> Select[Any]:
             bindparam("now"),
             bindparam("origin"),
             bindparam("take_lock"),
+            bindparam("guests", type_=Integer),
+            bindparam("answers", type_=Text),
         )
     )
+
+
+def answers_param(answers: Mapping[str, str] | None) -> str | None:
+    """The `answers` parameter of the statement."""
+    return None if answers is None else json.dumps(dict(answers))
 
 
 _ANSWER_BY_ID = answer_statement(bindparam("user_id"))
 
 
-def error_for(code: str, gathering_id: int) -> KindredError:
+def error_for(answer: Mapping[str, Any], gathering_id: int) -> KindredError:
     """The exception that tells people why the function refused an answer."""
+    code = answer["error"]
     if code in _CLOSED:
         return Conflict(_CLOSED[code])
     if code == "not_found":
@@ -110,6 +137,29 @@ def error_for(code: str, gathering_id: int) -> KindredError:
         return InvalidInput("Answer yes, no or maybe.", field="response")
     if code == "not_member":
         return NotAllowed("Only members of the group can answer; join it first.")
+    if code == "invalid_guests":
+        return InvalidInput("Guests cannot be fewer than 0.", field="guests")
+    if code == "too_many_guests":
+        most = answer["max_guests"]
+        allowed = "no guests" if most == 0 else f"at most {_people(most, 'guest')}"
+        return InvalidInput(f"This gathering allows {allowed} per person.", field="guests")
+    if code == "no_seats_for_guests":
+        free = answer["seats_free"]
+        return Conflict(
+            f"Not enough free seats for more guests (free: {free}, and people may be waiting); "
+            f"you keep your seat with {_people(answer['guests'], 'guest')}.",
+            field="guests",
+        )
+    if code == "unknown_question":
+        question = answer["question"]
+        return InvalidInput(
+            f"This gathering has no question {question}.", field=f"answers.{question}"
+        )
+    if code == "answer_required":
+        question = answer["question"]
+        return InvalidInput(
+            "This question must be answered to say yes.", field=f"answers.{question}"
+        )
     return KindredError(f"The answer was refused ({code}).")
 
 
@@ -118,6 +168,7 @@ def outcome_from(answer: dict[str, Any]) -> RsvpOutcome:
     return RsvpOutcome(
         response=answer["response"],
         state=answer["state"],
+        guests=answer["guests"],
         waitlist_position=answer["waitlist_position"],
         changed=answer["changed"],
         gathering_id=answer["gathering_id"],
@@ -134,8 +185,11 @@ def set_rsvp(
     *,
     now: datetime,
     origin: str = AnswerOrigin.SINGLE,
+    guests: int | None = None,
+    answers: Mapping[str, str] | None = None,
 ) -> RsvpOutcome:
-    """Record the answer: take a seat, join the waitlist, or free a seat (and promote)."""
+    """Record the answer: take seats for the person and their `guests` (None: as many as
+    before), join the waitlist, or free seats (and promote); keep their `answers`."""
     if response not in RESPONSES:
         raise InvalidInput("Answer yes, no or maybe.", field="response")
     answer = session.execute(
@@ -147,10 +201,14 @@ def set_rsvp(
             "now": now,
             "origin": origin,
             "take_lock": LOCKING,
+            "guests": guests,
+            "answers": answers_param(answers),
         },
     ).scalar_one()
     if "error" in answer:
-        raise error_for(answer["error"], gathering_id)
+        raise error_for(answer, gathering_id)
+    if answers is not None:
+        _forget_loaded(session, gathering_id)
     if answer["changed"]:
         _forget_loaded(session, gathering_id)
         events.announce_after_commit(session)
@@ -169,11 +227,12 @@ def _forget_loaded(session: Session, gathering_id: int) -> None:
 def change_capacity(
     session: Session, gathering: Gathering, capacity: int | None, *, now: datetime
 ) -> int:
-    """Set a new capacity (with the gathering locked): never below the number going; seats
-    freed go to the waitlist in order. Returns how many were promoted."""
+    """Set a new capacity (with the gathering locked): never below the seats taken; seats
+    freed go to the waitlist in order. Returns how many seats the waitlist took."""
     if capacity is not None and capacity < gathering.going_count:
         raise InvalidInput(
-            f"{gathering.going_count} people are going; capacity cannot be lower than that.",
+            f"{_people(gathering.going_count, 'seat')} taken (guests included); capacity "
+            "cannot be lower than that.",
             field="capacity",
         )
     gathering.capacity = capacity
@@ -256,8 +315,78 @@ def attendees(session: Session, gathering: Gathering, viewer: User) -> list[Atte
                 ),
                 response=rsvp.response,
                 state=rsvp.state,
+                guests=rsvp.guests,
                 waitlist_position=position if rsvp.state == RsvpState.WAITLISTED else None,
                 email=user.email if is_organizer else None,
+                answers=dict(rsvp.answers) if is_organizer else None,
             )
         )
     return result
+
+
+def _people(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def apply_rsvp_settings(
+    session: Session, gathering: Gathering, args: Mapping[str, Any]
+) -> set[str]:
+    """Set the guest limit and questions `args` gives (of those it names); returns the names
+    changed. Answers to questions that are removed go with them. Guests already coming stay
+    when the limit is lowered, and a new required question is asked of people who answer
+    from then on (those already going keep their seats)."""
+    changed: set[str] = set()
+    if args.get("max_guests") is not None and args["max_guests"] != gathering.max_guests:
+        gathering.max_guests = args["max_guests"]
+        changed.add("max_guests")
+    if args.get("questions") is not None:
+        current = questions_of(gathering.questions)
+        revised = revise_questions(current, args["questions"])
+        if revised != current:
+            gathering.questions = [q.stored() for q in revised]
+            changed.add("questions")
+            removed = [str(q.id) for q in current if q.id not in {r.id for r in revised}]
+            if removed and gathering.id is not None:
+                session.execute(
+                    update(Rsvp)
+                    .where(Rsvp.gathering_id == gathering.id)
+                    .values(
+                        answers=Rsvp.answers.op("-")(bindparam("removed", removed, ARRAY(Text)))
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+    return changed
+
+
+ATTENDEE_COLUMNS = ("name", "email", "state", "response", "guests", "waitlist_position")
+
+
+@dataclass(frozen=True)
+class AttendeeTable:
+    """The organizers' table of attendees: one row per person who answered."""
+
+    questions: Sequence[Question]
+    header: list[str]
+    rows: list[list[str]]
+
+
+def attendee_table(session: Session, gathering: Gathering, viewer: User) -> AttendeeTable:
+    """Every attendee with their state, guests and answers, for the gathering's organizers
+    (services/gatherings/access.py's `manage`)."""
+    access.require_manager(session, gathering, viewer)
+    questions = questions_of(gathering.questions)
+    rows = [
+        [
+            person.name,
+            person.email or "",
+            person.state,
+            person.response,
+            str(person.guests),
+            "" if person.waitlist_position is None else str(person.waitlist_position),
+            *answer_rows(questions, person.answers or {}),
+        ]
+        for person in attendees(session, gathering, viewer)
+    ]
+    return AttendeeTable(
+        questions=questions, header=[*ATTENDEE_COLUMNS, *(q.text for q in questions)], rows=rows
+    )

@@ -66,7 +66,7 @@ def new_gathering(
     """A gathering with the details `args` gives, not yet added or timed (nor a poll)."""
     require_group_member(session, organizer, args.get("group_id"))
     reminders, followup = reminder_settings(args)
-    return Gathering(
+    gathering = Gathering(
         uid=new_uid(uid_domain),
         title=args["title"].strip() or args["title"],
         description=args.get("description", ""),
@@ -81,6 +81,8 @@ def new_gathering(
         followup_minutes=followup,
         interests=resolve_interests(session, args.get("interests") or []),
     )
+    attendance.apply_rsvp_settings(session, gathering, args)
+    return gathering
 
 
 def create_gathering(
@@ -291,6 +293,7 @@ def update_gathering(
     if "capacity" in args and args["capacity"] != gathering.capacity:
         attendance.change_capacity(session, gathering, args["capacity"], now=now)
         changed.add("capacity")
+    changed |= attendance.apply_rsvp_settings(session, gathering, args)
 
     if not changed:
         return gathering

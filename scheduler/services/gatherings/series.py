@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.domain import recurrence
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed
+from scheduler.domain.questions import revise_questions
 from scheduler.models import EventKind, Gathering, GatheringStatus, Series, SeriesAnswer, User
 from scheduler.models.gathering import DEFAULT_FOLLOWUP_MINUTES, DEFAULT_REMINDERS
 from scheduler.services import events
@@ -96,6 +97,8 @@ def create_series(
             "followup_minutes": followup,
             "interests": list(args.get("interests") or []),
             "visibility": lifecycle.chosen_visibility(args, args.get("group_id")),
+            "max_guests": args.get("max_guests") or 0,
+            "questions": [q.stored() for q in revise_questions([], args.get("questions") or [])],
         },
     )
     session.add(series)
@@ -145,6 +148,8 @@ def materialize(session: Session, series: Series, *, now: datetime) -> list[Gath
             timezone=series.timezone,
             duration_minutes=template["duration_minutes"],
             capacity=template.get("capacity"),
+            max_guests=template.get("max_guests", 0),
+            questions=list(template.get("questions", [])),
             reminders=list(template.get("reminders", DEFAULT_REMINDERS)),
             followup_minutes=template.get("followup_minutes", DEFAULT_FOLLOWUP_MINUTES),
             status=GatheringStatus.SCHEDULED,
@@ -189,16 +194,25 @@ def occurrences_of(session: Session, series_id: int) -> list[Gathering]:
 
 
 def answer_all_future(
-    session: Session, occurrence: Gathering, user: User, response: str, *, now: datetime
+    session: Session,
+    occurrence: Gathering,
+    user: User,
+    response: str,
+    *,
+    now: datetime,
+    guests: int | None = None,
+    answers: dict[str, str] | None = None,
 ) -> list[RsvpOutcome]:
-    """Answer this occurrence and every later one, including those not yet materialised.
+    """Answer this occurrence and every later one, including those not yet materialised
+    (`guests` and `answers` go to those that exist; later ones inherit the response).
 
     This occurrence is answered first, so a closed one (Conflict) changes nothing.
     """
     assert occurrence.series_id is not None and occurrence.starts_at is not None
+    extra: dict[str, Any] = {"guests": guests, "answers": answers}
     results = [
         attendance.set_rsvp(
-            session, occurrence.id, user.id, response, now=now, origin=AnswerOrigin.SERIES
+            session, occurrence.id, user.id, response, now=now, origin=AnswerOrigin.SERIES, **extra
         )
     ]
     answer = session.scalars(
@@ -222,7 +236,13 @@ def answer_all_future(
         try:
             results.append(
                 attendance.set_rsvp(
-                    session, gathering.id, user.id, response, now=now, origin=AnswerOrigin.SERIES
+                    session,
+                    gathering.id,
+                    user.id,
+                    response,
+                    now=now,
+                    origin=AnswerOrigin.SERIES,
+                    **extra,
                 )
             )
         except Conflict:
@@ -436,11 +456,20 @@ def _occurrence(session: Session, gathering_id: int, field: str) -> Gathering:
 
 
 def answer_all_future_by_id(
-    session: Session, gathering_id: int, user: User, response: str, *, now: datetime
+    session: Session,
+    gathering_id: int,
+    user: User,
+    response: str,
+    *,
+    now: datetime,
+    guests: int | None = None,
+    answers: dict[str, str] | None = None,
 ) -> Any:
     """RSVP `all_future`: answer this occurrence and the later ones; returns this one's outcome."""
     occurrence = _occurrence(session, gathering_id, "all_future")
-    return answer_all_future(session, occurrence, user, response, now=now)[0]
+    return answer_all_future(
+        session, occurrence, user, response, now=now, guests=guests, answers=answers
+    )[0]
 
 
 def update_following(
