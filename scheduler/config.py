@@ -122,6 +122,9 @@ class Config:
     # asking to join many groups is a flood of its own; approve links from that mail
     ratelimit_join_requests_per_account: str = "30 per hour"
     ratelimit_approval_links_per_ip: str = "60 per minute; 600 per hour"
+    # an organizer's message mails everyone who answered; comments are cheap but public
+    ratelimit_messages_per_account: str = "10 per hour; 50 per day"
+    ratelimit_comments_per_account: str = "30 per minute; 300 per day"
     # POST /inbound/mail: calendar replies forwarded by a mail provider (one IP, many people)
     ratelimit_inbound_mail_per_ip: str = "120 per minute; 3000 per hour"
     ratelimit_calendar_imports_per_account: str = "20 per hour"

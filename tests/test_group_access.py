@@ -56,6 +56,11 @@ ROLE_TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("gatherings.GatheringAttendees", "GET"): row(200, 200, 200, 404, 404, 401),
     ("gatherings.GatheringAttendeesCsv", "GET"): row(200, 200, 403, 404, 404, 401),
     ("mail_status.GatheringMailStatus", "GET"): row(200, 200, 403, 404, 404, 401),
+    ("reach.Comments", "GET"): row(200, 200, 200, 404, 404, 401),
+    ("reach.Comments", "POST"): row(201, 201, 201, 404, 404, 401),
+    ("reach.CommentById", "DELETE"): row(204, 204, 204, 404, 404, 401),  # the member's comment
+    ("reach.Messages", "GET"): row(200, 200, 200, 404, 404, 401),
+    ("reach.Messages", "POST"): row(202, 202, 403, 404, 404, 401),
     # the members-only poll
     ("polls.Availability", "GET"): row(200, 200, 200, 404, 404, 401),
     ("polls.Availability", "PUT"): row(200, 200, 200, 404, 404, 401),
@@ -83,6 +88,9 @@ ROLE_TABLE: dict[tuple[str, str], dict[str, Any]] = {
     ("poll_pages.save_availability", "POST"): row(DONE, DONE, DONE, 404, 404, LOGIN),
     ("poll_pages.slots_json", "GET"): row(200, 200, 200, 404, 404, LOGIN),
     ("poll_pages.schedule", "POST"): row(DONE, DONE, 403, 404, 404, LOGIN),
+    ("reach_pages.post_comment", "POST"): row(DONE, DONE, DONE, 404, 404, LOGIN),
+    ("reach_pages.delete_comment", "POST"): row(DONE, DONE, DONE, 404, 404, LOGIN),
+    ("reach_pages.send_message", "POST"): row(DONE, DONE, 403, 404, 404, LOGIN),
 }
 
 _SOON = (datetime.now(UTC) + timedelta(days=20)).replace(minute=0, second=0, microsecond=0)
@@ -167,7 +175,20 @@ def make_world(api) -> dict[str, Any]:
         },
     )
     assert answered.status_code == 200
-    return {**people, "group": group, "gathering": gathering, "poll": poll}
+    comment = api.call(
+        "POST",
+        f"/api/v1/gatherings/{gathering['id']}/comments",
+        people["member"],
+        json={"body": "Shall I bring a torch?"},
+    )
+    assert comment.status_code == 201, comment.get_json()
+    return {
+        **people,
+        "group": group,
+        "gathering": gathering,
+        "poll": poll,
+        "comment": comment.get_json(),
+    }
 
 
 def _url(rule: str, endpoint: str, world: dict[str, Any]) -> str:
@@ -177,6 +198,7 @@ def _url(rule: str, endpoint: str, world: dict[str, Any]) -> str:
         rule.replace("<int:gathering_id>", str(gathering["id"]))
         .replace("<int:group_id>", str(world["group"]["id"]))
         .replace("<int:user_id>", str(world["pending"]["id"]))
+        .replace("<int:comment_id>", str(world["comment"]["id"]))
     )
 
 
@@ -202,12 +224,16 @@ API_BODIES: dict[tuple[str, str], Any] = {
     ("gatherings.GatheringRsvp", "PUT"): {"response": "yes"},
     ("polls.Availability", "PUT"): {"intervals": []},
     ("polls.Schedule", "POST"): {"start": _CHOSEN.isoformat()},
+    ("reach.Comments", "POST"): {"body": "See you there"},
+    ("reach.Messages", "POST"): {"subject": "Torches", "body": "Bring one.", "to": "all"},
 }
 PAGE_FORMS: dict[tuple[str, str], Any] = {
     ("group_pages.member", "POST"): {"action": "approve"},
     ("gathering_pages.rsvp", "POST"): {"response": "yes"},
     ("gathering_pages.edit", "POST"): _edit_form,
     ("poll_pages.schedule", "POST"): {"start": _CHOSEN.isoformat()},
+    ("reach_pages.post_comment", "POST"): {"body": "See you there"},
+    ("reach_pages.send_message", "POST"): {"subject": "Torches", "body": "Bring one.", "to": "all"},
 }
 
 

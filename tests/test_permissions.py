@@ -56,6 +56,15 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("gatherings.GatheringAttendees", "GET"): SIGNED_IN,
     ("gatherings.GatheringAttendeesCsv", "GET"): ORGANIZER,  # answers are for organizers
     ("mail_status.GatheringMailStatus", "GET"): ORGANIZER,
+    # reach: a gathering's discussion is its members' and attendees' (else 403/404)
+    ("reach.Comments", "GET"): SIGNED_IN,
+    ("reach.Comments", "POST"): SIGNED_IN,
+    ("reach.CommentById", "DELETE"): SIGNED_IN,  # its author, or an organizer
+    ("reach.Messages", "GET"): SIGNED_IN,
+    ("reach.Messages", "POST"): ORGANIZER,
+    ("reach_pages.post_comment", "POST"): SIGNED_IN,
+    ("reach_pages.delete_comment", "POST"): SIGNED_IN,
+    ("reach_pages.send_message", "POST"): ORGANIZER,
     # polls
     ("polls.Availability", "GET"): SIGNED_IN,
     ("polls.Availability", "PUT"): SIGNED_IN,
@@ -169,6 +178,8 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("groups.MemberById", "PUT"): {"state": "member"},
     ("polls.Availability", "PUT"): {"intervals": []},
     ("polls.Schedule", "POST"): {"start": (_SOON + timedelta(days=1, hours=10)).isoformat()},
+    ("reach.Comments", "POST"): {"body": "See you there"},
+    ("reach.Messages", "POST"): {"subject": "Hi", "body": "Bring snacks", "to": "all"},
     ("interests.Aliases", "POST"): {"alias": "igo", "interest": "go"},
     ("interests.AliasSuggestions", "POST"): {"alias": "igo", "interest": "go"},
     ("calendars.MyCalendars", "POST"): {"url": "https://calendar.example.org/me.ics"},
@@ -176,6 +187,7 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
 
 PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("poll_pages.schedule", "POST"): {"start": (_SOON + timedelta(days=1, hours=10)).isoformat()},
+    ("reach_pages.send_message", "POST"): {"subject": "Hi", "body": "Bring snacks", "to": "all"},
 }
 
 
@@ -249,6 +261,7 @@ def url_for_row(rule: str, endpoint: str, world: dict[str, Any]) -> str:
         .replace("<path:alias>", "igo")
         .replace("<int:suggestion_id>", "1")
         .replace("<int:token_id>", "1")
+        .replace("<int:comment_id>", "1")
         .replace("<int:calendar_id>", "1")
     )
 

@@ -24,6 +24,7 @@ def init_api(
         interests,
         mail_status,
         polls,
+        reach,
         recommendations,
     )
 
@@ -53,6 +54,7 @@ def init_api(
         groups,
         gatherings,
         polls,
+        reach,
         interests,
         recommendations,
         mail_status,

@@ -17,13 +17,21 @@ from scheduler.models.interest import Interest
 from scheduler.models.mail_preferences import GatheringMute
 from scheduler.models.outbox import OutboxMessage, OutboxStatus
 from scheduler.models.planner import PlannerMark
+from scheduler.models.reach import (
+    MESSAGE_AUDIENCES,
+    AnnouncementChoice,
+    GatheringComment,
+    GatheringMessage,
+)
 from scheduler.models.rsvp import Rsvp
 from scheduler.models.series import Series, SeriesAnswer
 from scheduler.models.user import AccountLink, ApiToken, User, WebSession
 
 __all__ = [
+    "MESSAGE_AUDIENCES",
     "AccountLink",
     "AliasSuggestion",
+    "AnnouncementChoice",
     "ApiToken",
     "AvailabilityInterval",
     "Base",
@@ -31,6 +39,8 @@ __all__ = [
     "DomainEvent",
     "EventKind",
     "Gathering",
+    "GatheringComment",
+    "GatheringMessage",
     "GatheringMute",
     "GatheringStatus",
     "Group",

@@ -27,6 +27,10 @@ class EventKind:
     # a series' rule or template changed ("this and following"): data names every series
     # whose text changed
     SERIES_CHANGED = "series_changed"
+    # reach (mail/announcements.py reacts): a gathering or poll was made in a group (once per
+    # series); an organizer sent a message to its people (data: message_id)
+    GATHERING_CREATED = "gathering_created"
+    MESSAGE_SENT = "message_sent"
 
 
 class DomainEvent(Base):

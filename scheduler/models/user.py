@@ -29,6 +29,10 @@ class User(Base):
     discoverable: Mapped[bool] = mapped_column(Boolean, default=False)
     weekly_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    # new gatherings and polls in their groups: "each" (a mail each), "weekly" or "none"
+    announcements: Mapped[str] = mapped_column(String(10), default="each", server_default="each")
+    # organizers: one mail a day with new answers and comments of what they organize
+    organizer_updates: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # site administrators curate what is shared by everyone (interest aliases); granted and
     # revoked from the command line only (`flask --app wsgi admin grant|revoke <email>`)
     is_site_admin: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())

@@ -31,6 +31,13 @@ class ProfileArgsSchema(ArgsSchema):
     )
     weekly_digest = fields.Boolean(metadata={"description": "a weekly mail of matching gatherings"})
     reminders_enabled = fields.Boolean(metadata={"description": "reminder and follow-up mail"})
+    announcements = fields.String(
+        validate=validate.OneOf(["each", "weekly", "none"]),
+        metadata={"description": "new gatherings and polls in my groups: each, weekly or none"},
+    )
+    organizer_updates = fields.Boolean(
+        metadata={"description": "a daily mail of new answers and comments on what I organize"}
+    )
 
 
 class TokenArgsSchema(ArgsSchema):
@@ -144,6 +151,8 @@ class MeSchema(UserSchema):
     discoverable = fields.Boolean()
     weekly_digest = fields.Boolean()
     reminders_enabled = fields.Boolean()
+    announcements = fields.String()
+    organizer_updates = fields.Boolean()
 
 
 class FeedUrlSchema(Schema):

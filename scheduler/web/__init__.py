@@ -36,6 +36,9 @@ def init_web(app: Flask) -> None:
     from scheduler.web import feeds
 
     app.register_blueprint(feeds.bp)
+    from scheduler.web import reach_pages
+
+    app.register_blueprint(reach_pages.bp)
     from scheduler.web import inbound
 
     app.register_blueprint(inbound.bp)

@@ -189,6 +189,8 @@ def profile() -> Any:
             "interests": ", ".join(i.name for i in user.interests),
             "share_name": user.share_name,
             "reminders_enabled": user.reminders_enabled,
+            "announcements": user.announcements,
+            "organizer_updates": user.organizer_updates,
         }
     )
     if request.method == "POST":
@@ -196,12 +198,16 @@ def profile() -> Any:
         state.values = {k: form.get(k, "") for k in ("name", "timezone", "interests")}
         state.values["share_name"] = "share_name" in form
         state.values["reminders_enabled"] = "reminders_enabled" in form
+        state.values["announcements"] = form.get("announcements", "each")
+        state.values["organizer_updates"] = "organizer_updates" in form
         body = {
             "name": form.get("name", "").strip(),
             "timezone": form.get("timezone", "").strip(),
             "interests": split_interests(form.get("interests", "")),
             "share_name": "share_name" in form,
             "reminders_enabled": "reminders_enabled" in form,
+            "announcements": form.get("announcements", "each"),
+            "organizer_updates": "organizer_updates" in form,
         }
         args = load_with(ProfileArgsSchema(), body, state)
         if args is not None:

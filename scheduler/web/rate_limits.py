@@ -162,6 +162,9 @@ UNSUBSCRIBE_LINKS = frozenset(
 # asking to join a group owes its organizers mail; its approve links are opened from mail
 JOIN_REQUESTS = frozenset({"groups.Members", "group_pages.join"})
 APPROVAL_LINKS = frozenset({"approval_links.confirm", "approval_links.approve"})
+# an organizer's message mails a gathering's people; comments are read by everyone there
+MESSAGES = frozenset({"reach.Messages", "reach_pages.send_message"})
+COMMENTS = frozenset({"reach.Comments", "reach_pages.post_comment"})
 # calendar replies a mail provider forwards by HTTP; adding a calendar costs fetches
 INBOUND_MAIL = frozenset({"inbound.inbound_mail"})
 CALENDAR_IMPORTS = frozenset({"calendars.MyCalendars"})
@@ -265,6 +268,22 @@ RULES = (
         LINK_REQUESTS,
         UNSUBSCRIBE_LINKS,
         "Too many unsubscribe links opened from your network.",
+    ),
+    RateRule(
+        "messages:account",
+        "ratelimit_messages_per_account",
+        signed_in_account,
+        POST,
+        MESSAGES,
+        "Too many messages sent from this account.",
+    ),
+    RateRule(
+        "comments:account",
+        "ratelimit_comments_per_account",
+        signed_in_account,
+        POST,
+        COMMENTS,
+        "Too many comments from this account.",
     ),
     RateRule(
         "inbound-mail:ip",

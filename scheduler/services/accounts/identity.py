@@ -349,6 +349,8 @@ def update_profile(
     discoverable: bool | None = None,
     weekly_digest: bool | None = None,
     reminders_enabled: bool | None = None,
+    announcements: str | None = None,
+    organizer_updates: bool | None = None,
 ) -> User:
     """Change the fields that were given."""
     if name is not None:
@@ -365,6 +367,8 @@ def update_profile(
         ("discoverable", discoverable),
         ("weekly_digest", weekly_digest),
         ("reminders_enabled", reminders_enabled),
+        ("announcements", announcements),
+        ("organizer_updates", organizer_updates),
     ):
         if value is not None:
             setattr(user, attr, value)

@@ -316,6 +316,18 @@ def record_changed(session: Session, gathering: Gathering, changed: set[str]) ->
     )
 
 
+def record_created(session: Session, gathering: Gathering) -> None:
+    """A gathering or poll was made; in a group its members are told (mail/announcements.py).
+    A series records its first occurrence only."""
+    if gathering.group_id is not None:
+        events.record(
+            session,
+            EventKind.GATHERING_CREATED,
+            gathering_id=gathering.id,
+            user_id=gathering.organizer_id,
+        )
+
+
 def record_cancelled(session: Session, gathering: Gathering) -> None:
     """A gathering was called off (at its current SEQUENCE)."""
     events.record(

@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 from scheduler.extensions import Services
 from scheduler.models import DomainEvent, utcnow
 from scheduler.queues import MAIL
-from scheduler.services.mail import calendar_mail, delivery, follow_through
+from scheduler.services.mail import announcements, calendar_mail, delivery, follow_through
 
 log = logging.getLogger("kindred.planner")
 
@@ -66,6 +66,7 @@ def run(services: Services, *, now_fn: Callable[[], datetime] = utcnow) -> Plann
                     spacing=timedelta(seconds=services.config.calendar_mail_spacing_seconds),
                 )
                 due += reaction.due
+                due += announcements.react(session, batch, now=now)
                 due += follow_through.plan_gatherings(session, reaction.touched, now=now)
                 session.execute(
                     delete(DomainEvent)
@@ -74,6 +75,7 @@ def run(services: Services, *, now_fn: Callable[[], datetime] = utcnow) -> Plann
                 )
             else:
                 due += follow_through.plan_ahead(session, now=now)
+                due += announcements.plan_poll_chasers(session, now=now)
         report.events += len(batch)
         if not batch:
             break

@@ -12,6 +12,7 @@ from scheduler.domain.messages import OutgoingMail
 from scheduler.models import OutboxMessage, utcnow
 from scheduler.services.mail import (
     account_mail,
+    announcements,
     content,
     follow_through_mail,
     membership_mail,
@@ -34,6 +35,12 @@ RENDERERS: dict[str, Renderer] = {
     "nudge": nudge_mail.render_nudge_row,
     "digest": nudge_mail.render_digest_row,
     membership_mail.KIND: membership_mail.render_pending_requests_row,
+    announcements.ANNOUNCE: announcements.render_announce,
+    announcements.POLL_REMINDER: announcements.render_poll_reminder,
+    announcements.POLL_DONE: announcements.render_poll_done,
+    announcements.MESSAGE: announcements.render_message,
+    announcements.WEEKLY: announcements.render_weekly,
+    announcements.UPDATES: announcements.render_organizer_updates,
     # account links (verify covers a new address too); they reach unverified addresses
     "verify": account_mail.render_link_mail,
     "sign_in": account_mail.render_link_mail,

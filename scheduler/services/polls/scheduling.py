@@ -110,8 +110,11 @@ def create(
         _made, occurrences = series.create_series(
             session, organizer, args, now=now, uid=lifecycle.new_uid(uid_domain)
         )
+        lifecycle.record_created(session, occurrences[0])
         return occurrences[0]
-    return lifecycle.create_gathering(session, organizer, args, now=now, uid_domain=uid_domain)
+    gathering = lifecycle.create_gathering(session, organizer, args, now=now, uid_domain=uid_domain)
+    lifecycle.record_created(session, gathering)
+    return gathering
 
 
 def create_poll(
@@ -127,6 +130,7 @@ def create_poll(
     session.add(gathering)
     session.flush()
     schedule_deadline_job(session, gathering)
+    lifecycle.record_created(session, gathering)
     return gathering
 
 
