@@ -417,8 +417,20 @@ def _what_and_links(
     ]
 
 
+def _gathering(session: Session, gathering_id: int | None) -> Gathering | None:
+    """The gathering, held for the session: a batch of 500 mails about one gathering loads it
+    (and its poll, group and organizer) once, where the identity map's weak references would
+    let it go between two mails."""
+    if gathering_id is None:
+        return None
+    held = session.info.setdefault("reach_gatherings", {})
+    if gathering_id not in held:
+        held[gathering_id] = session.get(Gathering, gathering_id)
+    return held[gathering_id]
+
+
 def _visible_gathering(session: Session, row: OutboxMessage, user: User) -> Gathering | None:
-    gathering = session.get(Gathering, row.gathering_id) if row.gathering_id else None
+    gathering = _gathering(session, row.gathering_id)
     if gathering is None or gathering.status not in OPEN:
         return None
     if not access.access_to(session, gathering, user).see_location:
