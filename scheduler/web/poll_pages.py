@@ -15,6 +15,7 @@ from scheduler.domain.errors import InvalidInput, KindredError
 from scheduler.extensions import db_session
 from scheduler.models import Gathering, GatheringStatus, User, utcnow
 from scheduler.schemas.polls import ScheduleArgsSchema
+from scheduler.services.calendars import busy
 from scheduler.services.gatherings import access, lifecycle
 from scheduler.services.gatherings.access import ANONYMOUS_NAME
 from scheduler.services.polls import availability, scheduling, slots
@@ -112,6 +113,18 @@ def _grid_and_ranking(
     return grid, ranking, names
 
 
+def _busy_cells(gathering: Gathering, viewer: User, grid: Grid) -> set[int]:
+    """The cells of the page that the viewer's own calendars say they are busy in."""
+    intervals = busy.busy_for_poll(db_session(), gathering, viewer)
+    if not intervals:
+        return set()
+    return {
+        cell.index
+        for cell in grid.cells.values()
+        if any(start < cell.end and cell.start < end for start, end in intervals)
+    }
+
+
 def _some_names(user_ids: list[int], names: dict[int, str]) -> str:
     """ "Ann, Bob" or "Ann, Bob and 40 more": at most NAMED_PER_CELL names, as in the grid."""
     shown = [names.get(uid, ANONYMOUS_NAME) for uid in user_ids[: slots.NAMED_PER_CELL]]
@@ -180,6 +193,8 @@ def render_poll(gathering: Gathering) -> Any:
             ranking=ranking,
             best=_slot_rows(ranking, names, user.timezone),
             paint_options=PAINT_OPTIONS,
+            busy_cells=_busy_cells(gathering, user, grid),
+            has_calendars=bool(busy.calendars_of(db_session(), user)),
             **_page_links(gathering, page),
         )
         if context["is_organizer"]:

@@ -4,6 +4,7 @@ the mail that carries it to the invite's ORGANIZER."""
 
 from __future__ import annotations
 
+import email.policy
 import json
 import shutil
 import subprocess
@@ -86,4 +87,4 @@ def reply_mail(ics: bytes, *, sender: str, to: str, **headers: str) -> bytes:
     message.add_attachment(
         ics, maintype="text", subtype="calendar", params={"method": "REPLY"}, filename="reply.ics"
     )
-    return bytes(message)
+    return message.as_bytes(policy=email.policy.SMTP)  # CRLF line ends, as on the wire

@@ -78,6 +78,18 @@
     var grid = rovingGrid(table, "td[data-cell]");
     grid.cells.forEach(label);
 
+    // "Fill from my calendar": every time the person's calendars leave free becomes "yes";
+    // busy times keep what they were. Nothing is saved until they press Save.
+    var fill = document.querySelector("[data-fill-from-calendar]");
+    if (fill) {
+      fill.closest("[data-calendar-fill]").hidden = false;
+      fill.addEventListener("click", function () {
+        grid.cells.forEach(function (td) {
+          if (!td.hasAttribute("data-busy")) setCell(td, "yes");
+        });
+      });
+    }
+
     var toggle = function (td) { var m = mode(); setCell(td, valueOf(td) === m ? "" : m); };
     table.addEventListener("keydown", function (event) {
       if (event.key !== " " && event.key !== "Enter") return;
