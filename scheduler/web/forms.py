@@ -241,12 +241,65 @@ def _settings(form: MultiDict[str, str], state: FormState, body: dict[str, Any])
     return tz_name
 
 
+QUESTION_ROWS_BLANK = 2  # empty question rows the forms offer after the gathering's own
+
+
+def _rsvp_settings(form: MultiDict[str, str], state: FormState, body: dict[str, Any]) -> None:
+    """Guests per person (blank: leave as is) and the question rows (`question_text_<n>`,
+    `question_required_<n>`, `question_id_<n>`; a row left empty is no question) into `body`."""
+    guests = _int_or_none(form.get("max_guests", ""), "max_guests", state)
+    if guests is not None:
+        body["max_guests"] = guests
+    rows = sorted(
+        int(name.removeprefix("question_text_"))
+        for name in form
+        if name.startswith("question_text_") and name.removeprefix("question_text_").isdigit()
+    )
+    questions: list[dict[str, Any]] = []
+    for n in rows:
+        text = _text(form, f"question_text_{n}")
+        if not text:
+            continue
+        question: dict[str, Any] = {
+            "text": text,
+            "required": bool(form.get(f"question_required_{n}")),
+        }
+        qid = _int_or_none(form.get(f"question_id_{n}", ""), "questions", state)
+        if qid is not None:
+            question["id"] = qid
+        questions.append(question)
+    if rows:
+        body["questions"] = questions
+
+
+def question_rows(values: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The question rows a form shows: those typed (or the gathering's), then empty ones."""
+    if "question_rows" in values:
+        return list(values["question_rows"])
+    typed = sorted(
+        int(name.removeprefix("question_text_"))
+        for name in values
+        if name.startswith("question_text_") and name.removeprefix("question_text_").isdigit()
+    )
+    rows = [
+        {
+            "id": values.get(f"question_id_{n}", ""),
+            "text": values.get(f"question_text_{n}", ""),
+            "required": bool(values.get(f"question_required_{n}")),
+        }
+        for n in typed
+    ]
+    rows = [row for row in rows if row["text"] or row["id"]]
+    return rows + [{"id": "", "text": "", "required": False}] * QUESTION_ROWS_BLANK
+
+
 def gathering_args(
     form: MultiDict[str, str], state: FormState, *, supports_recurrence: bool
 ) -> dict[str, Any]:
     """The new-gathering form → a GatheringArgsSchema body (ISO strings with offsets)."""
     _keep_typed(form, state)
     body = _details(form)
+    _rsvp_settings(form, state, body)
     tz_name = _settings(form, state, body)
     group_id = _int_or_none(form.get("group_id", ""), "group_id", state)
     if group_id is not None:
@@ -302,6 +355,8 @@ EDIT_FIELDS = (
     "reminders",
     "starts_at",
     "visibility",
+    "max_guests",
+    "questions",
 )
 # a polling gathering gets its time, zone and length from the poll: only these change here
 POLL_EDIT_FIELDS = ("title", "description", "location", "interests", "visibility")
@@ -324,6 +379,12 @@ def edit_values(gathering: Any) -> dict[str, Any]:
         "reminders": [str(m) for m in gathering.reminders],
         "starts_at": utc_to_local_input(gathering.starts_at, zone(gathering.timezone)),
         "visibility": gathering.visibility,
+        "max_guests": str(gathering.max_guests),
+        "question_rows": [
+            {"id": str(q["id"]), "text": q["text"], "required": bool(q.get("required"))}
+            for q in gathering.questions
+        ]
+        + [{"id": "", "text": "", "required": False}] * QUESTION_ROWS_BLANK,
         "scope": "this",
     }
 
@@ -334,6 +395,7 @@ def edit_args(
     """The edit form → a GatheringPatchArgsSchema body holding every field the form shows."""
     _keep_typed(form, state)
     body = _details(form)
+    _rsvp_settings(form, state, body)
     if polling:
         return body
     tz_name = _settings(form, state, body)
@@ -368,6 +430,12 @@ def _same(name: str, new: Any, old: Any) -> bool:
         return {normalise_interest(n) for n in new} == {i.name for i in old}
     if name == "reminders":
         return set(new) == set(old)
+    if name == "questions":
+
+        def shape(q: Mapping[str, Any]) -> tuple[Any, str, bool]:
+            return (q.get("id"), clean_text(q["text"]), bool(q.get("required")))
+
+        return [shape(q) for q in new] == [shape(q) for q in old]
     if name == "starts_at" and old is not None:
         return bool(new == old.replace(second=0, microsecond=0) or new == old)
     return bool(new == old)

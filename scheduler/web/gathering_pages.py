@@ -37,6 +37,7 @@ from scheduler.web.forms import (
     edit_values,
     gathering_args,
     load_with,
+    question_rows,
     recurrence_labels,
     reminder_choices,
     timezone_choices,
@@ -117,6 +118,7 @@ def new() -> Any:
         render_template(
             "gathering_new.html",
             form=state,
+            question_rows=question_rows(state.values),
             my_groups=_my_groups(user),
             timezones=timezone_choices(),
             durations=DURATION_CHOICES,
@@ -214,6 +216,7 @@ def edit(gathering_id: int) -> Any:
         render_template(
             "gathering_edit.html",
             gathering=gathering,
+            question_rows=question_rows(state.values),
             status=status,
             editable=editable,
             polling=polling,

@@ -311,7 +311,8 @@ def test_seats_below_the_number_going_are_refused_next_to_seats(
     response = edit(client, gid, capacity="1", title="Smaller night")
     assert response.status_code == 422
     assert field_errors(response.text) == {
-        "capacity": "2 people are going; capacity cannot be lower than that."
+        "capacity": "2 seats are taken (people going and their guests); capacity cannot be lower "
+        "than that."
     }
     assert 'value="Smaller night"' in response.text
     assert "Chess night" in client.get(path).text  # the title change was rolled back too

@@ -231,8 +231,8 @@ def change_capacity(
     freed go to the waitlist in order. Returns how many seats the waitlist took."""
     if capacity is not None and capacity < gathering.going_count:
         raise InvalidInput(
-            f"{_people(gathering.going_count, 'seat')} taken (guests included); capacity "
-            "cannot be lower than that.",
+            f"{_people(gathering.going_count, 'seat')} are taken (people going and their "
+            "guests); capacity cannot be lower than that.",
             field="capacity",
         )
     gathering.capacity = capacity
