@@ -311,3 +311,68 @@ def test_organizer_daily_summary_has_answers_and_comments(api, app, session, con
     (row,) = _owed(session, announcements.UPDATES)
     text = render_outbox_message(session, row, config).text
     assert "1 going" in text and "Ann commented: Can't wait" in text
+
+
+def test_the_deadline_scheduling_a_time_tells_the_organizers_once(api, app, session, config):
+    from scheduler.services.polls import scheduling
+
+    olga, ann = api.signup("Olga"), api.signup("Ann")
+    group = _group(api, olga, ann)
+    deadline = _SOON - timedelta(days=1)
+    poll = _poll(api, olga, group, deadline=deadline)
+    answer = {
+        "intervals": [{"start": _SOON.isoformat(), "end": (_SOON + timedelta(hours=3)).isoformat()}]
+    }
+    api.call("PUT", f"/api/v1/gatherings/{poll['id']}/availability", ann, json=answer)
+    run_planner(app)
+    # everyone answered: one mail; the deadline then picks a time: one more, once
+    (everyone,) = _owed(session, announcements.POLL_DONE)
+    after = deadline + timedelta(seconds=1)
+    assert scheduling.close_at_deadline(session, poll["id"], now=after) == "scheduled"
+    session.commit()
+    run_planner(app, now=after)
+    run_planner(app, now=after)
+    done = _owed(session, announcements.POLL_DONE)
+    assert [(r.recipient_id, r.payload["reason"]) for r in done] == [
+        (olga["id"], "everyone"),
+        (olga["id"], "deadline"),
+    ]
+    # "everyone answered", not sent yet, is dropped: the time found says more
+    assert render_outbox_message(session, everyone, config) is None
+    mail = render_outbox_message(session, done[1], config)
+    assert mail.subject == "Time found: When shall we play?"
+
+
+def test_profile_page_chooses_announcements_and_organizer_updates(api, client, app):
+    from tests.support.accounts import page_session
+
+    ann = api.signup("Ann")
+    with client.session_transaction() as cookie:
+        cookie.update(page_session(app, ann["id"]))
+    page = client.get("/profile")
+    assert 'name="announcements" value="each" checked' in page.text
+    token = page.text.split('name="csrf_token" value="')[1].split('"')[0]
+    form = {"csrf_token": token, "name": "Ann", "timezone": "UTC", "interests": ""}
+    saved = client.post(
+        "/profile", data={**form, "announcements": "weekly", "organizer_updates": "1"}
+    )
+    assert saved.status_code == 302
+    me = api.call("GET", "/api/v1/me", ann).get_json()
+    assert me["announcements"] == "weekly" and me["organizer_updates"] is True
+    bad = client.post("/profile", data={**form, "announcements": "hourly"})
+    assert bad.status_code == 422 and "announcements" in bad.text
+
+
+def test_ones_comments_are_in_the_export_and_go_with_the_account(api, session):
+    olga, ann = api.signup("Olga"), api.signup("Ann", password="correct horse battery")
+    group = _group(api, olga, ann)
+    gathering = _gathering(api, olga, group)
+    url = f"/api/v1/gatherings/{gathering['id']}/comments"
+    api.call("POST", url, ann, json={"body": "Count me in"})
+    api.call("PATCH", "/api/v1/me", ann, json={"announcements": "weekly"})
+    export = api.call("GET", "/api/v1/me/export", ann).get_json()
+    assert [c["body"] for c in export["comments"]] == ["Count me in"]
+    assert export["profile"]["announcements"] == "weekly"
+    erased = api.call("DELETE", "/api/v1/me", ann, json={"password": "correct horse battery"})
+    assert erased.status_code == 204
+    assert api.call("GET", url, olga).get_json() == []

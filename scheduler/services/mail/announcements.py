@@ -7,7 +7,9 @@ owes a `message` to its audience; a poll that its deadline scheduled owes its or
 `poll_done`. Between batches the planner calls `plan_poll_chasers`: a poll owes each member
 who has not answered one `poll_reminder` once its chase time passes, and its organizers one
 `poll_done` when every member has answered. Keys make each owed once:
-  announce:{g}:{u}   message:{m}:{u}   poll_reminder:{g}:{u}   poll_done:{g}:{u}
+  announce:{g}:{u}   message:{m}:{u}   poll_reminder:{g}:{u}
+  poll_done:{g}:{u}:everyone or :deadline (one each; the first is dropped if still unsent
+  once a time is set)
   announce_week:{u}:{iso week}   organizer_updates:{u}:{date}
 What each mail says is decided when it is sent; one no longer wanted (the gathering
 cancelled, the poll closed or answered, the person left the group or changed their choice)
@@ -170,7 +172,7 @@ def _done_rows(
 ) -> list[dict[str, Any]]:
     return [
         _row(
-            f"{POLL_DONE}:{gathering.id}:{u.id}",
+            f"{POLL_DONE}:{gathering.id}:{u.id}:{reason}",
             POLL_DONE,
             gathering.id,
             u.id,

@@ -25,6 +25,7 @@ from scheduler.models import (
     AvailabilityInterval,
     DomainEvent,
     Gathering,
+    GatheringComment,
     GatheringMute,
     Group,
     GroupMember,
@@ -82,6 +83,8 @@ def export(session: Session, user: User) -> dict[str, Any]:
             "discoverable": user.discoverable,
             "weekly_digest": user.weekly_digest,
             "reminders_enabled": user.reminders_enabled,
+            "announcements": user.announcements,
+            "organizer_updates": user.organizer_updates,
             "is_site_admin": user.is_site_admin,
             "created_at": _iso(user.created_at),
         },
@@ -152,6 +155,18 @@ def export(session: Session, user: User) -> dict[str, Any]:
             }
             for invitation in session.scalars(
                 select(Invitation).where(Invitation.user_id == uid).order_by(Invitation.id)
+            )
+        ],
+        "comments": [
+            {"gathering_id": gid, "body": body, "created_at": _iso(created_at)}
+            for gid, body, created_at in session.execute(
+                select(
+                    GatheringComment.gathering_id,
+                    GatheringComment.body,
+                    GatheringComment.created_at,
+                )
+                .where(GatheringComment.author_id == uid)
+                .order_by(GatheringComment.id)
             )
         ],
         "muted_gatherings": list(
@@ -297,6 +312,11 @@ def _withdraw_participation(session: Session, uid: int, *, now: datetime) -> Non
         session.execute(
             delete(model).where(model.user_id == uid).execution_options(synchronize_session=False)
         )
+    session.execute(
+        delete(GatheringComment)
+        .where(GatheringComment.author_id == uid)
+        .execution_options(synchronize_session=False)
+    )
     for poll in polls:  # their answers leave the heatmaps and the ranking (which names
         poll.availability_revision += 1  # people: dropped now, recomputed by the worker)
         poll.result = None
