@@ -326,3 +326,22 @@ def test_attendees_csv_is_for_organizers_only(api):
     assert api.call("GET", url, person).status_code == 403
     assert api.call("GET", url).status_code == 401
     assert api.call("GET", "/api/v1/gatherings/999999/attendees.csv", org).status_code == 404
+
+
+def test_a_series_passes_guests_and_questions_to_its_occurrences_and_all_future_answers(api):
+    org = api.signup()
+    g = create(api, org, recurrence="FREQ=WEEKLY;COUNT=3", max_guests=1, questions=QUESTIONS)
+    occurrences = g["occurrences"]
+    assert len(occurrences) == 3
+    later = shown(api, occurrences[2]["id"])
+    assert later["max_guests"] == 1
+    assert [q["text"] for q in later["questions"]] == [q["text"] for q in QUESTIONS]
+    diet_id = str(later["questions"][0]["id"])
+    person = api.signup()
+    reply = answer(
+        api, person, occurrences[0]["id"], guests=1, answers={diet_id: "vegan"}, all_future=True
+    )
+    assert (reply["state"], reply["guests"]) == ("going", 1)
+    for occurrence in occurrences:
+        row = attendees(api, occurrence["id"], org)[person["id"]]
+        assert (row["state"], row["guests"], row["answers"]) == ("going", 1, {diet_id: "vegan"})
