@@ -51,9 +51,13 @@ $(LIBICAL):
 $(ICALJS): tests/support/icaljs/package-lock.json | $(LIBICAL)
 	npm ci --prefix tests/support/icaljs --silent --no-audit --no-fund
 
+# Test processes, each with its own embedded PostgreSQL and Redis; one (0) against a
+# configured TEST_DATABASE_URL, which several processes would share.
+PYTEST_WORKERS ?= $(if $(TEST_DATABASE_URL),0,2)
+
 test: $(STAMP) $(CHROMIUM) $(ICALJS)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -55,7 +55,8 @@ def children(pid: int) -> dict[int, list[str]]:
             cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError):
             continue  # gone meanwhile
-        if int(fields[1]) == pid and fields[0] != "Z":
+        # an exiting process (not yet a zombie) shows an empty command line
+        if int(fields[1]) == pid and fields[0] != "Z" and any(cmdline):
             found[int(stat.parent.name)] = [part.decode() for part in cmdline if part]
     return found
 
@@ -124,7 +125,8 @@ def test_when_web_cannot_start_everything_stops(devserver_env, tmp_path):
             seen: dict[int, list[str]] = {}
 
             def stopped() -> bool:
-                seen.update(children(devserver.popen.pid))
+                for child, cmdline in children(devserver.popen.pid).items():
+                    seen.setdefault(child, cmdline)
                 return devserver.popen.poll() is not None
 
             wait_for(stopped, timeout=60)
