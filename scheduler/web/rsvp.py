@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, render_template
+from flask import Blueprint, render_template, url_for
 
-from scheduler.domain.errors import NotFound
+from scheduler.domain.errors import InvalidInput, NotFound
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, User, utcnow
 from scheduler.services.gatherings import attendance, lifecycle
@@ -59,11 +59,26 @@ def confirm(token: str) -> str:
 
 
 @bp.post("/r/<string:token>")
-def record(token: str) -> str:
+def record(token: str) -> str | tuple[str, int]:
     """Record the answer (the same link twice changes nothing) and show where it leaves them."""
     claim, gathering, user = _claim_and_rows(token)
     session = db_session()
-    outcome = attendance.set_rsvp(session, gathering.id, user.id, claim.response, now=utcnow())
+    try:
+        outcome = attendance.set_rsvp(session, gathering.id, user.id, claim.response, now=utcnow())
+    except InvalidInput as exc:
+        if not (exc.field or "").startswith("answers."):
+            raise
+        # a required question: a link cannot answer it, the gathering's page can
+        session.rollback()
+        page = url_for("gathering_pages.show", gathering_id=claim.gathering_id)
+        return render_template(
+            "rsvp_done.html",
+            gathering=gathering,
+            user=user,
+            outcome=None,
+            answer_first=page,
+            local_start=_local_start(gathering),
+        ), 422
     session.commit()
     return render_template(
         "rsvp_done.html",

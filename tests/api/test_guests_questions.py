@@ -8,6 +8,7 @@ import io
 from datetime import UTC, datetime, timedelta
 
 from scheduler.domain.spreadsheet import FORMULA_STARTS
+from scheduler.services.gatherings.rsvp_links import rsvp_link
 
 
 def future(days: int = 3) -> datetime:
@@ -345,3 +346,20 @@ def test_a_series_passes_guests_and_questions_to_its_occurrences_and_all_future_
     for occurrence in occurrences:
         row = attendees(api, occurrence["id"], org)[person["id"]]
         assert (row["state"], row["guests"], row["answers"]) == ("going", 1, {diet_id: "vegan"})
+
+
+def test_a_mail_link_cannot_say_yes_past_a_required_question_but_points_to_the_page(api, config):
+    org = api.signup()
+    g = create(api, org, questions=QUESTIONS)
+    person = api.signup()
+    link = rsvp_link(config, g["id"], person["id"], "yes").removeprefix(config.base_url)
+    refused = api.client.post(link)
+    assert refused.status_code == 422
+    assert f'href="/g/{g["id"]}"' in refused.get_data(as_text=True)
+    assert person["id"] not in attendees(api, g["id"], org)
+    # once answered (on the page or the API), the same link works and keeps the answer
+    diet_id = str(g["questions"][0]["id"])
+    answer(api, person, g["id"], "maybe", answers={diet_id: "vegan"})
+    assert api.client.post(link).status_code == 200
+    row = attendees(api, g["id"], org)[person["id"]]
+    assert (row["state"], row["answers"]) == ("going", {diet_id: "vegan"})
