@@ -141,6 +141,9 @@ class Config:
     calendar_fetch_max_bytes: int = 5_000_000
     calendar_fetch_timeout_seconds: int = 15
     calendar_refresh_minutes: int = 30
+    # asking for a check-in mails the person asked; its one-click answer links
+    ratelimit_checkins_per_account: str = "10 per hour; 30 per day"
+    ratelimit_checkin_links_per_ip: str = "60 per minute; 600 per hour"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

@@ -85,6 +85,12 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("recommendations.GroupPeople", "GET"): SIGNED_IN,
     ("recommendations.GroupProposals", "POST"): ORGANIZER,
     ("recommendations.DigestUnsubscribe", "POST"): LINK,
+    # check-ins: between the two people only (anyone else: 404); asking needs to have met (403)
+    ("checkins.Checkins", "POST"): SIGNED_IN,
+    ("checkins.MyCheckins", "GET"): SIGNED_IN,
+    ("checkins.CheckinAccept", "POST"): SIGNED_IN,
+    ("checkins.CheckinDecline", "POST"): SIGNED_IN,
+    ("checkins.CheckinStop", "POST"): SIGNED_IN,
     # the API's own
     ("api-docs.openapi_json", "GET"): ANYONE,
     ("health.healthz", "GET"): ANYONE,
@@ -146,6 +152,11 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("approval_links.approve", "POST"): LINK,
     ("rsvp_links.record", "POST"): LINK,
     ("unsubscribe.confirm", "GET"): LINK,
+    ("checkin_pages.met", "GET"): SIGNED_IN,
+    ("checkin_pages.ask", "POST"): SIGNED_IN,
+    ("checkin_pages.act", "POST"): SIGNED_IN,
+    ("checkin_pages.answer_link", "GET"): LINK,
+    ("checkin_pages.answer_link_post", "POST"): LINK,
     ("unsubscribe.unsubscribe", "POST"): LINK,
     ("static", "GET"): ANYONE,
     # two-way calendars: one's own calendars and busy times; the INBOUND_SECRET is the
@@ -183,6 +194,8 @@ API_BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("interests.Aliases", "POST"): {"alias": "igo", "interest": "go"},
     ("interests.AliasSuggestions", "POST"): {"alias": "igo", "interest": "go"},
     ("calendars.MyCalendars", "POST"): {"url": "https://calendar.example.org/me.ics"},
+    ("checkins.Checkins", "POST"): {"with": 1},
+    ("checkins.CheckinAccept", "POST"): {"choice": 0},
 }
 
 PAGE_FORMS: dict[tuple[str, str], dict[str, str]] = {
@@ -263,6 +276,8 @@ def url_for_row(rule: str, endpoint: str, world: dict[str, Any]) -> str:
         .replace("<int:token_id>", "1")
         .replace("<int:comment_id>", "1")
         .replace("<int:calendar_id>", "1")
+        .replace("<int:checkin_id>", "1")
+        .replace("<any(accept, decline, stop):action>", "accept")
     )
 
 

@@ -18,6 +18,7 @@ def init_api(
     from scheduler.api import (
         accounts,
         calendars,
+        checkins,
         gatherings,
         groups,
         health,
@@ -57,6 +58,7 @@ def init_api(
         reach,
         interests,
         recommendations,
+        checkins,
         mail_status,
         calendars,
     ):

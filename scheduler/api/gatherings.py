@@ -49,6 +49,7 @@ def gathering_view(
     extra: dict[str, Any] = {}
     if not rights.see_location:
         extra["location"] = ""
+    extra["online_url"] = access.online_url_for(db_session(), gathering, who, rights)
     if detail and gathering.series_id is not None:
         session = db_session()
         made = session.get(Series, gathering.series_id)

@@ -151,3 +151,10 @@ def shown_name(
     if shares_name or is_viewer or viewer_manages:
         return name
     return anonymous
+
+
+def may_join_online(access: GatheringAccess, *, going: bool) -> bool:
+    """The online link of a gathering is for its organizers and the people going (holding a
+    seat): not for the waitlist until promoted, maybe, other members, outsiders, group feeds
+    or other people's feeds."""
+    return access.manage or (going and access.see)

@@ -25,6 +25,7 @@ from icalendar import (
     vDuration,
     vRecur,
     vText,
+    vUri,
 )
 
 from scheduler.domain.date_bounds import FIRST_YEAR, LAST_YEAR, is_representable
@@ -122,6 +123,9 @@ class EventSpec:
     description: str = ""
     location: str = ""
     url: str | None = None
+    # the video call link (RFC 7986 CONFERENCE, and a line of the description), given only
+    # in what its organizers and people going receive
+    conference_url: str = ""
     # None: no STATUS at all (a CANCEL that removes one attendee, RFC 5546 §3.2.5)
     status: str | None = "CONFIRMED"
     organizer: OrganizerSpec | None = None
@@ -322,12 +326,23 @@ def _vevent(spec: EventSpec, now: datetime) -> Event:
         event.add("DTSTART", _unambiguous(spec.starts_at, tz))
         event.add("DTEND", _unambiguous(spec.ends_at, tz))
     event.add("SUMMARY", _text(spec.summary))
-    if spec.description:
-        event.add("DESCRIPTION", _text(spec.description))
+    description = spec.description
+    if spec.conference_url:
+        # clients that ignore CONFERENCE still show the description
+        join = f"Join online: {spec.conference_url}"
+        description = f"{join}\n\n{description}" if description else join
+    if description:
+        event.add("DESCRIPTION", _text(description))
     if spec.location:
         event.add("LOCATION", _text(spec.location))
     if spec.url:
         event.add("URL", _uri(spec.url))
+    if spec.conference_url:
+        event.add(
+            "CONFERENCE",
+            vUri(_uri(spec.conference_url)),
+            parameters={"VALUE": "URI", "FEATURE": "VIDEO", "LABEL": "Join online"},
+        )
     if spec.status is not None:
         event.add("STATUS", spec.status)
     if spec.organizer is not None:

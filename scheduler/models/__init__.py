@@ -4,6 +4,7 @@ from scheduler.models import attendance_function  # noqa: F401 - kindred_answer,
 from scheduler.models.alias import AliasSuggestion, InterestAlias, SuggestionStatus
 from scheduler.models.base import Base, utcnow
 from scheduler.models.calendar_link import CalendarStatus, InboundMailCount, UserCalendar
+from scheduler.models.checkin import Checkin, CheckinStatus
 from scheduler.models.event import DomainEvent, EventKind
 from scheduler.models.gathering import (
     AvailabilityInterval,
@@ -36,6 +37,8 @@ __all__ = [
     "AvailabilityInterval",
     "Base",
     "CalendarStatus",
+    "Checkin",
+    "CheckinStatus",
     "DomainEvent",
     "EventKind",
     "Gathering",

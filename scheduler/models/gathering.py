@@ -63,6 +63,11 @@ class Gathering(Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     location: Mapped[str] = mapped_column(String(500), default="")
+    # in_person, online or hybrid; the link is for organizers and people going only
+    attendance_mode: Mapped[str] = mapped_column(
+        String(20), default="in_person", server_default="in_person"
+    )
+    online_url: Mapped[str] = mapped_column(String(2000), default="", server_default="")
     group_id: Mapped[int | None] = mapped_column(ForeignKey("groups.id"), index=True)
     # "public", "members" (a group's members only) or "unlisted" (by link, in no listing);
     # new gatherings default to members in a group, public outside one (the services decide)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, false
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.models.base import Base, utcnow
@@ -27,6 +27,11 @@ class User(Base):
     feed_token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     share_name: Mapped[bool] = mapped_column(Boolean, default=True)
     discoverable: Mapped[bool] = mapped_column(Boolean, default=False)
+    # people they have met may ask them for a check-in (services/tribe/checkins.py);
+    # None (never chosen) follows `discoverable`
+    allow_checkins: Mapped[bool | None] = mapped_column(Boolean)
+    # the occasional "you haven't caught up with ... since ..." mail
+    checkin_nudges: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     weekly_digest: Mapped[bool] = mapped_column(Boolean, default=False)
     reminders_enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     # new gatherings and polls in their groups: "each" (a mail each), "weekly" or "none"
@@ -49,6 +54,11 @@ class User(Base):
     interests: Mapped[list[Interest]] = relationship(
         secondary=user_interests, order_by=Interest.name, lazy="selectin"
     )
+
+    @property
+    def accepts_checkins(self) -> bool:
+        """Whether people they have met may ask them for a check-in (unset: discoverable)."""
+        return self.discoverable if self.allow_checkins is None else self.allow_checkins
 
 
 class ApiToken(Base):

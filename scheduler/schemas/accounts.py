@@ -38,6 +38,15 @@ class ProfileArgsSchema(ArgsSchema):
     organizer_updates = fields.Boolean(
         metadata={"description": "a daily mail of new answers and comments on what I organize"}
     )
+    allow_checkins = fields.Boolean(
+        metadata={
+            "description": "people I have met may ask me for a one-to-one check-in "
+            "(default: on when discoverable)"
+        }
+    )
+    checkin_nudges = fields.Boolean(
+        metadata={"description": "an occasional mail about people I have not caught up with"}
+    )
 
 
 class TokenArgsSchema(ArgsSchema):
@@ -153,6 +162,8 @@ class MeSchema(UserSchema):
     reminders_enabled = fields.Boolean()
     announcements = fields.String()
     organizer_updates = fields.Boolean()
+    allow_checkins = fields.Boolean(attribute="accepts_checkins")
+    checkin_nudges = fields.Boolean()
 
 
 class FeedUrlSchema(Schema):

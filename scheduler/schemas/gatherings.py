@@ -54,6 +54,43 @@ class PollArgsSchema(ArgsSchema):
     )
 
 
+ATTENDANCE_MODES = ("in_person", "online", "hybrid")
+MAX_ONLINE_URL = 2000
+
+
+def _attendance_mode_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=validate.OneOf(
+            ATTENDANCE_MODES, error="Must be one of in_person, online or hybrid."
+        ),
+        metadata={"description": "in_person (the default), online or hybrid"},
+        **kwargs,
+    )
+
+
+_URL = validate.URL(schemes={"http", "https"}, error="Must be an http or https link.")
+
+
+def _online_url(value: str) -> None:
+    """Empty (no link), or an http(s) URL of at most MAX_ONLINE_URL characters."""
+    if not value:
+        return
+    if len(value) > MAX_ONLINE_URL:
+        raise ValidationError(f"At most {MAX_ONLINE_URL} characters.")
+    _URL(value)
+
+
+def _online_url_field(**kwargs: Any) -> fields.String:
+    return fields.String(
+        validate=_online_url,
+        metadata={
+            "description": "the video call link (http or https); shown only to organizers "
+            "and people going, and in their invites (CONFERENCE) and personal feeds"
+        },
+        **kwargs,
+    )
+
+
 def _reminders_field(**kwargs: Any) -> fields.List:
     return fields.List(
         fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_REMINDER_MINUTES)),
@@ -69,6 +106,8 @@ class GatheringArgsSchema(ArgsSchema):
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=20_000))
     location = fields.String(load_default="", validate=validate.Length(max=500))
+    attendance_mode = _attendance_mode_field(load_default="in_person")
+    online_url = _online_url_field(load_default="")
     group_id = database_id_field(load_default=None, allow_none=True)
     visibility = _visibility_field(load_default=None, allow_none=True)
     timezone = TimeZoneField(required=True)
@@ -124,6 +163,8 @@ class GatheringPatchArgsSchema(ArgsSchema):
     title = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(validate=validate.Length(max=20_000))
     location = fields.String(validate=validate.Length(max=500))
+    attendance_mode = _attendance_mode_field()
+    online_url = _online_url_field()
     visibility = _visibility_field()
     timezone = TimeZoneField()
     duration_minutes = fields.Integer(
@@ -194,6 +235,10 @@ class GatheringSchema(Schema):
     description = fields.String()
     location = fields.String(
         metadata={"description": "empty for people outside its group (members only)"}
+    )
+    attendance_mode = fields.String()
+    online_url = fields.String(
+        metadata={"description": "empty unless the caller organizes it or has a seat"}
     )
     group_id = fields.Integer(allow_none=True)
     visibility = fields.String()

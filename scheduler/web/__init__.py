@@ -27,6 +27,9 @@ def init_web(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     app.register_blueprint(rsvp.bp)
+    from scheduler.web import checkin_pages
+
+    app.register_blueprint(checkin_pages.bp)
     from scheduler.web import approval_links
 
     app.register_blueprint(approval_links.bp)

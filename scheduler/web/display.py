@@ -53,5 +53,5 @@ def plural(count: int, singular: str, plural_form: str | None = None) -> str:
 
 def register_filters(app: Flask) -> None:
     """Make the helpers available in every template."""
-    app.jinja_env.filters.update(when=when, iso_utc=iso_utc)
+    app.jinja_env.filters.update(when=when, iso_utc=iso_utc, fromiso=datetime.fromisoformat)
     app.jinja_env.globals.update(time_range=time_range, plural=plural)

@@ -205,6 +205,8 @@ def _details(form: MultiDict[str, str]) -> dict[str, Any]:
         "title": _text(form, "title"),
         "description": _text(form, "description"),
         "location": _text(form, "location"),
+        "attendance_mode": form.get("attendance_mode", "").strip() or "in_person",
+        "online_url": _text(form, "online_url"),
         "interests": split_interests(form.get("interests", "")),
     }
     visibility = form.get("visibility", "").strip()
@@ -348,6 +350,8 @@ EDIT_FIELDS = (
     "title",
     "description",
     "location",
+    "attendance_mode",
+    "online_url",
     "interests",
     "timezone",
     "duration_minutes",
@@ -359,7 +363,15 @@ EDIT_FIELDS = (
     "questions",
 )
 # a polling gathering gets its time, zone and length from the poll: only these change here
-POLL_EDIT_FIELDS = ("title", "description", "location", "interests", "visibility")
+POLL_EDIT_FIELDS = (
+    "title",
+    "description",
+    "location",
+    "attendance_mode",
+    "online_url",
+    "interests",
+    "visibility",
+)
 SCOPE_CHOICES = (
     ("this", "Only this one"),
     ("following", "This and all following ones"),
@@ -372,6 +384,8 @@ def edit_values(gathering: Any) -> dict[str, Any]:
         "title": gathering.title,
         "description": gathering.description,
         "location": gathering.location,
+        "attendance_mode": gathering.attendance_mode,
+        "online_url": gathering.online_url,
         "interests": ", ".join(i.name for i in gathering.interests),
         "timezone": gathering.timezone,
         "duration_minutes": str(gathering.duration_minutes),
@@ -424,7 +438,7 @@ def changed_args(args: Mapping[str, Any], gathering: Any) -> dict[str, Any]:
 
 
 def _same(name: str, new: Any, old: Any) -> bool:
-    if name in ("title", "description", "location"):
+    if name in ("title", "description", "location", "online_url"):
         return clean_text(new) == clean_text(old or "")
     if name == "interests":
         return {normalise_interest(n) for n in new} == {i.name for i in old}

@@ -163,6 +163,7 @@ def show(gathering_id: int) -> Any:
         organizer_name=access.organizer_name(gathering, rights, user),
         is_organizer=rights.manage,
         questions=questions_of(gathering.questions),
+        online_url=access.online_url_for(session, gathering, user, rights),
         **calendar_links(gathering, user),
     )
 

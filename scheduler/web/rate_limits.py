@@ -168,6 +168,9 @@ COMMENTS = frozenset({"reach.Comments", "reach_pages.post_comment"})
 # calendar replies a mail provider forwards by HTTP; adding a calendar costs fetches
 INBOUND_MAIL = frozenset({"inbound.inbound_mail"})
 CALENDAR_IMPORTS = frozenset({"calendars.MyCalendars"})
+# asking for a check-in mails the person asked; its answer links come from that mail
+CHECKIN_REQUESTS = frozenset({"checkins.Checkins", "checkin_pages.ask"})
+CHECKIN_LINKS = frozenset({"checkin_pages.answer_link", "checkin_pages.answer_link_post"})
 POST = frozenset({"POST"})
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LINK_REQUESTS = frozenset({"GET", "HEAD", "POST"})
@@ -300,6 +303,22 @@ RULES = (
         POST,
         CALENDAR_IMPORTS,
         "Too many calendars added from this account.",
+    ),
+    RateRule(
+        "checkins:account",
+        "ratelimit_checkins_per_account",
+        signed_in_account,
+        POST,
+        CHECKIN_REQUESTS,
+        "Too many check-ins asked for from this account.",
+    ),
+    RateRule(
+        "checkin-links:ip",
+        "ratelimit_checkin_links_per_ip",
+        client_address,
+        LINK_REQUESTS,
+        CHECKIN_LINKS,
+        "Too many check-in links opened from your network.",
     ),
     WRITES_PER_ACCOUNT,
 )

@@ -351,6 +351,8 @@ def update_profile(
     reminders_enabled: bool | None = None,
     announcements: str | None = None,
     organizer_updates: bool | None = None,
+    allow_checkins: bool | None = None,
+    checkin_nudges: bool | None = None,
 ) -> User:
     """Change the fields that were given."""
     if name is not None:
@@ -369,6 +371,8 @@ def update_profile(
         ("reminders_enabled", reminders_enabled),
         ("announcements", announcements),
         ("organizer_updates", organizer_updates),
+        ("allow_checkins", allow_checkins),
+        ("checkin_nudges", checkin_nudges),
     ):
         if value is not None:
             setattr(user, attr, value)

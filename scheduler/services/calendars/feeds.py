@@ -43,13 +43,14 @@ from scheduler.extensions import Services, after_commit
 from scheduler.models import Gathering, GatheringStatus, Group, Rsvp, User
 from scheduler.models.series import Series, SeriesAnswer
 from scheduler.services.calendars import ical_events
+from scheduler.services.gatherings import access
 from scheduler.services.gatherings.series import occurrences_of
 from scheduler.services.groups.access import ANONYMOUS_NAME
 
 log = logging.getLogger(__name__)
 
 # Bump when the text of fragments or feeds changes shape: every cached entry is then unused.
-FEED_FORMAT = "kindred-feed-3"
+FEED_FORMAT = "kindred-feed-4"
 FRAGMENT_TTL_SECONDS = 7 * 86400
 FEED_TTL_SECONDS = 86400
 # A gathering with a time is in feeds; a cancelled one stays, as STATUS:CANCELLED.
@@ -82,6 +83,8 @@ class Feed:
     series_masters: Callable[[], Select[tuple[int]]] | None = None
     # its readers may not see places (a group's feed, anyone's; a file for an outsider)
     hide_location: bool = False
+    # a personal feed's owner: online links they may use are in it (CONFERENCE)
+    owner_id: int | None = None
 
 
 def personal_series(user_id: int) -> Select[tuple[int]]:
@@ -176,6 +179,7 @@ def personal_feed(session: Session, user: User, config: Config) -> Feed:
         gatherings=lambda: stmt,
         cache_control=PERSONAL_CACHE_CONTROL,
         series_masters=lambda: personal_series(user.id),
+        owner_id=user.id,
     )
 
 
@@ -215,12 +219,14 @@ def gathering_feed(
     )
 
 
-def fragment_key(gathering: Gathering, config: Config, *, hide_location: bool = False) -> str:
+def fragment_key(
+    gathering: Gathering, config: Config, *, hide_location: bool = False, with_link: bool = False
+) -> str:
     """The Redis key of a gathering's VEVENT text: (UID, SEQUENCE, revision, updated_at),
-    and whether its place and its organizer's name are shown."""
+    and whether its place, its organizer's name and its online link are shown."""
     marker = hashlib.sha256(_config_marker(config).encode()).hexdigest()[:12]
     stamp = gathering.updated_at.timestamp() if gathering.updated_at else 0
-    shown = f"{int(hide_location)}{int(gathering.organizer.share_name)}"
+    shown = f"{int(hide_location)}{int(gathering.organizer.share_name)}{int(with_link)}"
     return (
         f"kindred:ics:frag:{marker}:{gathering.uid}:{gathering.sequence}:"
         f"{gathering.revision}:{stamp}:{shown}"
@@ -263,11 +269,14 @@ def compress(body: bytes) -> bytes:
     return gzip.compress(body, compresslevel=9, mtime=0)
 
 
-def render_fragment(gathering: Gathering, config: Config, *, hide_location: bool = False) -> str:
+def render_fragment(
+    gathering: Gathering, config: Config, *, hide_location: bool = False, online_url: str = ""
+) -> str:
     """A gathering's VEVENT for feeds: no attendees; DTSTAMP is its last change (RFC 5545
-    §3.8.7.2 for calendars without METHOD), which keeps the text deterministic."""
+    §3.8.7.2 for calendars without METHOD), which keeps the text deterministic. `online_url`
+    only in the personal feed of someone who may use it."""
     spec = _private_parts_hidden(
-        ical_events.event_spec(gathering, config),
+        ical_events.event_spec(gathering, config, online_url=online_url),
         hide_location=hide_location and gathering.group_id is not None,
         organizer_shares_name=gathering.organizer.share_name,
     )
@@ -280,9 +289,15 @@ def fragments(
     cache: redis.Redis | None,
     *,
     hide_location: bool = False,
+    links: dict[int, str] | None = None,
 ) -> list[str]:
-    """VEVENT texts for the gatherings: from the cache, rendering (and storing) the missing."""
-    keys = [fragment_key(g, config, hide_location=hide_location) for g in gatherings]
+    """VEVENT texts for the gatherings: from the cache, rendering (and storing) the missing.
+    `links`: the online links the feed's reader may use, by gathering id."""
+    links = links or {}
+    keys = [
+        fragment_key(g, config, hide_location=hide_location, with_link=g.id in links)
+        for g in gatherings
+    ]
     cached: list[bytes | None] = [None] * len(keys)
     if cache is not None and keys:
         try:
@@ -297,7 +312,12 @@ def fragments(
             texts.append(hit.decode("utf-8"))
             continue
         try:
-            text = render_fragment(gathering, config, hide_location=hide_location)
+            text = render_fragment(
+                gathering,
+                config,
+                hide_location=hide_location,
+                online_url=links.get(gathering.id, ""),
+            )
         except SQLAlchemyError:
             raise
         except Exception:
@@ -405,7 +425,9 @@ def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis
     )
     masters = set(session.scalars(feed.series_masters())) if feed.series_masters else set()
     single = [g for g in gatherings if g.series_id not in masters]
-    texts = fragments(single, config, cache, hide_location=feed.hide_location)
+    owner = session.get(User, feed.owner_id) if feed.owner_id is not None else None
+    links = access.online_urls_for_many(session, single, owner) if owner is not None else {}
+    texts = fragments(single, config, cache, hide_location=feed.hide_location, links=links)
     texts.extend(
         series_fragments(session, gatherings, masters, config, hide_location=feed.hide_location)
     )
@@ -500,6 +522,7 @@ def personal_feed_from_state(state: PersonalFeedState) -> Feed:
         gatherings=lambda: personal_gatherings(state.user_id),
         cache_control=PERSONAL_CACHE_CONTROL,
         series_masters=lambda: personal_series(state.user_id),
+        owner_id=state.user_id,
     )
 
 

@@ -84,8 +84,10 @@ def event_spec(
     *,
     attendees: Sequence[tuple[User, Rsvp | None]] = (),
     status: str | None = None,
+    online_url: str = "",
 ) -> EventSpec:
-    """The VEVENT of a scheduled (or cancelled, or completed) gathering."""
+    """The VEVENT of a scheduled (or cancelled, or completed) gathering. `online_url`: its
+    link, given only for readers who may use it (services/gatherings/access.online_url_for)."""
     if gathering.starts_at is None or gathering.ends_at is None:
         raise ValueError(f"gathering {gathering.id} has no time yet")
     _, sender_email = sender_address(config)
@@ -103,6 +105,7 @@ def event_spec(
         description=gathering.description or "",
         location=gathering.location or "",
         url=gathering_url(config, gathering.id),
+        conference_url=online_url,
         status=status or EVENT_STATUS.get(gathering.status, "CONFIRMED"),
         organizer=OrganizerSpec(name=public_name(gathering.organizer), email=sender_email),
         attendees=[

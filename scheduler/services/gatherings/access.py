@@ -34,6 +34,7 @@ __all__ = [
     "listed_clause",
     "listed_for",
     "online_url_for",
+    "online_urls_for_many",
     "require_visible",
 ]
 
@@ -153,3 +154,26 @@ def online_url_for(
         == "going"
     )
     return gathering.online_url if may_join_online(rights, going=going) else ""
+
+
+def online_urls_for_many(
+    session: Session, gatherings: list[Gathering], viewer: User
+) -> dict[int, str]:
+    """online_url_for over a list (a personal feed): {gathering id: link} for those whose
+    link the viewer may use (two queries: their groups, their RSVP states)."""
+    with_link = [g for g in gatherings if g.online_url]
+    if not with_link:
+        return {}
+    rights = access_many(session, with_link, viewer)
+    states = dict(
+        session.execute(
+            select(Rsvp.gathering_id, Rsvp.state).where(
+                Rsvp.user_id == viewer.id, Rsvp.gathering_id.in_([g.id for g in with_link])
+            )
+        ).all()
+    )
+    return {
+        g.id: g.online_url
+        for g in with_link
+        if may_join_online(rights[g.id], going=states.get(g.id) == "going")
+    }

@@ -71,6 +71,8 @@ def new_gathering(
         title=args["title"].strip() or args["title"],
         description=args.get("description", ""),
         location=args.get("location", ""),
+        attendance_mode=args.get("attendance_mode") or "in_person",
+        online_url=(args.get("online_url") or "").strip(),
         group_id=args.get("group_id"),
         visibility=chosen_visibility(args, args.get("group_id")),
         organizer_id=organizer.id,
@@ -206,7 +208,16 @@ def seats_left(gathering: Gathering) -> int | None:
 # Fields whose change alters the invite people have in their calendars: SEQUENCE rises, so
 # calendar clients accept the update (RFC 5545 §3.8.7.4), and attendees are told.
 INVITE_FIELDS = frozenset(
-    {"title", "description", "location", "starts_at", "duration_minutes", "timezone"}
+    {
+        "title",
+        "description",
+        "location",
+        "attendance_mode",
+        "online_url",
+        "starts_at",
+        "duration_minutes",
+        "timezone",
+    }
 )
 
 
@@ -232,7 +243,14 @@ def apply_details(
     to each occurrence, so one occurrence's own place or title survives.
     """
     changed: set[str] = set()
-    for name in ("title", "description", "location", "followup_minutes"):
+    for name in (
+        "title",
+        "description",
+        "location",
+        "attendance_mode",
+        "online_url",
+        "followup_minutes",
+    ):
         if name in args and args[name] != getattr(gathering, name):
             setattr(gathering, name, args[name])
             changed.add(name)

@@ -58,7 +58,9 @@ from scheduler.services.mail.outbox import owe_many, withdraw_mail
 
 # Changes that move the event in people's calendars: they are told by mail. (Other invite
 # fields still raise SEQUENCE, which feeds and the next mail carry.)
-TIME_OR_PLACE = frozenset({"starts_at", "duration_minutes", "timezone", "location"})
+TIME_OR_PLACE = frozenset(
+    {"starts_at", "duration_minutes", "timezone", "location", "attendance_mode", "online_url"}
+)
 # Mail that puts the gathering into someone's calendar.
 CALENDAR_KINDS = ("invite", "update", "promoted")
 # Mail that carries a whole series (series_mail.py).

@@ -34,6 +34,7 @@ from scheduler.models import (
     User,
 )
 from scheduler.services.calendars import ical_events, reply_address
+from scheduler.services.gatherings import access
 from scheduler.services.gatherings.series import occurrences_of
 from scheduler.services.groups.access import public_name
 
@@ -300,12 +301,14 @@ def _wants_calendar_entry(session: Session, gathering: Gathering, user: User) ->
 
 
 def gathering_context(
-    gathering: Gathering, user: User, config: Config, state: str | None
+    gathering: Gathering, user: User, config: Config, state: str | None, online_url: str = ""
 ) -> dict[str, Any]:
-    """What every gathering mail template can show, in the recipient's time zone."""
+    """What every gathering mail template can show, in the recipient's time zone
+    (`online_url`: the link, when the recipient may use it)."""
     scheduled = ical_events.is_calendar_event(gathering)
     return {
         "gathering": gathering,
+        "online_url": online_url,
         "when": when_text(gathering, user.timezone) if scheduled else None,
         "when_there": (
             when_text(gathering, gathering.timezone)
@@ -323,7 +326,22 @@ def _gathering_context(
     session: Session, gathering: Gathering, user: User, config: Config
 ) -> dict[str, Any]:
     rsvp = rsvp_of(session, gathering.id, user.id)
-    return gathering_context(gathering, user, config, rsvp.state if rsvp is not None else None)
+    return gathering_context(
+        gathering,
+        user,
+        config,
+        rsvp.state if rsvp is not None else None,
+        online_url=joinable_url(session, gathering, user),
+    )
+
+
+def joinable_url(session: Session, gathering: Gathering, user: User) -> str:
+    """The gathering's online link if this recipient may use it (the access rule), else ""."""
+    if not gathering.online_url:
+        return ""
+    return access.online_url_for(
+        session, gathering, user, access.access_to(session, gathering, user)
+    )
 
 
 def _itip(
@@ -339,7 +357,12 @@ def _itip(
     personal = method == "CANCEL" and gathering.status != GatheringStatus.CANCELLED
     if personal:
         rsvp = None  # their calendar entry goes, whatever they answered
-    spec = ical_events.event_spec(gathering, config, attendees=[(user, rsvp)])
+    spec = ical_events.event_spec(
+        gathering,
+        config,
+        attendees=[(user, rsvp)],
+        online_url="" if method == "CANCEL" else joinable_url(session, gathering, user),
+    )
     spec = _replies_to(spec, reply_address.gathering_reply_address(config, gathering.id, user.id))
     if personal:
         # above the REQUEST that put it in their calendar, which had the gathering's SEQUENCE

@@ -33,6 +33,7 @@ from scheduler.services.mail.content import (
     compose,
     compose_shared,
     gathering_context,
+    joinable_url,
     when_text,
 )
 from scheduler.services.mail.follow_through import still_owed
@@ -156,11 +157,12 @@ def render_reminder(
     gathering, user = loaded
     state, _ = follow_through.state_and_mute(session, gathering.id, user.id)
     offset = int(row.payload.get("offset", 0))
+    online_url = joinable_url(session, gathering, user)
     # all but the person's name and own links depends on these: built once per batch each
-    shared_key = (gathering.id, user.timezone, state, offset)
+    shared_key = (gathering.id, user.timezone, state, offset, online_url)
     shared = session.info.setdefault("reminder_contexts", {})
     if shared_key not in shared:
-        context = gathering_context(gathering, user, config, state)
+        context = gathering_context(gathering, user, config, state, online_url=online_url)
         context["lead_time"] = lead_time(offset)
         subject = f"Reminder: {gathering.title} {context['lead_time']} ({context['when']})"
         shared[shared_key] = (context, subject)

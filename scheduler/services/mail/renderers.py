@@ -13,6 +13,7 @@ from scheduler.models import OutboxMessage, utcnow
 from scheduler.services.mail import (
     account_mail,
     announcements,
+    checkin_mail,
     content,
     follow_through_mail,
     membership_mail,
@@ -41,6 +42,7 @@ RENDERERS: dict[str, Renderer] = {
     announcements.MESSAGE: announcements.render_message,
     announcements.WEEKLY: announcements.render_weekly,
     announcements.UPDATES: announcements.render_organizer_updates,
+    checkin_mail.KIND: checkin_mail.render_checkin_request_row,
     # account links (verify covers a new address too); they reach unverified addresses
     "verify": account_mail.render_link_mail,
     "sign_in": account_mail.render_link_mail,

@@ -30,6 +30,7 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    true,
     union,
     union_all,
 )
@@ -147,8 +148,11 @@ def weights_for(session: Session, interests: dict[int, str]) -> InterestWeights:
     return interest_weights({interests[i]: counts.get(i, 0) for i in ids}, total)
 
 
-def met_people_query(user_id: int, now: datetime) -> Select[tuple[int, int]]:
-    """(person id, gatherings in common): discoverable people I was going with, in the past."""
+def met_people_query(
+    user_id: int, now: datetime, *, discoverable_only: bool = True
+) -> Select[tuple[int, int]]:
+    """(person id, gatherings in common): people I was going with, in the past (only the
+    discoverable ones, unless a check-in asks whether we met)."""
     mine = aliased(Rsvp)
     theirs = aliased(Rsvp)
     return (
@@ -162,7 +166,7 @@ def met_people_query(user_id: int, now: datetime) -> Select[tuple[int, int]]:
             mine.state == "going",
             theirs.state == "going",
             theirs.user_id != user_id,
-            User.discoverable.is_(True),
+            User.discoverable.is_(True) if discoverable_only else true(),
             or_(
                 Gathering.status == GatheringStatus.COMPLETED,
                 and_(Gathering.status == GatheringStatus.SCHEDULED, Gathering.ends_at <= now),

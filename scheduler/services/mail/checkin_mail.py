@@ -1,0 +1,112 @@
+"""Check-in mail: "Ana would like to catch up" with one-click times, and the signed links.
+
+The links are signed here (mail makes them; services/tribe/checkins.py reads them back
+through `read_checkin_token`): /checkins/answer/<token>, the token naming the check-in, the
+invitee and the chosen proposal (or -1: decline).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from html import escape
+from zoneinfo import ZoneInfo
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import Session
+
+from scheduler.config import Config
+from scheduler.domain.errors import InvalidInput
+from scheduler.domain.messages import OutgoingMail
+from scheduler.models import Checkin, CheckinStatus, OutboxMessage, User
+from scheduler.services.mail.content import outgoing_mail
+
+KIND = "checkin_request"
+CHECKIN_LINK_SALT = "kindred.checkin-link.v1"
+DECLINE = -1
+LINK_MAX_AGE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class CheckinClaim:
+    """What a valid link asks: this invitee picks proposal `choice` (DECLINE: says no)."""
+
+    checkin_id: int
+    user_id: int
+    choice: int
+
+
+def _serializer(config: Config) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(config.secret_key, salt=CHECKIN_LINK_SALT)
+
+
+def checkin_link(config: Config, checkin_id: int, user_id: int, choice: int) -> str:
+    """The page that accepts proposal `choice` (or declines) in one click."""
+    token = _serializer(config).dumps([checkin_id, user_id, choice])
+    return f"{config.base_url}/checkins/answer/{token}"
+
+
+def read_checkin_token(config: Config, token: str) -> CheckinClaim:
+    """The claim of a genuine, recent link; InvalidInput otherwise."""
+    try:
+        data = _serializer(config).loads(token[:512], max_age=LINK_MAX_AGE_DAYS * 86400)
+    except SignatureExpired as exc:
+        raise InvalidInput("This link has expired.", field="token") from exc
+    except BadSignature as exc:
+        raise InvalidInput("This link is not valid.", field="token") from exc
+    if not (
+        isinstance(data, list)
+        and len(data) == 3
+        and all(isinstance(x, int) and not isinstance(x, bool) for x in data)
+    ):
+        raise InvalidInput("This link is not valid.", field="token")
+    return CheckinClaim(checkin_id=data[0], user_id=data[1], choice=data[2])
+
+
+def _local(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M (%Z)")
+
+
+def render_checkin_request_row(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """The request, while it is still open; times in the invitee's own zone."""
+    checkin = session.get(Checkin, row.payload.get("checkin_id"))
+    user = session.get(User, row.recipient_id) if row.recipient_id else None
+    if checkin is None or user is None or checkin.status != CheckinStatus.PROPOSED:
+        return None
+    asker = checkin.asker.name
+    times = [datetime.fromisoformat(p) for p in checkin.proposals]
+    links = [checkin_link(config, checkin.id, user.id, i) for i in range(len(times))]
+    decline = checkin_link(config, checkin.id, user.id, DECLINE)
+    habit = (
+        f" and again every {checkin.every_weeks} weeks after that" if checkin.every_weeks else ""
+    )
+    lines = [
+        f"Hi {user.name},",
+        "",
+        f"{asker} would like to catch up with you one to one for "
+        f"{checkin.duration_minutes} minutes{habit}. Pick a time that suits you, in one click:",
+        "",
+    ]
+    items = []
+    for moment, link in zip(times, links, strict=True):
+        when = _local(moment, user.timezone)
+        lines.append(f"  {when}: {link}")
+        items.append(f'<li><a href="{escape(link)}">{escape(when)}</a></li>')
+    lines += ["", f"Not now: {decline}", "", "-- Kindred", ""]
+    html = (
+        f"<p>Hi {escape(user.name)},</p><p>{escape(asker)} would like to catch up with you one "
+        f"to one for {checkin.duration_minutes} minutes{escape(habit)}. Pick a time that suits "
+        f"you, in one click:</p><ul>{''.join(items)}</ul>"
+        f'<p><small><a href="{escape(decline)}">Not now</a></small></p>'
+    )
+    return outgoing_mail(
+        row,
+        config,
+        now,
+        recipient=user,
+        subject=f"{asker} would like to catch up",
+        text="\n".join(lines),
+        html=html,
+    )
