@@ -154,6 +154,7 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("unsubscribe.confirm", "GET"): LINK,
     ("checkin_pages.met", "GET"): SIGNED_IN,
     ("checkin_pages.ask", "POST"): SIGNED_IN,
+    ("checkin_pages.settings", "POST"): SIGNED_IN,
     ("checkin_pages.act", "POST"): SIGNED_IN,
     ("checkin_pages.answer_link", "GET"): LINK,
     ("checkin_pages.answer_link_post", "POST"): LINK,

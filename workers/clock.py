@@ -35,6 +35,7 @@ PERIODIC_TASKS: list[PeriodicTask] = [
     PeriodicTask("workers.slots.sweep_polls"),
     PeriodicTask("workers.gatherings.sweep_ended", every_seconds=60),
     PeriodicTask("workers.checkins.sweep", every_seconds=300),
+    PeriodicTask("workers.checkins.sweep_nudges", every_seconds=86400),
     PeriodicTask("workers.nudges.sweep", every_seconds=3600),
     PeriodicTask("workers.reach.sweep", every_seconds=3600),
     PeriodicTask("workers.mail.sweep_planner"),

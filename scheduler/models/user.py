@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, false, true
+from sqlalchemy import JSON, Boolean, ColumnElement, ForeignKey, Index, String, false, func, true
+from sqlalchemy.ext.hybrid import hybrid_property
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from scheduler.models.base import Base, utcnow
@@ -55,10 +56,15 @@ class User(Base):
         secondary=user_interests, order_by=Interest.name, lazy="selectin"
     )
 
-    @property
+    @hybrid_property
     def accepts_checkins(self) -> bool:
         """Whether people they have met may ask them for a check-in (unset: discoverable)."""
         return self.discoverable if self.allow_checkins is None else self.allow_checkins
+
+    @accepts_checkins.inplace.expression
+    @classmethod
+    def _accepts_checkins_sql(cls) -> ColumnElement[bool]:
+        return func.coalesce(cls.allow_checkins, cls.discoverable)
 
 
 class ApiToken(Base):

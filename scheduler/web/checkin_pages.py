@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from scheduler.domain.errors import KindredError, NotFound
 from scheduler.extensions import current_services, db_session
 from scheduler.models import Checkin, User, utcnow
+from scheduler.services.accounts import identity
 from scheduler.services.mail.checkin_mail import DECLINE, read_checkin_token
 from scheduler.services.tribe import checkins, people
 from scheduler.web.auth import login_required, require_user
@@ -37,6 +38,23 @@ def met() -> str:
 def _form_int(name: str) -> int | None:
     value = request.form.get(name, "").strip()
     return int(value) if value.isdigit() and len(value) < 10 else None
+
+
+@bp.post("/people/settings")
+@login_required
+def settings() -> Response:
+    """Whether people met may ask me for check-ins, and the monthly catch-up nudge."""
+    user = require_user()
+    session = db_session()
+    identity.update_profile(
+        session,
+        user,
+        allow_checkins="allow_checkins" in request.form,
+        checkin_nudges="checkin_nudges" in request.form,
+    )
+    session.commit()
+    flash("Saved.", "success")
+    return redirect(url_for("checkin_pages.met") + "#settings")
 
 
 @bp.post("/checkins/ask")

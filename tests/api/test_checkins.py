@@ -9,13 +9,14 @@ import pytest
 from sqlalchemy import select, update
 
 from scheduler.models import Checkin, Gathering, GatheringStatus, OutboxMessage, Rsvp
-from scheduler.services.mail.checkin_mail import checkin_link
-from scheduler.services.tribe.checkins import propose_next
+from scheduler.services.mail.checkin_mail import CATCH_UP_KIND, checkin_link
+from scheduler.services.mail.renderers import render_outbox_message
+from scheduler.services.tribe.checkins import owe_catch_up_nudges, propose_next
 
 
-def met(session, *people: dict) -> None:
+def met(session, *people: dict, days_ago: int = 40) -> None:
     """A past gathering at which all `people` were going."""
-    start = datetime.now(UTC) - timedelta(days=40)
+    start = datetime.now(UTC) - timedelta(days=days_ago)
     gathering = Gathering(
         uid=f"{uuid.uuid4()}@test",
         title="Past meetup",
@@ -187,3 +188,31 @@ def test_bad_input_names_the_field(api, pair):
     ):
         response = api.call("POST", "/api/v1/checkins", ana, json=body)
         assert response.status_code == 422 and field in str(response.get_json()), body
+
+
+def test_a_gentle_nudge_at_most_monthly_about_someone_not_seen_lately(api, session, app, config):
+    ana, ben, cid = api.signup("Ana"), api.signup("Ben"), api.signup("Cid")
+    for person in (ben, cid):
+        api.call("PATCH", "/api/v1/me", person, json={"discoverable": True})
+    met(session, ana, ben, days_ago=100)
+    met(session, ana, ben, days_ago=80)
+    met(session, ana, cid, days_ago=10)  # seen lately: no nudge about Cid
+    now = datetime.now(UTC)
+    # Ana about Ben only: Ben and Cid are not nudged about Ana, who does not allow check-ins
+    assert owe_catch_up_nudges(session, now=now) == 1
+    session.commit()
+    rows = list(session.scalars(select(OutboxMessage).where(OutboxMessage.kind == CATCH_UP_KIND)))
+    about = {r.recipient_email: r.payload["other_name"] for r in rows}
+    assert about == {ana["email"]: "Ben"}
+    assert owe_catch_up_nudges(session, now=now + timedelta(days=1)) == 0  # this month: once
+    mail = render_outbox_message(session, rows[0], config, now)
+    assert mail is not None and "haven't caught up with" in mail.subject
+    # an open check-in between them: no nudge next month either
+    asked = ask(api, ana, ben)
+    assert asked.status_code == 201
+    session.expire_all()
+    assert owe_catch_up_nudges(session, now=now + timedelta(days=32)) == 0
+    # opting out withdraws what is owed
+    api.call("PATCH", "/api/v1/me", ana, json={"checkin_nudges": False})
+    session.expire_all()
+    assert render_outbox_message(session, rows[0], config, now) is None

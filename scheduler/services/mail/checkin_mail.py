@@ -110,3 +110,39 @@ def render_checkin_request_row(
         text="\n".join(lines),
         html=html,
     )
+
+
+CATCH_UP_KIND = "checkin_catch_up"
+
+
+def render_catch_up_row(
+    session: Session, row: OutboxMessage, config: Config, now: datetime
+) -> OutgoingMail | None:
+    """ "You haven't caught up with Ana since March", unless they turned these off since."""
+    user = session.get(User, row.recipient_id) if row.recipient_id else None
+    if user is None or not user.checkin_nudges or user.deleted_at is not None:
+        return None
+    other = row.payload["other_name"]
+    since = datetime.fromisoformat(row.payload["last_met"]).astimezone(ZoneInfo(user.timezone))
+    month = since.strftime("%B") if since.year == now.year else since.strftime("%B %Y")
+    people = f"{config.base_url}/people"
+    text = (
+        f"Hi {user.name},\n\nYou haven't caught up with {other} since {month}. "
+        f"Ask for a check-in and Kindred will find a time that suits you both:\n\n"
+        f"  {people}\n\nNo more of these: {people}#settings\n\n-- Kindred\n"
+    )
+    html = (
+        f"<p>Hi {escape(user.name)},</p><p>You haven't caught up with {escape(other)} since "
+        f"{escape(month)}. Ask for a check-in and Kindred will find a time that suits you "
+        f'both.</p><p><a href="{escape(people)}">People you\'ve met</a></p>'
+        f'<p><small><a href="{escape(people)}#settings">No more of these</a></small></p>'
+    )
+    return outgoing_mail(
+        row,
+        config,
+        now,
+        recipient=user,
+        subject=f"You haven't caught up with {other} since {month}",
+        text=text,
+        html=html,
+    )

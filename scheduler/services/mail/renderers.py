@@ -43,6 +43,7 @@ RENDERERS: dict[str, Renderer] = {
     announcements.WEEKLY: announcements.render_weekly,
     announcements.UPDATES: announcements.render_organizer_updates,
     checkin_mail.KIND: checkin_mail.render_checkin_request_row,
+    checkin_mail.CATCH_UP_KIND: checkin_mail.render_catch_up_row,
     # account links (verify covers a new address too); they reach unverified addresses
     "verify": account_mail.render_link_mail,
     "sign_in": account_mail.render_link_mail,

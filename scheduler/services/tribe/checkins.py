@@ -12,12 +12,20 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
 
 from scheduler.domain.checkins import next_habit_times, propose_times
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from scheduler.models import AvailabilityInterval, Checkin, CheckinStatus, Gathering, User
+from scheduler.models import (
+    AvailabilityInterval,
+    Checkin,
+    CheckinStatus,
+    Gathering,
+    GatheringStatus,
+    Rsvp,
+    User,
+)
 from scheduler.services.gatherings import attendance, lifecycle
 from scheduler.services.mail import checkin_mail, delivery
 from scheduler.services.mail.outbox import owe_mail
@@ -253,3 +261,73 @@ def next_date(checkin: Checkin) -> datetime | None:
     if checkin.status == CheckinStatus.PROPOSED and checkin.proposals:
         return min(datetime.fromisoformat(p) for p in checkin.proposals)
     return None
+
+
+# a gentle "you haven't caught up with ..." once people last met this long ago, at most
+# once a calendar month per person (the outbox key names the month)
+CATCH_UP_AFTER = timedelta(days=60)
+CATCH_UP_BATCH = 1000
+
+
+def owe_catch_up_nudges(session: Session, *, now: datetime) -> int:
+    """Owe each person who wants them (User.checkin_nudges) one nudge this month about the
+    person they have met most often, who allows check-ins, whom they last met more than
+    CATCH_UP_AFTER ago and have no check-in open or coming with. Returns how many were owed."""
+    mine, theirs = aliased(Rsvp), aliased(Rsvp)
+    me, them = aliased(User), aliased(User)
+    ended = or_(
+        Gathering.status == GatheringStatus.COMPLETED,
+        and_(Gathering.status == GatheringStatus.SCHEDULED, Gathering.ends_at <= now),
+    )
+    pending = exists().where(
+        Checkin.status.in_((CheckinStatus.PROPOSED, CheckinStatus.ACCEPTED)),
+        or_(Checkin.chosen_start.is_(None), Checkin.chosen_start > now),
+        or_(
+            and_(Checkin.asker_id == mine.user_id, Checkin.invitee_id == theirs.user_id),
+            and_(Checkin.asker_id == theirs.user_id, Checkin.invitee_id == mine.user_id),
+        ),
+    )
+    last = func.max(Gathering.ends_at)
+    rows = session.execute(
+        select(mine.user_id, theirs.user_id, last, func.count())
+        .join(Gathering, Gathering.id == mine.gathering_id)
+        .join(theirs, theirs.gathering_id == mine.gathering_id)
+        .join(me, me.id == mine.user_id)
+        .join(them, them.id == theirs.user_id)
+        .where(
+            mine.state == "going",
+            theirs.state == "going",
+            theirs.user_id != mine.user_id,
+            ended,
+            me.checkin_nudges.is_(True),
+            me.deleted_at.is_(None),
+            them.deleted_at.is_(None),
+            them.accepts_checkins.is_(True),
+            ~pending,
+        )
+        .group_by(mine.user_id, theirs.user_id)
+        .having(last < now - CATCH_UP_AFTER)
+        .order_by(mine.user_id, func.count().desc(), last.desc(), theirs.user_id)
+        .limit(CATCH_UP_BATCH * 20)
+    ).all()
+    chosen: dict[int, tuple[int, datetime]] = {}
+    for user_id, other_id, last_met, _times in rows:
+        chosen.setdefault(user_id, (other_id, last_met))
+    month = now.strftime("%Y-%m")
+    owed = 0
+    for user_id, (other_id, last_met) in list(chosen.items())[:CATCH_UP_BATCH]:
+        user, other = session.get(User, user_id), session.get(User, other_id)
+        assert user is not None and other is not None
+        row = owe_mail(
+            session,
+            key=f"{checkin_mail.CATCH_UP_KIND}:{user_id}:{month}",
+            kind=checkin_mail.CATCH_UP_KIND,
+            recipient=user,
+            payload={
+                "other_id": other_id,
+                "other_name": other.name,
+                "last_met": last_met.isoformat(),
+            },
+        )
+        owed += row is not None
+    return owed
