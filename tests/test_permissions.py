@@ -167,6 +167,8 @@ PERMISSIONS: dict[tuple[str, str], str] = {
     ("calendars.MyCalendarById", "DELETE"): SIGNED_IN,  # one's own calendars only (else 404)
     ("calendars.PollBusy", "GET"): SIGNED_IN,
     ("inbound.inbound_mail", "POST"): LINK,
+    ("calendar_pages.add_calendar", "POST"): SIGNED_IN,
+    ("calendar_pages.remove_calendar", "POST"): SIGNED_IN,  # one's own only (else 404)
 }
 
 # Bodies that pass validation, so that what is checked is who asks, not what they send.

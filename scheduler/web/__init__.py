@@ -42,6 +42,7 @@ def init_web(app: Flask) -> None:
     from scheduler.web import reach_pages
 
     app.register_blueprint(reach_pages.bp)
-    from scheduler.web import inbound
+    from scheduler.web import calendar_pages, inbound
 
     app.register_blueprint(inbound.bp)
+    app.register_blueprint(calendar_pages.bp)

@@ -15,6 +15,7 @@ from scheduler.extensions import current_services, db_session
 from scheduler.models import Gathering, GatheringStatus, Group, GroupMember, Rsvp, User, utcnow
 from scheduler.schemas.accounts import ProfileArgsSchema, UserArgsSchema
 from scheduler.services.accounts import identity, sessions
+from scheduler.services.calendars import busy
 from scheduler.services.calendars.feed_urls import feed_urls
 from scheduler.services.groups import circles
 from scheduler.services.self_service import account_links
@@ -232,6 +233,7 @@ def profile() -> Any:
         has_password=identity.has_password(user),
         tokens=identity.list_api_tokens(session, user),
         web_sessions=sessions.list_sessions(session, user),
+        calendars=busy.calendars_of(session, user),
     )
 
 

@@ -167,7 +167,7 @@ MESSAGES = frozenset({"reach.Messages", "reach_pages.send_message"})
 COMMENTS = frozenset({"reach.Comments", "reach_pages.post_comment"})
 # calendar replies a mail provider forwards by HTTP; adding a calendar costs fetches
 INBOUND_MAIL = frozenset({"inbound.inbound_mail"})
-CALENDAR_IMPORTS = frozenset({"calendars.MyCalendars"})
+CALENDAR_IMPORTS = frozenset({"calendars.MyCalendars", "calendar_pages.add_calendar"})
 # asking for a check-in mails the person asked; its answer links come from that mail
 CHECKIN_REQUESTS = frozenset({"checkins.Checkins", "checkin_pages.ask"})
 CHECKIN_LINKS = frozenset({"checkin_pages.answer_link", "checkin_pages.answer_link_post"})
