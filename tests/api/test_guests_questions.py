@@ -363,3 +363,15 @@ def test_a_mail_link_cannot_say_yes_past_a_required_question_but_points_to_the_p
     assert api.client.post(link).status_code == 200
     row = attendees(api, g["id"], org)[person["id"]]
     assert (row["state"], row["answers"]) == ("going", {diet_id: "vegan"})
+
+
+def test_ones_own_guests_and_answers_are_in_ones_data_export(api):
+    org = api.signup()
+    g = create(api, org, max_guests=1, questions=QUESTIONS)
+    diet_id = str(g["questions"][0]["id"])
+    person = api.signup()
+    answer(api, person, g["id"], guests=1, answers={diet_id: "vegan"})
+    exported = api.call("GET", "/api/v1/me/export", person).get_json()["rsvps"]
+    assert [(r["gathering_id"], r["guests"], r["answers"]) for r in exported] == [
+        (g["id"], 1, {diet_id: "vegan"})
+    ]

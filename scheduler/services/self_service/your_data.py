@@ -118,6 +118,8 @@ def export(session: Session, user: User) -> dict[str, Any]:
                 "starts_at": _iso(starts_at),
                 "response": rsvp.response,
                 "state": rsvp.state,
+                "guests": rsvp.guests,
+                "answers": dict(rsvp.answers),
                 "created_at": _iso(rsvp.created_at),
                 "updated_at": _iso(rsvp.updated_at),
             }
