@@ -13,7 +13,9 @@ Revises: 0006
 Create Date: 2026-12-04
 """
 
+import importlib.util
 from collections.abc import Sequence
+from pathlib import Path
 
 import sqlalchemy as sa
 from alembic import op
@@ -59,9 +61,18 @@ def downgrade() -> None:
     op.drop_column("group_members", "state")
     op.drop_column("groups", "pending_mailed_at")
     op.drop_column("groups", "join_policy")
-    # the function keeps refusing outsiders, without the member state that no longer exists
-    without_state = attendance_function.SQL.replace(
-        "\n                            AND m.state = 'member'", ""
-    )
-    assert without_state != attendance_function.SQL
+    # the function keeps refusing outsiders, without the member state that no longer exists;
+    # its text as of this revision is 0010's snapshot (today's refers to later columns)
+    as_of_here = _attendance_sql_before_0010()
+    without_state = as_of_here.replace("\n                            AND m.state = 'member'", "")
+    assert without_state != as_of_here
     op.get_bind().exec_driver_sql(without_state)
+
+
+def _attendance_sql_before_0010() -> str:
+    path = Path(__file__).with_name("0010_guests_questions.py")
+    spec = importlib.util.spec_from_file_location("kindred_migration_0010", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.PREVIOUS_SQL)

@@ -292,6 +292,7 @@ DROP_SQL = """
 DROP FUNCTION IF EXISTS kindred_answer(
     integer, integer, text, timestamptz, text, boolean, integer, text
 );
+DROP FUNCTION IF EXISTS kindred_answer(integer, integer, text, timestamptz, text, boolean);
 DROP FUNCTION IF EXISTS kindred_fill_seats(integer, timestamptz);
 DROP FUNCTION IF EXISTS kindred_promote(gatherings, timestamptz);
 DROP FUNCTION IF EXISTS kindred_waitlist_place(integer, integer);
