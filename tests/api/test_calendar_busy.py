@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from sqlalchemy import select
 
 from scheduler.models import UserCalendar, utcnow
 from scheduler.services.calendars import busy
@@ -268,3 +269,22 @@ def test_bad_calendar_urls_are_422_naming_url(api):
         "POST", "/api/v1/me/calendars", ann, json={"url": "webcal://example.org/c.ics"}
     )
     assert again.status_code == 409
+
+
+def test_ones_calendars_are_in_the_export_and_go_with_the_account(api, session):
+    # an organizer's account stays as an anonymous placeholder: its calendar URLs (often
+    # secret addresses) must go all the same
+    ann = api.signup("Ann", password="correct horse battery")
+    made = api.call(
+        "POST", "/api/v1/gatherings", ann,
+        json={"title": "Walk", "timezone": "UTC", "duration_minutes": 60,
+              "starts_at": "2027-03-01T18:00:00+00:00"},
+    )  # fmt: skip
+    assert made.status_code == 201
+    secret = "https://calendar.example.org/private-abc123/basic.ics"
+    assert api.call("POST", "/api/v1/me/calendars", ann, json={"url": secret}).status_code == 201
+    export = api.call("GET", "/api/v1/me/export", ann).get_json()
+    assert [c["url"] for c in export["calendars"]] == [secret]
+    erased = api.call("DELETE", "/api/v1/me", ann, json={"password": "correct horse battery"})
+    assert erased.status_code == 204
+    assert session.scalars(select(UserCalendar.url)).all() == []

@@ -38,6 +38,7 @@ from scheduler.models import (
     Series,
     SeriesAnswer,
     User,
+    UserCalendar,
     WebSession,
 )
 from scheduler.services.accounts import identity
@@ -220,6 +221,18 @@ def export(session: Session, user: User) -> dict[str, Any]:
                 select(ApiToken).where(ApiToken.user_id == uid).order_by(ApiToken.id)
             )
         ],
+        "calendars": [
+            {
+                "url": calendar.url,
+                "status": calendar.status,
+                "fetched_at": _iso(calendar.fetched_at),
+                "busy": calendar.busy,
+                "created_at": _iso(calendar.created_at),
+            }
+            for calendar in session.scalars(
+                select(UserCalendar).where(UserCalendar.user_id == uid).order_by(UserCalendar.id)
+            )
+        ],
         "sessions": [
             {
                 "created_at": _iso(web.created_at),
@@ -247,7 +260,7 @@ def erase(
         identity.check_password(user, password, policy)
     uid = user.id
     _withdraw_participation(session, uid, now=now)
-    for model in (ApiToken, WebSession, AccountLink, DomainEvent):
+    for model in (ApiToken, WebSession, AccountLink, DomainEvent, UserCalendar):
         session.execute(
             delete(model).where(model.user_id == uid).execution_options(synchronize_session=False)
         )
