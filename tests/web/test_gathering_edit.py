@@ -344,6 +344,7 @@ def test_a_poll_can_change_its_words_but_not_its_time(client: FlaskClient) -> No
     assert "still finding a time" in page.text
     data = form_as_shown(page.text)
     words = {"title", "description", "location", "interests", "visibility"}
+    words |= {"attendance_mode", "online_url"}  # how people take part is words too
     assert set(data) == {"csrf_token", *words}
     data.update(title="Chess night (poll)", starts_at=local(start), capacity="0")
     response = client.post(f"/g/{gid}/edit", data=data)  # extra fields are ignored
