@@ -216,3 +216,15 @@ def test_a_gentle_nudge_at_most_monthly_about_someone_not_seen_lately(api, sessi
     api.call("PATCH", "/api/v1/me", ana, json={"checkin_nudges": False})
     session.expire_all()
     assert render_outbox_message(session, rows[0], config, now) is None
+
+
+def test_check_ins_are_in_ones_data_and_go_with_the_account(api, session, pair):
+    ana, ben = pair
+    checkin = ask(api, ana, ben).get_json()
+    data = api.call("GET", "/api/v1/me/export", ben).get_json()
+    assert [(c["id"], c["with"], c["asked_by_me"]) for c in data["checkins"]] == [
+        (checkin["id"], ana["id"], False)
+    ]
+    gone = api.call("DELETE", "/api/v1/me", ben, json={"password": "correct horse battery"})
+    assert gone.status_code in (200, 204), gone.get_json()
+    assert api.call("GET", "/api/v1/me/checkins", ana).get_json() == []

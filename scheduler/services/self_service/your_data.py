@@ -23,6 +23,7 @@ from scheduler.models import (
     AliasSuggestion,
     ApiToken,
     AvailabilityInterval,
+    Checkin,
     DomainEvent,
     Gathering,
     GatheringComment,
@@ -86,6 +87,8 @@ def export(session: Session, user: User) -> dict[str, Any]:
             "reminders_enabled": user.reminders_enabled,
             "announcements": user.announcements,
             "organizer_updates": user.organizer_updates,
+            "allow_checkins": user.accepts_checkins,
+            "checkin_nudges": user.checkin_nudges,
             "is_site_admin": user.is_site_admin,
             "created_at": _iso(user.created_at),
         },
@@ -125,6 +128,24 @@ def export(session: Session, user: User) -> dict[str, Any]:
                 "updated_at": _iso(rsvp.updated_at),
             }
             for rsvp, title, starts_at in rsvps
+        ],
+        "checkins": [
+            {
+                "id": checkin.id,
+                "asked_by_me": checkin.asker_id == uid,
+                "with": checkin.invitee_id if checkin.asker_id == uid else checkin.asker_id,
+                "status": checkin.status,
+                "every_weeks": checkin.every_weeks,
+                "proposals": list(checkin.proposals),
+                "chosen_start": _iso(checkin.chosen_start),
+                "gathering_id": checkin.gathering_id,
+                "created_at": _iso(checkin.created_at),
+            }
+            for checkin in session.scalars(
+                select(Checkin)
+                .where((Checkin.asker_id == uid) | (Checkin.invitee_id == uid))
+                .order_by(Checkin.id)
+            )
         ],
         "series_answers": [
             {
@@ -327,6 +348,12 @@ def _withdraw_participation(session: Session, uid: int, *, now: datetime) -> Non
         session.execute(
             delete(model).where(model.user_id == uid).execution_options(synchronize_session=False)
         )
+    # their check-ins, either way round: none is proposed to or by them any more
+    session.execute(
+        delete(Checkin)
+        .where((Checkin.asker_id == uid) | (Checkin.invitee_id == uid))
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         delete(GatheringComment)
         .where(GatheringComment.author_id == uid)
