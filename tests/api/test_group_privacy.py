@@ -15,6 +15,7 @@ import icalendar
 from sqlalchemy import select
 
 from scheduler.models import OutboxMessage, Rsvp
+from scheduler.schemas.rsvps import RsvpArgsSchema
 from scheduler.services.accounts.identity import sha256_hex
 from scheduler.services.mail.renderers import render_outbox_message
 from scheduler.web.rsvp_fastpath import RsvpFastPath
@@ -150,7 +151,8 @@ def test_only_members_answer_and_see_who_is_coming_on_every_path(api, client, se
     fast = client.application.wsgi_app
     while not isinstance(fast, RsvpFastPath):
         fast = fast.app
-    assert fast._call(sha256_hex(out["token"]), gid, "yes") == {"error": "not_member"}
+    answer = RsvpArgsSchema().load({"response": "yes"})
+    assert fast._call(sha256_hex(out["token"]), gid, answer) == {"error": "not_member"}
     # the page's button goes the same way
     signed_in(client, out)
     client.post(f"/g/{gid}/rsvp", data={"response": "yes"}, headers={"X-CSRF-Token": "x"})
