@@ -190,10 +190,3 @@ class ApiClient:
 def api(client: FlaskClient) -> ApiClient:
     """The API helper."""
     return ApiClient(client)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The slow tests (end-to-end processes, browsers) first, in their usual order: with the
-    suite in two processes, a long test handed out last would leave one process working alone
-    at the end."""
-    items.sort(key=lambda item: not (item.get_closest_marker("e2e") or "browser" in item.nodeid))
