@@ -52,7 +52,7 @@ from scheduler.services.gatherings import access
 from scheduler.services.gatherings.rsvp_links import rsvp_link
 from scheduler.services.groups import circles
 from scheduler.services.mail.content import local_time, outgoing_mail, when_text
-from scheduler.services.mail.outbox import owe_many
+from scheduler.services.mail.outbox import due_now, owe_many
 
 ANNOUNCE = "announce"
 MESSAGE = "message"
@@ -63,26 +63,6 @@ UPDATES = "organizer_updates"
 # a poll is chased this long before its deadline, or half way when it runs shorter than twice
 CHASE_BEFORE = timedelta(hours=24)
 OPEN = (GatheringStatus.POLLING, GatheringStatus.SCHEDULED)
-
-
-def _row(
-    key: str,
-    kind: str,
-    gathering_id: int | None,
-    user_id: int,
-    email: str,
-    now: datetime,
-    **payload: Any,
-) -> dict[str, Any]:
-    return {
-        "key": key,
-        "kind": kind,
-        "gathering_id": gathering_id,
-        "recipient_id": user_id,
-        "recipient_email": email,
-        "due_at": now,
-        "payload": payload,
-    }
 
 
 def _members(gathering: Gathering) -> Any:
@@ -133,7 +113,7 @@ def _announcements(session: Session, gathering_id: int, now: datetime) -> list[d
         User.id != gathering.organizer_id, User.announcements == AnnouncementChoice.EACH
     )
     return [
-        _row(f"{ANNOUNCE}:{gathering.id}:{uid}", ANNOUNCE, gathering.id, uid, email, now)
+        due_now(f"{ANNOUNCE}:{gathering.id}:{uid}", ANNOUNCE, gathering.id, uid, email, now)
         for uid, email in session.execute(query)
     ]
 
@@ -154,7 +134,7 @@ def _message_rows(session: Session, event: DomainEvent, now: datetime) -> list[d
         .order_by(User.id)
     )
     return [
-        _row(
+        due_now(
             f"{MESSAGE}:{message.id}:{uid}",
             MESSAGE,
             message.gathering_id,
@@ -171,7 +151,7 @@ def _done_rows(
     session: Session, gathering: Gathering, now: datetime, reason: str
 ) -> list[dict[str, Any]]:
     return [
-        _row(
+        due_now(
             f"{POLL_DONE}:{gathering.id}:{u.id}:{reason}",
             POLL_DONE,
             gathering.id,
@@ -245,7 +225,7 @@ def plan_poll_chasers(session: Session, *, now: datetime) -> list[datetime]:
                 ).all()
             )
             rows += [
-                _row(
+                due_now(
                     f"{POLL_REMINDER}:{gathering.id}:{uid}",
                     POLL_REMINDER,
                     gathering.id,
@@ -288,7 +268,9 @@ def owe_weekly_announcements(session: Session, *, now: datetime) -> int:
     for uid, email, gid in rows:
         per_user[(uid, email)].append(gid)
     owed = [
-        _row(f"{WEEKLY}:{uid}:{week}", WEEKLY, None, uid, email, now, week=week, gathering_ids=gids)
+        due_now(
+            f"{WEEKLY}:{uid}:{week}", WEEKLY, None, uid, email, now, week=week, gathering_ids=gids
+        )
         for (uid, email), gids in per_user.items()
     ]
     return len(owe_many(session, owed))
@@ -325,7 +307,7 @@ def owe_organizer_updates(session: Session, *, now: datetime) -> int:
         per_user[(uid, email)].append(gid)
     day = now.date().isoformat()
     owed = [
-        _row(
+        due_now(
             f"{UPDATES}:{uid}:{day}",
             UPDATES,
             None,

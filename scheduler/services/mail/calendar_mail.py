@@ -54,7 +54,7 @@ from scheduler.services.calendars import ical_events
 from scheduler.services.gatherings.attendance import CALENDAR_STATES, AnswerOrigin
 from scheduler.services.gatherings.series import occurrences_of
 from scheduler.services.mail import follow_through
-from scheduler.services.mail.outbox import owe_many, withdraw_mail
+from scheduler.services.mail.outbox import due_now, owe_many, withdraw_mail
 
 # Changes that move the event in people's calendars: they are told by mail. (Other invite
 # fields still raise SEQUENCE, which feeds and the next mail carry.)
@@ -107,27 +107,6 @@ def react(
             reaction.due += [now] * handler(session, event, now)
     reaction.due += _owe_for_attendance(session, run, now=now, spacing=spacing)
     return reaction
-
-
-def _owed(
-    key: str,
-    kind: str,
-    gathering_id: int,
-    user_id: int,
-    email: str,
-    now: datetime,
-    **payload: Any,
-) -> dict[str, Any]:
-    """One outbox row, due now."""
-    return {
-        "key": key,
-        "kind": kind,
-        "gathering_id": gathering_id,
-        "recipient_id": user_id,
-        "recipient_email": email,
-        "due_at": now,
-        "payload": payload,
-    }
 
 
 @dataclass
@@ -192,7 +171,7 @@ def _owe_for_attendance(
             if event.kind == EventKind.PROMOTED:  # "a seat opened", with the whole series
                 ticket = event.data["ticket"]
                 fold.owe(
-                    _owed(
+                    due_now(
                         f"promoted:{g}:{u}:{ticket}",
                         "promoted",
                         g,
@@ -211,7 +190,7 @@ def _owe_for_attendance(
                 event.data.get("origin") != AnswerOrigin.SERIES
             ):
                 last_at = last_series.get((series_id, u))
-                series_mail[series_id, u] = _owed(
+                series_mail[series_id, u] = due_now(
                     f"series-update:{series_id}:{u}:e{event.id}",
                     "series_update",
                     g,
@@ -225,7 +204,7 @@ def _owe_for_attendance(
             ticket = event.data["ticket"]
             fold.withdraw(g, u, ["invite"])  # "a seat opened" carries the invite
             fold.owe(
-                _owed(
+                due_now(
                     f"promoted:{g}:{u}:{ticket}",
                     "promoted",
                     g,
@@ -246,7 +225,7 @@ def _owe_for_attendance(
             if not holds_it and event.data.get("origin") != AnswerOrigin.SERIES:
                 # (a series answer's invite is the one series invite)
                 fold.owe(
-                    _owed(
+                    due_now(
                         f"invite:{g}:{u}:seq{sequence}:e{event.id}",
                         "invite",
                         g,
@@ -260,7 +239,7 @@ def _owe_for_attendance(
             fold.withdraw(g, u, CALENDAR_KINDS)
             if holds_it:
                 fold.owe(
-                    _owed(
+                    due_now(
                         f"decline:{g}:{u}:seq{sequence}:e{event.id}",
                         "cancel",
                         g,
@@ -367,7 +346,7 @@ def _owe_series_update(
         return 0
     sequence = ical_events.series_sequence(series, occurrences_of(session, series_id))
     rows = [
-        _owed(
+        due_now(
             f"series-update:{series_id}:{user.id}:seq{sequence}",
             "series_update",
             gathering_id,
@@ -478,7 +457,7 @@ def _owe_each(
 ) -> int:
     """One mail of `kind` to each of `users` (`key` with `{user}` for the person's id)."""
     rows = [
-        _owed(key.format(user=user.id), kind, gathering_id, user.id, user.email, now, **payload)
+        due_now(key.format(user=user.id), kind, gathering_id, user.id, user.email, now, **payload)
         for user in users
     ]
     return len(owe_many(session, rows))
@@ -586,7 +565,7 @@ def _on_series_answered(session: Session, event: DomainEvent, now: datetime) -> 
     joining = event.data.get("response") in ("yes", "maybe")
     if not joining and not _series_reached(session, series_id, person.id):
         return 0
-    row = _owed(
+    row = due_now(
         f"series-{'invite' if joining else 'update'}:{series_id}:{person.id}:seq{sequence}"
         f":e{event.id}",
         "series_invite" if joining else "series_update",

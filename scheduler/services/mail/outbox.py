@@ -52,6 +52,27 @@ def owe_mail(
     return ids[0] if ids else None
 
 
+def due_now(
+    key: str,
+    kind: str,
+    gathering_id: int | None,
+    user_id: int,
+    email: str,
+    now: datetime,
+    **payload: Any,
+) -> dict[str, Any]:
+    """One row for `owe_many`, due `now`."""
+    return {
+        "key": key,
+        "kind": kind,
+        "gathering_id": gathering_id,
+        "recipient_id": user_id,
+        "recipient_email": email,
+        "due_at": now,
+        "payload": payload,
+    }
+
+
 def owed_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows as the outbox stores a newly owed mail: pending, never tried."""
     now = utcnow()
