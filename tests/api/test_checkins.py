@@ -2,39 +2,16 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
-from scheduler.models import Checkin, Gathering, GatheringStatus, OutboxMessage, Rsvp
+from scheduler.models import Checkin, OutboxMessage
 from scheduler.services.mail.checkin_mail import CATCH_UP_KIND, checkin_link
 from scheduler.services.mail.renderers import render_outbox_message
 from scheduler.services.tribe.checkins import owe_catch_up_nudges, propose_next
-
-
-def met(session, *people: dict, days_ago: int = 40) -> None:
-    """A past gathering at which all `people` were going."""
-    start = datetime.now(UTC) - timedelta(days=days_ago)
-    gathering = Gathering(
-        uid=f"{uuid.uuid4()}@test",
-        title="Past meetup",
-        organizer_id=people[0]["id"],
-        timezone="UTC",
-        duration_minutes=60,
-        status=GatheringStatus.COMPLETED,
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        going_count=len(people),
-    )
-    session.add(gathering)
-    session.flush()
-    for person in people:
-        session.add(
-            Rsvp(gathering_id=gathering.id, user_id=person["id"], response="yes", state="going")
-        )
-    session.commit()
+from tests.support.people import met
 
 
 def ask(api, asker, invitee, **extra):

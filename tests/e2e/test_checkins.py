@@ -5,40 +5,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import icalendar
 import pytest
 from sqlalchemy import update
 
-from scheduler.models import Checkin, Gathering, GatheringStatus, Rsvp
+from scheduler.models import Checkin, Gathering
 from scheduler.queues import DEFAULT
+from tests.support.people import met
 from tests.support.processes import running, wait_for
 
 pytestmark = pytest.mark.e2e
-
-
-def attended_together(session, *people) -> None:
-    start = datetime.now(UTC) - timedelta(days=60)
-    gathering = Gathering(
-        uid=f"{uuid.uuid4()}@test",
-        title="Board games",
-        organizer_id=people[0]["id"],
-        timezone="UTC",
-        duration_minutes=120,
-        status=GatheringStatus.COMPLETED,
-        starts_at=start,
-        ends_at=start + timedelta(hours=2),
-        going_count=len(people),
-    )
-    session.add(gathering)
-    session.flush()
-    for person in people:
-        session.add(
-            Rsvp(gathering_id=gathering.id, user_id=person["id"], response="yes", state="going")
-        )
-    session.commit()
 
 
 def test_met_people_check_in_and_a_habit_proposes_the_next(
@@ -48,7 +26,7 @@ def test_met_people_check_in_and_a_habit_proposes_the_next(
     ana, ben, cid = api.signup("Ana"), api.signup("Ben"), api.signup("Cid")
     api.call("PATCH", "/api/v1/me", ben, json={"discoverable": True})
     api.call("PATCH", "/api/v1/me", ana, json={"discoverable": True})
-    attended_together(session, ana, ben)
+    met(session, ana, ben, days_ago=60)
 
     def mails(kind: str, to: dict) -> list:
         return [

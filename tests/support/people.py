@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import uuid
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy.orm import Session
 
-from scheduler.models import User
+from scheduler.models import Gathering, GatheringStatus, Rsvp, User
 
 
 def bare_users(session: Session, count: int, prefix: str) -> list[User]:
@@ -22,3 +25,26 @@ def bare_users(session: Session, count: int, prefix: str) -> list[User]:
     session.add_all(people)
     session.flush()
     return people
+
+
+def met(session: Session, *people: dict, days_ago: int = 40) -> None:
+    """A past gathering, `days_ago`, at which all `people` (API user dicts) were going."""
+    start = datetime.now(UTC) - timedelta(days=days_ago)
+    gathering = Gathering(
+        uid=f"{uuid.uuid4()}@test",
+        title="Past meetup",
+        organizer_id=people[0]["id"],
+        timezone="UTC",
+        duration_minutes=60,
+        status=GatheringStatus.COMPLETED,
+        starts_at=start,
+        ends_at=start + timedelta(hours=1),
+        going_count=len(people),
+    )
+    session.add(gathering)
+    session.flush()
+    for person in people:
+        session.add(
+            Rsvp(gathering_id=gathering.id, user_id=person["id"], response="yes", state="going")
+        )
+    session.commit()
