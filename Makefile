@@ -7,7 +7,11 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test lint bench clean
+.PHONY: install run demo test lint bench clean messages
+
+# Message catalogues: the .po files are the source, compiled here (no .mo is committed).
+CATALOGUES := $(wildcard scheduler/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGUES:.po=.mo)
 
 # The browser tests drive Debian's Chromium (never a downloaded browser).
 CHROMIUM := /usr/bin/chromium
@@ -18,12 +22,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) $(COMPILED)
 
-run: $(STAMP)
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+# After changing texts: extract them and merge into every catalogue, then translate what is new.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg --no-location --sort-output -o scheduler/translations/messages.pot .
+	$(BIN)/pybabel update -i scheduler/translations/messages.pot -d scheduler/translations --ignore-obsolete --no-fuzzy-matching --no-wrap
+
+run: $(STAMP) $(COMPILED)
 	$(BIN)/python -m scheduler.devserver
 
-demo: $(STAMP)
+demo: $(STAMP) $(COMPILED)
 	$(BIN)/python -m scheduler.devserver --demo
 
 $(CHROMIUM):
@@ -55,7 +67,7 @@ $(ICALJS): tests/support/icaljs/package-lock.json | $(LIBICAL)
 # configured TEST_DATABASE_URL, which several processes would share.
 PYTEST_WORKERS ?= $(if $(TEST_DATABASE_URL),0,2)
 
-test: $(STAMP) $(CHROMIUM) $(ICALJS)
+test: $(STAMP) $(COMPILED) $(CHROMIUM) $(ICALJS)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 

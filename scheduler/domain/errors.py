@@ -1,6 +1,13 @@
-"""Errors raised by the domain and services, carrying a message meant for the user."""
+"""Errors raised by the domain and services, carrying a message meant for the user.
+
+The message is English source text with `%(name)s` placeholders filled from keyword
+arguments; the edge shows it in the reader's language (`translated`). Babel's extraction
+knows these class names as keywords (babel.cfg), so raise them with a literal message.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class KindredError(Exception):
@@ -9,10 +16,18 @@ class KindredError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, *, field: str | None = None, **params: Any) -> None:
+        text = message % params if params else message
+        super().__init__(text)
+        self.message = text
+        self.template = message
+        self.params = params
         self.field = field
+
+    def translated(self, gettext: Any) -> str:
+        """The message in a language: `gettext` maps English source text to its translation."""
+        text = gettext(self.template)
+        return text % self.params if self.params else text
 
 
 class InvalidInput(KindredError):

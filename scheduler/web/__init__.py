@@ -12,9 +12,11 @@ def init_web(app: Flask) -> None:
     from scheduler.web import account_pages, gathering_pages, group_pages, pages, poll_pages, rsvp
     from scheduler.web.auth import csrf_token, page_user
     from scheduler.web.display import register_filters
+    from scheduler.web.language import init_language
 
     # the app's /static route serves the pages' stylesheet and scripts
     app.static_folder = str(Path(__file__).resolve().parent / "static")
+    init_language(app)
     register_filters(app)
     # every template can show who is signed in and carry the CSRF token in its forms
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=page_user)

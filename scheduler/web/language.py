@@ -1,0 +1,87 @@
+"""Which language a request is answered in, and Flask-Babel wired to Kindred's catalogues.
+
+Pages and the API's messages follow the signed-in person's locale, else the browser's
+`Accept-Language`; both the page session and an API bearer token count as signed in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, g, has_request_context, request
+from flask_babel import Babel, get_locale, refresh
+from flask_babel import gettext as flask_gettext
+
+from scheduler.domain import language
+from scheduler.domain.errors import KindredError
+
+
+def request_locale() -> str:
+    """The locale of this request: the signed-in person's, else the browser's, else English."""
+    if not has_request_context():
+        return language.DEFAULT_LOCALE
+    if "kindred_locale" in g:
+        return g.kindred_locale  # type: ignore[no-any-return]
+    user = _signed_in_user()
+    if user is not None and getattr(user, "locale", None):
+        locale = language.normalise_locale(user.locale)
+    else:
+        locale = language.negotiate_locale(request.headers.get("Accept-Language"))
+    g.kindred_locale = locale
+    return locale
+
+
+def browser_locale() -> str:
+    """What the browser asks for, whoever is signed in (a new account starts with it)."""
+    return language.negotiate_locale(request.headers.get("Accept-Language"))
+
+
+def use_locale(locale: str) -> None:
+    """Answer the rest of this request in `locale` (after the person changed theirs)."""
+    g.kindred_locale = language.normalise_locale(locale)
+    refresh()  # Flask-Babel caches the locale per request
+
+
+def _signed_in_user() -> Any:
+    user = request.environ.get("kindred.api_user")
+    if user is not None:
+        return user
+    if request.path.startswith("/api/"):
+        from scheduler.api.auth import bearer_token
+
+        if bearer_token(request.headers.get("Authorization", "")) is None:
+            return None
+        from scheduler.api.auth import current_user
+
+        try:
+            return current_user()
+        except KindredError:
+            return None
+    from scheduler.web.auth import page_user
+
+    return page_user()
+
+
+def error_text(exc: KindredError) -> str:
+    """A domain error's message in the request's language."""
+    return exc.translated(flask_gettext)
+
+
+def current_locale() -> str:
+    """The request's locale as a Kindred locale code ('de')."""
+    return language.normalise_locale(str(get_locale() or language.DEFAULT_LOCALE))
+
+
+def init_language(app: Flask) -> None:
+    """Flask-Babel on the package's catalogues, and `<html lang dir>` for every template."""
+    Babel(
+        app,
+        locale_selector=request_locale,
+        default_translation_directories=str(language.TRANSLATIONS_DIR),
+        default_locale=language.DEFAULT_LOCALE,
+    )
+    app.jinja_env.globals.update(
+        page_locale=current_locale,
+        text_direction=lambda: language.text_direction(current_locale()),
+        locale_names=language.LOCALE_NAMES,
+    )
