@@ -22,6 +22,8 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(200))
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # the language of their pages and mail (scheduler/domain/language.py: en, de, fr, es)
+    locale: Mapped[str] = mapped_column(String(10), default="en", server_default="en")
     # The secret feed token is HMAC(secret key, user id + nonce): only its hash is stored,
     # yet the URL can be shown again; rotating the nonce revokes the old URL.
     feed_token_nonce: Mapped[str] = mapped_column(String(64))
