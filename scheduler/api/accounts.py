@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import jsonify
+from flask import jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from scheduler.api.auth import BEARER_AUTH, current_user
+from scheduler.domain.language import negotiate_locale
 from scheduler.extensions import current_services, db_session
 from scheduler.models import utcnow
 from scheduler.schemas.accounts import (
@@ -72,6 +73,8 @@ class Users(MethodView):
         """Create an account; a `verify` mail goes to the address, and nothing else does
         until its link is followed."""
         session = db_session()
+        if args.get("locale") is None:
+            args["locale"] = negotiate_locale(request.headers.get("Accept-Language"))
         outcome = account_links.sign_up(session, current_services().config, now=utcnow(), **args)
         session.commit()
         if outcome.user is None:
@@ -156,7 +159,7 @@ class Me(MethodView):
     @blp.arguments(ProfileArgsSchema)
     @blp.response(200, MeSchema)
     def patch(self, args: dict[str, Any]) -> Any:
-        """Change name, time zone, interests or mail preferences."""
+        """Change name, time zone, language, interests or mail preferences."""
         session = db_session()
         user = identity.update_profile(session, current_user(), **args)
         session.commit()

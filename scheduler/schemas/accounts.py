@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
+from scheduler.domain.language import SUPPORTED_LOCALES
 from scheduler.schemas.common import ArgsSchema, TimeZoneField, UTCDateTimeField, interests_field
+
+
+def locale_field(**kwargs: Any) -> fields.String:
+    """One of the languages Kindred speaks (en, de, fr, es)."""
+    return fields.String(validate=validate.OneOf(SUPPORTED_LOCALES), **kwargs)
 
 
 class UserArgsSchema(ArgsSchema):
@@ -15,6 +23,10 @@ class UserArgsSchema(ArgsSchema):
     password = fields.String(required=True, validate=validate.Length(min=1, max=1024))
     timezone = TimeZoneField(load_default="UTC")
     interests = interests_field(load_default=list)
+    locale = locale_field(
+        load_default=None,
+        metadata={"description": "the language of pages and mail; default: from Accept-Language"},
+    )
 
 
 class ProfileArgsSchema(ArgsSchema):
@@ -23,6 +35,7 @@ class ProfileArgsSchema(ArgsSchema):
     name = fields.String(validate=validate.Length(min=1, max=100))
     timezone = TimeZoneField()
     interests = interests_field()
+    locale = locale_field(metadata={"description": "the language of pages and mail"})
     share_name = fields.Boolean(
         metadata={"description": "show my name to other attendees in follow-ups"}
     )
@@ -154,7 +167,7 @@ class MeSchema(UserSchema):
     """The caller, with their secret feed URL and preferences."""
 
     feed_url = fields.String()
-    locale = fields.Function(lambda user: getattr(user, "locale", None) or "en")
+    locale = fields.String()
     has_password = fields.Boolean()
     share_name = fields.Boolean()
     discoverable = fields.Boolean()

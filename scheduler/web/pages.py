@@ -30,6 +30,7 @@ from scheduler.web.auth import (
     safe_next,
 )
 from scheduler.web.forms import FormState, load_with, split_interests, timezone_choices
+from scheduler.web.language import browser_locale, use_locale
 
 bp = protect(Blueprint("pages", __name__))
 
@@ -116,6 +117,7 @@ def signup() -> Any:
             "password": form.get("password", ""),
             "timezone": form.get("timezone", "UTC").strip() or "UTC",
             "interests": split_interests(form.get("interests", "")),
+            "locale": browser_locale(),
         }
         args = load_with(UserArgsSchema(), body, state)
         if args is not None:
@@ -192,6 +194,7 @@ def profile() -> Any:
             "reminders_enabled": user.reminders_enabled,
             "announcements": user.announcements,
             "organizer_updates": user.organizer_updates,
+            "locale": user.locale,
         }
     )
     if request.method == "POST":
@@ -201,6 +204,7 @@ def profile() -> Any:
         state.values["reminders_enabled"] = "reminders_enabled" in form
         state.values["announcements"] = form.get("announcements", "each")
         state.values["organizer_updates"] = "organizer_updates" in form
+        state.values["locale"] = form.get("locale", user.locale)
         body = {
             "name": form.get("name", "").strip(),
             "timezone": form.get("timezone", "").strip(),
@@ -209,6 +213,7 @@ def profile() -> Any:
             "reminders_enabled": "reminders_enabled" in form,
             "announcements": form.get("announcements", "each"),
             "organizer_updates": "organizer_updates" in form,
+            "locale": form.get("locale", user.locale),
         }
         args = load_with(ProfileArgsSchema(), body, state)
         if args is not None:
@@ -220,6 +225,7 @@ def profile() -> Any:
                 session.rollback()
                 state.add_error(exc)
             else:
+                use_locale(user.locale)  # "saved" in the language just chosen
                 flash("Profile saved.", "success")
                 return redirect(url_for("pages.profile"))
     config = current_services().config

@@ -24,6 +24,7 @@ from scheduler.domain.errors import (
     NotAuthenticated,
     NotFound,
 )
+from scheduler.domain.language import DEFAULT_LOCALE, SUPPORTED_LOCALES
 from scheduler.domain.timezones import zone
 from scheduler.models import ApiToken, User, utcnow
 from scheduler.services.interests.vocabulary import resolve_interests
@@ -120,6 +121,7 @@ def create_user(
     password: str,
     timezone: str = "UTC",
     interests: list[str] | None = None,
+    locale: str = DEFAULT_LOCALE,
     secret_key: str,
     policy: PasswordPolicy,
     verified: bool = True,
@@ -136,6 +138,7 @@ def create_user(
             f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
         )
     zone(timezone)
+    locale = _supported_locale(locale)
     holder = session.scalars(select(User).where(User.email == email)).first()
     if holder is not None:
         if holder.email_verified_at is None:
@@ -146,6 +149,7 @@ def create_user(
         name=name,
         password_hash=policy.hasher().hash(password),
         timezone=timezone,
+        locale=locale,
         feed_token_nonce="",
         feed_token_hash=secrets.token_hex(32),  # placeholder until the id is known
         interests=resolve_interests(session, interests or []),
@@ -163,6 +167,16 @@ def create_user(
         user.email_verified_at = None
     session.flush()
     return user
+
+
+def _supported_locale(locale: str) -> str:
+    if locale not in SUPPORTED_LOCALES:
+        raise InvalidInput(
+            "Choose one of the languages Kindred speaks: %(choices)s.",
+            choices=", ".join(SUPPORTED_LOCALES),
+            field="locale",
+        )
+    return locale
 
 
 def authenticate(session: Session, *, email: str, password: str, policy: PasswordPolicy) -> User:
@@ -353,6 +367,7 @@ def update_profile(
     organizer_updates: bool | None = None,
     allow_checkins: bool | None = None,
     checkin_nudges: bool | None = None,
+    locale: str | None = None,
 ) -> User:
     """Change the fields that were given."""
     if name is not None:
@@ -364,6 +379,8 @@ def update_profile(
         user.timezone = timezone
     if interests is not None:
         user.interests = resolve_interests(session, interests)
+    if locale is not None:
+        user.locale = _supported_locale(locale)
     for attr, value in (
         ("share_name", share_name),
         ("discoverable", discoverable),
