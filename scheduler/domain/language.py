@@ -142,9 +142,7 @@ def format_long_when(value: datetime, locale: str, zone: ZoneInfo) -> str:
     return f"{format_long_date(local, locale)}, {format_clock(local, locale, zone)}"
 
 
-def format_time_range(
-    start: datetime, end: datetime | None, locale: str, zone: ZoneInfo
-) -> str:
+def format_time_range(start: datetime, end: datetime | None, locale: str, zone: ZoneInfo) -> str:
     """'Thu, 4 Jun 2026, 18:00-20:00 CEST' (an en dash), or across days in full."""
     if end is None:
         return format_when(start, locale, zone)
