@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from scheduler.domain.messages import build_message
-from scheduler.models import OutboxMessage, OutboxStatus
+from scheduler.models import Gathering, OutboxMessage, OutboxStatus, Rsvp
 from scheduler.services.mail.renderers import render_outbox_message
 from tests.support.calendar_client import ICALJS
 from tests.support.mail import run_planner
@@ -274,3 +274,77 @@ def test_an_online_gathering_needs_no_location_and_defaults_in_person(api):
         "POST", "/api/v1/gatherings", org, json={**base, "starts_at": soon(3).isoformat()}
     ).get_json()
     assert plain["attendance_mode"] == "in_person" and plain["online_url"] == ""
+
+
+def _masters_and_overrides(ics: str | bytes) -> tuple[list, list]:
+    events = icalendar.Calendar.from_ical(ics).walk("VEVENT")
+    return (
+        [e for e in events if "RECURRENCE-ID" not in e],
+        [e for e in events if "RECURRENCE-ID" in e],
+    )
+
+
+def test_a_whole_series_carries_the_link_only_where_its_holder_is_going(
+    api, client, world, db, config
+):
+    """Gus answers a weekly online series "all future" and takes its one seat; Walt does
+    the same and waits. Gus gives up the third week, so Walt goes to that one only."""
+    org, group = world["org"], world["group"]
+    created = api.call(
+        "POST",
+        "/api/v1/gatherings",
+        org,
+        json={
+            "title": "Go online weekly",
+            "timezone": "Europe/Berlin",
+            "duration_minutes": 60,
+            "starts_at": soon(days=3).isoformat(),
+            "recurrence": "FREQ=WEEKLY;COUNT=4",
+            "group_id": group["id"],
+            "visibility": "public",
+            "capacity": 1,
+            "attendance_mode": "online",
+            "online_url": LINK,
+        },
+    )
+    assert created.status_code == 201, created.get_json()
+    weeks = [o["id"] for o in created.get_json()["occurrences"]]
+    gus, walt = world["Gus"], world["Walt"]
+    for person in (gus, walt):
+        response = api.call(
+            "PUT",
+            f"/api/v1/gatherings/{weeks[0]}/rsvp",
+            person,
+            json={"response": "yes", "all_future": True},
+        )
+        assert response.status_code == 200, response.get_json()
+    assert answer(api, gus, weeks[2], "no")["state"] == "not_going"
+    promoted = db.scalar(
+        select(Rsvp.state).where(Rsvp.gathering_id == weeks[2], Rsvp.user_id == walt["id"])
+    )
+    assert promoted == "going"
+
+    # Gus: the series' master carries the link; his week off is an EXDATE, not an override
+    masters, overrides = _masters_and_overrides(feed_text(api, client, gus))
+    (master,) = [m for m in masters if "RRULE" in m]
+    assert str(master["CONFERENCE"]) == LINK
+    assert not [o for o in overrides if "CONFERENCE" not in o]
+    # Walt: no link on the master (he waits for three weeks), only on the week he goes to
+    masters, overrides = _masters_and_overrides(feed_text(api, client, walt))
+    (master,) = [m for m in masters if "RRULE" in m]
+    assert "CONFERENCE" not in master
+    with_link = [o for o in overrides if "CONFERENCE" in o]
+    assert [str(o["CONFERENCE"]) for o in with_link] == [LINK]
+    week_three = db.get(Gathering, weeks[2])
+    assert with_link[0]["RECURRENCE-ID"].dt == week_three.recurrence_id
+
+    # the whole-series invites say the same
+    mails = deliver(db, config, kinds=("series_invite", "series_update"))
+    gus_masters, _ = _masters_and_overrides(calendar_of(mails[gus["email"]]))
+    assert [str(m["CONFERENCE"]) for m in gus_masters] == [LINK]
+    walt_masters, walt_overrides = _masters_and_overrides(calendar_of(mails[walt["email"]]))
+    assert all("CONFERENCE" not in m for m in walt_masters)
+    assert [str(o["CONFERENCE"]) for o in walt_overrides if "CONFERENCE" in o] == [LINK]
+    # and nobody else's: the group's feed carries no link at all
+    group_feed = client.get(f"/groups/{group['id']}.ics").get_data(as_text=True)
+    assert "CONFERENCE" not in group_feed and LINK not in group_feed.replace("\r\n ", "")

@@ -343,11 +343,13 @@ def series_fragments(
     config: Config,
     *,
     hide_location: bool = False,
+    owner: User | None = None,
 ) -> list[str]:
     """VEVENT texts of whole series: master with RRULE/EXDATE plus overrides, one UID each.
 
     Materialised occurrences not in this feed (e.g. declined by the feed's owner) become
-    EXDATEs. Rendered per request of an uncached feed; the feed text itself is cached.
+    EXDATEs; the owner's online links go where they may use them. Rendered per request of
+    an uncached feed; the feed text itself is cached.
     """
     feed_ids = {g.id for g in in_feed}
     texts: list[str] = []
@@ -359,7 +361,10 @@ def series_fragments(
         excluded = {g.id for g in occurrences if g.id not in feed_ids}
         stamp = max((g.updated_at for g in occurrences), default=series.created_at)
         try:
-            specs = ical_events.series_event_specs(series, occurrences, config, excluded=excluded)
+            links = access.online_urls_for_many(session, occurrences, owner) if owner else {}
+            specs = ical_events.series_event_specs(
+                series, occurrences, config, excluded=excluded, links=links
+            )
             organizer = session.get(User, series.organizer_id)
             shares_name = organizer is None or organizer.share_name
             hide = hide_location and series.group_id is not None
@@ -429,7 +434,9 @@ def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis
     links = access.online_urls_for_many(session, single, owner) if owner is not None else {}
     texts = fragments(single, config, cache, hide_location=feed.hide_location, links=links)
     texts.extend(
-        series_fragments(session, gatherings, masters, config, hide_location=feed.hide_location)
+        series_fragments(
+            session, gatherings, masters, config, hide_location=feed.hide_location, owner=owner
+        )
     )
     body = assemble_feed(feed.name, texts)  # zones come from the texts that rendered
     _store(cache, {feed_key(feed): body, body_key(feed.etag, True): compress(body)})

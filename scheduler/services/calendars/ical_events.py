@@ -8,11 +8,12 @@ ATTENDEE, and feeds list no attendees at all.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
 from functools import lru_cache
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 from scheduler.config import Config
@@ -31,6 +32,7 @@ PARTSTAT_BY_STATE = {
     "waitlisted": "TENTATIVE",
     "not_going": "DECLINED",
 }
+_NO_LINKS: Mapping[int, str] = MappingProxyType({})
 EVENT_STATUS = {
     GatheringStatus.SCHEDULED: "CONFIRMED",
     GatheringStatus.COMPLETED: "CONFIRMED",
@@ -159,11 +161,17 @@ def series_event_specs(
     config: Config,
     *,
     excluded: set[int] = frozenset(),  # type: ignore[assignment]
+    links: Mapping[int, str] = _NO_LINKS,
 ) -> list[EventSpec]:
     """A series as iCalendar wants it: one master VEVENT with RRULE and EXDATE (cancelled
     occurrences, and `excluded` ones such as those the feed's owner declined), plus a
     RECURRENCE-ID override for each occurrence that was moved or edited. All share the
-    series' UID."""
+    series' UID.
+
+    `links`: the online link per occurrence id that the reader may use
+    (access.online_urls_for_many). The master carries a link only when every occurrence it
+    stands for has that same one; an occurrence whose link differs from the master's
+    (none, say, where the reader is only waitlisted) becomes an override of its own."""
     _, sender_email = sender_address(config)
     first = series_first_start(series)
     duration = timedelta(minutes=series.template.get("duration_minutes", 60))
@@ -176,6 +184,11 @@ def series_event_specs(
     ]
     categories = list(series.template.get("interests", []))
     sequence = series_sequence(series, occurrences)
+    shown = [
+        g for g in occurrences if g.status != GatheringStatus.CANCELLED and g.id not in excluded
+    ]
+    shared_links = {links.get(g.id, "") for g in shown}
+    master_link = shared_links.pop() if len(shared_links) == 1 else ""
     master = EventSpec(
         uid=series.uid,
         sequence=sequence,
@@ -187,6 +200,7 @@ def series_event_specs(
         location=series.location or "",
         url=f"{config.base_url}/g/{occurrences[0].id}" if occurrences else None,
         organizer=OrganizerSpec(name=organizer_name, email=sender_email),
+        conference_url=master_link,
         categories=categories,
         rrule=series.rule,
         exdates=cancelled,
@@ -197,10 +211,13 @@ def series_event_specs(
             continue
         if occurrence.id in excluded:
             continue
-        nominal = irregular_start(occurrence.recurrence_id, first, first + duration, series.timezone)
-        if nominal is None and not is_override(occurrence, series):
+        nominal = irregular_start(
+            occurrence.recurrence_id, first, first + duration, series.timezone
+        )
+        link = links.get(occurrence.id, "")
+        if nominal is None and not is_override(occurrence, series) and link == master_link:
             continue
-        base = event_spec(occurrence, config)
+        base = event_spec(occurrence, config, online_url=link)
         specs.append(
             replace(
                 base,
@@ -219,16 +236,18 @@ def personal_series_specs(
     states: dict[int, str],
     attendee: User,
     config: Config,
+    *,
+    links: Mapping[int, str] = _NO_LINKS,
 ) -> list[EventSpec]:
     """The whole series as one person's calendar should hold it: the master, every current
     override, and an EXDATE for each occurrence cancelled or not attended by them (`states`:
     their RSVP state per occurrence id). Empty when they attend none that is still on: the
-    series then leaves their calendar."""
+    series then leaves their calendar. `links`: as for series_event_specs."""
     attending = {gid for gid, state in states.items() if state in CALENDAR_STATES}
     if not any(g.id in attending and g.status != GatheringStatus.CANCELLED for g in occurrences):
         return []
     excluded = {g.id for g in occurrences if g.id not in attending}
-    specs = series_event_specs(series, occurrences, config, excluded=excluded)
+    specs = series_event_specs(series, occurrences, config, excluded=excluded, links=links)
     state_at = {g.recurrence_id: states.get(g.id) for g in occurrences}
 
     def answered(spec: EventSpec) -> list[AttendeeSpec]:

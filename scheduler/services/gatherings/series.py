@@ -34,6 +34,8 @@ TEMPLATE_FIELDS = (
     "followup_minutes",
     "interests",
     "visibility",
+    "attendance_mode",
+    "online_url",
 )
 
 
@@ -97,6 +99,8 @@ def create_series(
             "followup_minutes": followup,
             "interests": list(args.get("interests") or []),
             "visibility": lifecycle.chosen_visibility(args, args.get("group_id")),
+            "attendance_mode": args.get("attendance_mode") or "in_person",
+            "online_url": (args.get("online_url") or "").strip(),
             "max_guests": args.get("max_guests") or 0,
             "questions": [q.stored() for q in revise_questions([], args.get("questions") or [])],
         },
@@ -144,6 +148,8 @@ def materialize(session: Session, series: Series, *, now: datetime) -> list[Gath
             location=series.location,
             group_id=series.group_id,
             visibility=template.get("visibility", "public"),
+            attendance_mode=template.get("attendance_mode", "in_person"),
+            online_url=template.get("online_url", ""),
             organizer_id=series.organizer_id,
             timezone=series.timezone,
             duration_minutes=template["duration_minutes"],
@@ -522,6 +528,8 @@ def series_from_poll(session: Session, gathering: Gathering, *, now: datetime) -
             "followup_minutes": gathering.followup_minutes,
             "interests": [i.name for i in gathering.interests],
             "visibility": gathering.visibility,
+            "attendance_mode": gathering.attendance_mode,
+            "online_url": gathering.online_url,
         },
     )
     session.add(made)

@@ -392,7 +392,10 @@ def series_itip(
             )
         ).all()
     )
-    specs = ical_events.personal_series_specs(series, occurrences, states, user, config)
+    links = access.online_urls_for_many(session, occurrences, user)
+    specs = ical_events.personal_series_specs(
+        series, occurrences, states, user, config, links=links
+    )
     address = reply_address.series_reply_address(config, series.id, user.id)
     specs = [_replies_to(spec, address) for spec in specs]
     if specs:
