@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, g, has_request_context, request
+from flask import Flask, Response, g, has_request_context, request
 from flask_babel import Babel, get_locale, refresh
 from flask_babel import gettext as flask_gettext
 
@@ -27,6 +27,7 @@ def request_locale() -> str:
         locale = language.normalise_locale(user.locale)
     else:
         locale = language.negotiate_locale(request.headers.get("Accept-Language"))
+        g.kindred_locale_from_header = True
     g.kindred_locale = locale
     return locale
 
@@ -72,8 +73,17 @@ def current_locale() -> str:
     return language.normalise_locale(str(get_locale() or language.DEFAULT_LOCALE))
 
 
+def _vary_on_language(response: Response) -> Response:
+    # a signed-out answer chosen by Accept-Language must not be served from a shared cache
+    # to a browser asking for another language
+    if g.get("kindred_locale_from_header"):
+        response.vary.add("Accept-Language")
+    return response
+
+
 def init_language(app: Flask) -> None:
     """Flask-Babel on the package's catalogues, and `<html lang dir>` for every template."""
+    app.after_request(_vary_on_language)
     Babel(
         app,
         locale_selector=request_locale,

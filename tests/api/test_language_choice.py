@@ -119,3 +119,8 @@ def test_page_signup_keeps_the_browsers_language_and_the_profile_changes_it(
     )
     assert bad.status_code == 422
     assert "locale" in field_errors(bad.text)
+
+
+def test_pages_chosen_by_accept_language_say_so_to_caches(client: FlaskClient):
+    page = client.get("/login", headers={"Accept-Language": "es"})
+    assert "Accept-Language" in page.headers.get("Vary", "")
