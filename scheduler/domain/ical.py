@@ -29,6 +29,7 @@ from icalendar import (
 )
 
 from scheduler.domain.date_bounds import FIRST_YEAR, LAST_YEAR, is_representable
+from scheduler.domain.language import translate
 from scheduler.domain.timezones import known_timezones
 
 __all__ = [
@@ -138,6 +139,9 @@ class EventSpec:
     # this nominal wall time (TZID), which every reader matches to its own reading of the rule
     recurrence_id_wall: datetime | None = None
     last_modified: datetime | None = None
+    # the language of the human text Kindred adds (the "Join online" line and label): the
+    # recipient's for an invite, the owner's for a personal feed
+    locale: str = "en"
 
     def __post_init__(self) -> None:
         """Check what would otherwise yield an invalid or ambiguous VEVENT."""
@@ -329,7 +333,7 @@ def _vevent(spec: EventSpec, now: datetime) -> Event:
     description = spec.description
     if spec.conference_url:
         # clients that ignore CONFERENCE still show the description
-        join = f"Join online: {spec.conference_url}"
+        join = translate(spec.locale, "Join online: %(url)s", url=spec.conference_url)
         description = f"{join}\n\n{description}" if description else join
     if description:
         event.add("DESCRIPTION", _text(description))
@@ -341,7 +345,11 @@ def _vevent(spec: EventSpec, now: datetime) -> Event:
         event.add(
             "CONFERENCE",
             vUri(_uri(spec.conference_url)),
-            parameters={"VALUE": "URI", "FEATURE": "VIDEO", "LABEL": "Join online"},
+            parameters={
+                "VALUE": "URI",
+                "FEATURE": "VIDEO",
+                "LABEL": translate(spec.locale, "Join online"),
+            },
         )
     if spec.status is not None:
         event.add("STATUS", spec.status)

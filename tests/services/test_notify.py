@@ -136,7 +136,7 @@ def test_invite_mail_is_multipart_with_a_request_in_the_recipients_zone(api, db,
     assert types[:1] == ["multipart/alternative"]
     assert {"text/plain", "text/html", "text/calendar"} <= set(types)
     text = message.get_body(("plain",)).get_content()
-    assert "Tuesday 5 March 2030, 12:00 to 13:30 (America/New_York)" in text
+    assert "Tuesday, 5 March 2030, 12:00 to 13:30 (America/New_York)" in text
     assert "18:00 to 19:30 (Europe/Berlin)" in text  # where it happens
 
     part, raw = calendar_part(message)

@@ -186,7 +186,7 @@ def test_a_reminder_speaks_the_recipients_time_zone_with_one_click_answers_and_t
     (message,) = smtp_sink.messages
     text = _text(message)
     assert "starts in 1 hour" in text
-    assert "Tuesday 15 January 2030, 13:00" in text and "America/New_York" in text
+    assert "Tuesday, 15 January 2030, 13:00" in text and "America/New_York" in text
     assert "http://kindred.test/r/" in text  # one-click RSVP links
     calendars = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
     assert len(calendars) == 1 and g.uid.encode() in calendars[0].get_content().encode()

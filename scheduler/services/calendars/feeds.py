@@ -36,6 +36,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, selectinload
 
 from scheduler.config import Config
+from scheduler.domain import language
 from scheduler.domain.access import Relation, Visibility, gathering_access
 from scheduler.domain.date_bounds import REPRESENTABLE_EARLIEST, REPRESENTABLE_LATEST
 from scheduler.domain.ical import EventSpec, assemble_feed, build_event_fragment
@@ -85,6 +86,9 @@ class Feed:
     hide_location: bool = False
     # a personal feed's owner: online links they may use are in it (CONFERENCE)
     owner_id: int | None = None
+    # the language of the text Kindred adds (a personal feed: its owner's, read again when
+    # rendering; a group's: its organizer's)
+    locale: str = language.DEFAULT_LOCALE
 
 
 def personal_series(user_id: int) -> Select[tuple[int]]:
@@ -169,9 +173,17 @@ def _etag(session: Session, stmt: Select[tuple[Gathering]], *parts: object) -> s
 def personal_feed(session: Session, user: User, config: Config) -> Feed:
     """The user's personal feed (their ETag includes the feed-token nonce)."""
     stmt = personal_gatherings(user.id)
-    name = f"Kindred: {user.name}"
+    locale = language.normalise_locale(user.locale)
+    name = language.translate(locale, "Kindred: %(name)s", name=user.name)
     etag = _etag(
-        session, stmt, _config_marker(config), "user", user.id, user.feed_token_nonce, name
+        session,
+        stmt,
+        _config_marker(config),
+        "user",
+        user.id,
+        user.feed_token_nonce,
+        name,
+        locale,
     )
     return Feed(
         name=name,
@@ -180,15 +192,17 @@ def personal_feed(session: Session, user: User, config: Config) -> Feed:
         cache_control=PERSONAL_CACHE_CONTROL,
         series_masters=lambda: personal_series(user.id),
         owner_id=user.id,
+        locale=locale,
     )
 
 
 def group_feed(session: Session, group: Group, config: Config) -> Feed:
-    """A group's public feed."""
+    """A group's public feed, in its organizer's language (it has no reader of its own)."""
     stmt = group_gatherings(group.id)
-    name = f"Kindred: {group.name}"
+    locale = language.normalise_locale(group.organizer.locale if group.organizer else None)
+    name = language.translate(locale, "Kindred: %(name)s", name=group.name)
     hide = not _GROUP_FEED_ACCESS.see_location
-    etag = _etag(session, stmt, _config_marker(config), "group", group.id, name, hide)
+    etag = _etag(session, stmt, _config_marker(config), "group", group.id, name, hide, locale)
     return Feed(
         name=name,
         etag=etag,
@@ -196,6 +210,7 @@ def group_feed(session: Session, group: Group, config: Config) -> Feed:
         cache_control=PUBLIC_CACHE_CONTROL,
         series_masters=lambda: group_series(group.id),
         hide_location=hide,
+        locale=locale,
     )
 
 
@@ -220,13 +235,21 @@ def gathering_feed(
 
 
 def fragment_key(
-    gathering: Gathering, config: Config, *, hide_location: bool = False, with_link: bool = False
+    gathering: Gathering,
+    config: Config,
+    *,
+    hide_location: bool = False,
+    with_link: bool = False,
+    locale: str = language.DEFAULT_LOCALE,
 ) -> str:
     """The Redis key of a gathering's VEVENT text: (UID, SEQUENCE, revision, updated_at),
-    and whether its place, its organizer's name and its online link are shown."""
+    and whether its place, its organizer's name and its online link are shown. Only a text
+    with a link has words of Kindred's own ("Join online"): its key names their language."""
     marker = hashlib.sha256(_config_marker(config).encode()).hexdigest()[:12]
     stamp = gathering.updated_at.timestamp() if gathering.updated_at else 0
     shown = f"{int(hide_location)}{int(gathering.organizer.share_name)}{int(with_link)}"
+    if with_link:
+        shown += f":{language.normalise_locale(locale)}"
     return (
         f"kindred:ics:frag:{marker}:{gathering.uid}:{gathering.sequence}:"
         f"{gathering.revision}:{stamp}:{shown}"
@@ -270,13 +293,18 @@ def compress(body: bytes) -> bytes:
 
 
 def render_fragment(
-    gathering: Gathering, config: Config, *, hide_location: bool = False, online_url: str = ""
+    gathering: Gathering,
+    config: Config,
+    *,
+    hide_location: bool = False,
+    online_url: str = "",
+    locale: str = language.DEFAULT_LOCALE,
 ) -> str:
     """A gathering's VEVENT for feeds: no attendees; DTSTAMP is its last change (RFC 5545
     §3.8.7.2 for calendars without METHOD), which keeps the text deterministic. `online_url`
     only in the personal feed of someone who may use it."""
     spec = _private_parts_hidden(
-        ical_events.event_spec(gathering, config, online_url=online_url),
+        ical_events.event_spec(gathering, config, online_url=online_url, locale=locale),
         hide_location=hide_location and gathering.group_id is not None,
         organizer_shares_name=gathering.organizer.share_name,
     )
@@ -290,12 +318,16 @@ def fragments(
     *,
     hide_location: bool = False,
     links: dict[int, str] | None = None,
+    locale: str = language.DEFAULT_LOCALE,
 ) -> list[str]:
     """VEVENT texts for the gatherings: from the cache, rendering (and storing) the missing.
-    `links`: the online links the feed's reader may use, by gathering id."""
+    `links`: the online links the feed's reader may use, by gathering id; `locale`: the
+    language of the words around them."""
     links = links or {}
     keys = [
-        fragment_key(g, config, hide_location=hide_location, with_link=g.id in links)
+        fragment_key(
+            g, config, hide_location=hide_location, with_link=g.id in links, locale=locale
+        )
         for g in gatherings
     ]
     cached: list[bytes | None] = [None] * len(keys)
@@ -317,6 +349,7 @@ def fragments(
                 config,
                 hide_location=hide_location,
                 online_url=links.get(gathering.id, ""),
+                locale=locale,
             )
         except SQLAlchemyError:
             raise
@@ -344,6 +377,7 @@ def series_fragments(
     *,
     hide_location: bool = False,
     owner: User | None = None,
+    locale: str = language.DEFAULT_LOCALE,
 ) -> list[str]:
     """VEVENT texts of whole series: master with RRULE/EXDATE plus overrides, one UID each.
 
@@ -372,7 +406,9 @@ def series_fragments(
                 [
                     build_event_fragment(
                         _private_parts_hidden(
-                            spec, hide_location=hide, organizer_shares_name=shares_name
+                            replace(spec, locale=locale),
+                            hide_location=hide,
+                            organizer_shares_name=shares_name,
                         ),
                         stamp,
                     )
@@ -432,10 +468,19 @@ def render_feed(session: Session, feed: Feed, config: Config, cache: redis.Redis
     single = [g for g in gatherings if g.series_id not in masters]
     owner = session.get(User, feed.owner_id) if feed.owner_id is not None else None
     links = access.online_urls_for_many(session, single, owner) if owner is not None else {}
-    texts = fragments(single, config, cache, hide_location=feed.hide_location, links=links)
+    locale = language.normalise_locale(owner.locale) if owner is not None else feed.locale
+    texts = fragments(
+        single, config, cache, hide_location=feed.hide_location, links=links, locale=locale
+    )
     texts.extend(
         series_fragments(
-            session, gatherings, masters, config, hide_location=feed.hide_location, owner=owner
+            session,
+            gatherings,
+            masters,
+            config,
+            hide_location=feed.hide_location,
+            owner=owner,
+            locale=locale,
         )
     )
     body = assemble_feed(feed.name, texts)  # zones come from the texts that rendered

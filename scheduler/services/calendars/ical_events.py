@@ -87,9 +87,11 @@ def event_spec(
     attendees: Sequence[tuple[User, Rsvp | None]] = (),
     status: str | None = None,
     online_url: str = "",
+    locale: str = "en",
 ) -> EventSpec:
     """The VEVENT of a scheduled (or cancelled, or completed) gathering. `online_url`: its
-    link, given only for readers who may use it (services/gatherings/access.online_url_for)."""
+    link, given only for readers who may use it (services/gatherings/access.online_url_for);
+    `locale`: the language of the text Kindred adds around it (the reader's)."""
     if gathering.starts_at is None or gathering.ends_at is None:
         raise ValueError(f"gathering {gathering.id} has no time yet")
     _, sender_email = sender_address(config)
@@ -116,6 +118,7 @@ def event_spec(
         ],
         categories=[interest.name for interest in gathering.interests],
         last_modified=gathering.updated_at,
+        locale=locale,
     )
 
 

@@ -14,40 +14,51 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
+from scheduler.domain import language
+from scheduler.domain.language import N_
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import AccountLink, OutboxMessage, User, utcnow
 from scheduler.services.accounts import links
 from scheduler.services.accounts.links import Purpose
-from scheduler.services.mail.content import outgoing_mail
+from scheduler.services.mail.content import locale_of, outgoing_mail
 from scheduler.services.mail.outbox import owe_many
 
+# English, marked for the catalogues; each is translated into the account's language.
 _WORDING: dict[str, dict[str, str]] = {
     Purpose.VERIFY: {
-        "subject": "Confirm your email address for Kindred",
-        "intro": "Someone, hopefully you, signed up to Kindred with this address. Confirm it "
-        "and Kindred will send you invites and reminders; until then it sends nothing else.",
-        "action": "Confirm my address",
-        "outro": "If it was not you, ignore this mail: nothing more will be sent.",
+        "subject": N_("Confirm your email address for Kindred"),
+        "intro": N_(
+            "Someone, hopefully you, signed up to Kindred with this address. Confirm it "
+            "and Kindred will send you invites and reminders; until then it sends nothing else."
+        ),
+        "action": N_("Confirm my address"),
+        "outro": N_("If it was not you, ignore this mail: nothing more will be sent."),
     },
     Purpose.EMAIL_CHANGE: {
-        "subject": "Confirm your new email address for Kindred",
-        "intro": "You asked to move your Kindred account to this address. It takes effect "
-        "when you confirm it.",
-        "action": "Use this address",
-        "outro": "If it was not you, ignore this mail: the account keeps its address.",
+        "subject": N_("Confirm your new email address for Kindred"),
+        "intro": N_(
+            "You asked to move your Kindred account to this address. It takes effect "
+            "when you confirm it."
+        ),
+        "action": N_("Use this address"),
+        "outro": N_("If it was not you, ignore this mail: the account keeps its address."),
     },
     Purpose.SIGN_IN: {
-        "subject": "Your Kindred sign-in link",
-        "intro": "Follow this link to sign in to Kindred. It works once.",
-        "action": "Sign in",
-        "outro": "If you did not ask for it, ignore this mail: nobody can use it but you.",
+        "subject": N_("Your Kindred sign-in link"),
+        "intro": N_("Follow this link to sign in to Kindred. It works once."),
+        "action": N_("Sign in"),
+        "outro": N_("If you did not ask for it, ignore this mail: nobody can use it but you."),
     },
     Purpose.PASSWORD_RESET: {
-        "subject": "Reset your Kindred password",
-        "intro": "Follow this link to choose a new password. It works once, and signs out "
-        "every browser and API token of the account.",
-        "action": "Choose a new password",
-        "outro": "If you did not ask for it, ignore this mail: your password stays as it is.",
+        "subject": N_("Reset your Kindred password"),
+        "intro": N_(
+            "Follow this link to choose a new password. It works once, and signs out "
+            "every browser and API token of the account."
+        ),
+        "action": N_("Choose a new password"),
+        "outro": N_(
+            "If you did not ask for it, ignore this mail: your password stays as it is."
+        ),
     },
 }
 
@@ -83,17 +94,31 @@ def render_link_mail(
     if link is None or user is None or user.deleted_at is not None:
         return None
     url = links.url_for_link(config.base_url, config.secret_key, link)
-    wording = _WORDING[link.purpose]
+    locale = locale_of(user)
+    wording = {
+        part: language.translate(locale, message) for part, message in _WORDING[link.purpose].items()
+    }
     minutes = max(1, round((link.expires_at - now).total_seconds() / 60))
-    valid = f"{minutes} minutes" if minutes < 120 else f"{round(minutes / 60)} hours"
+    if minutes < 120:
+        valid = language.translate_plural(
+            locale, "The link works for %(num)s minute.", "The link works for %(num)s minutes.", minutes
+        )
+    else:
+        valid = language.translate_plural(
+            locale,
+            "The link works for %(num)s hour.",
+            "The link works for %(num)s hours.",
+            round(minutes / 60),
+        )
+    hello = language.translate(locale, "Hello %(name)s,", name=user.name)
     text = (
-        f"Hello {user.name},\n\n{wording['intro']}\n\n{wording['action']}: {url}\n\n"
-        f"The link works for {valid}. {wording['outro']}\n"
+        f"{hello}\n\n{wording['intro']}\n\n{wording['action']}: {url}\n\n"
+        f"{valid} {wording['outro']}\n"
     )
     html = (
-        f"<p>Hello {escape(user.name)},</p><p>{escape(wording['intro'])}</p>"
+        f"<p>{escape(hello)}</p><p>{escape(wording['intro'])}</p>"
         f'<p><a href="{escape(url)}">{escape(wording["action"])}</a></p>'
-        f"<p>The link works for {valid}. {escape(wording['outro'])}</p>"
+        f"<p>{escape(valid)} {escape(wording['outro'])}</p>"
     )
     return outgoing_mail(
         row, config, now, recipient=user, subject=wording["subject"], text=text, html=html

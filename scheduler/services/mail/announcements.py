@@ -28,6 +28,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from scheduler.config import Config
+from scheduler.domain import language
 from scheduler.domain.access import MemberState
 from scheduler.domain.messages import OutgoingMail
 from scheduler.domain.recommend import iso_week
@@ -51,7 +52,7 @@ from scheduler.services.accounts.links import poll_answer_url
 from scheduler.services.gatherings import access
 from scheduler.services.gatherings.rsvp_links import rsvp_link
 from scheduler.services.groups import circles
-from scheduler.services.mail.content import local_time, outgoing_mail, when_text
+from scheduler.services.mail.content import local_time, locale_of, outgoing_mail, when_text
 from scheduler.services.mail.outbox import due_now, owe_many
 
 ANNOUNCE = "announce"
@@ -344,9 +345,13 @@ def _mail(
     links: list[tuple[str, str]],
     footer: str,
 ) -> OutgoingMail:
-    """A plain mail: greeting, paragraphs, labelled links, a footer saying why it came."""
-    text = [f"Hi {user.name},", ""]
-    html = [f"<p>Hi {escape(user.name)},</p>"]
+    """A plain mail: greeting, paragraphs, labelled links, a footer saying why it came; all
+    of it already in the reader's language but the greeting and the last line."""
+    locale = locale_of(user)
+    hi = language.translate(locale, "Hi %(name)s,", name=user.name)
+    choose = language.translate(locale, "Choose what you get")
+    text = [hi, ""]
+    html = [f"<p>{escape(hi)}</p>"]
     for paragraph in paragraphs:
         text += [paragraph, ""]
         html.append("<p>" + escape(paragraph).replace("\n", "<br>") + "</p>")
@@ -359,10 +364,10 @@ def _mail(
             + " | ".join(f'<a href="{escape(url)}">{escape(label)}</a>' for label, url in links)
             + "</p>"
         )
-    text += [footer, f"Choose what you get: {config.base_url}/profile", "", "-- Kindred"]
+    text += [footer, f"{choose}: {config.base_url}/profile", "", "-- Kindred"]
     html.append(
         f'<p><small>{escape(footer)} <a href="{escape(config.base_url)}/profile">'
-        "Choose what you get</a>.</small></p>"
+        f"{escape(choose)}</a>.</small></p>"
     )
     return outgoing_mail(
         row,
@@ -379,6 +384,7 @@ def _what_and_links(
     session: Session, gathering: Gathering, user: User, config: Config, now: datetime
 ) -> tuple[str, list[tuple[str, str]]]:
     """The gathering's when (in the reader's zone) or "help us find a time", and its links."""
+    locale = locale_of(user)
     if gathering.status == GatheringStatus.POLLING:
         answer = poll_answer_url(
             session,
@@ -390,14 +396,25 @@ def _what_and_links(
             lifetime=timedelta(hours=config.poll_link_hours),
         )
         deadline = gathering.poll.deadline if gathering.poll else None
-        when = "No time yet: help us find a time."
-        if deadline is not None:
-            when += f" Answer by {local_time(deadline, user.timezone)} ({user.timezone})."
-        return when, [("Answer the poll", answer), ("See it", _page(config, gathering))]
-    return f"When: {when_text(gathering, user.timezone)}", [
-        ("Going", rsvp_link(config, gathering.id, user.id, "yes")),
-        ("Can't go", rsvp_link(config, gathering.id, user.id, "no")),
-        ("See it", _page(config, gathering)),
+        if deadline is None:
+            when = language.translate(locale, "No time yet: help us find a time.")
+        else:
+            when = language.translate(
+                locale,
+                "No time yet: help us find a time. Answer by %(deadline)s (%(zone)s).",
+                deadline=local_time(deadline, user.timezone, locale),
+                zone=user.timezone,
+            )
+        return when, [
+            (language.translate(locale, "Answer the poll"), answer),
+            (language.translate(locale, "See it"), _page(config, gathering)),
+        ]
+    return language.translate(
+        locale, "When: %(when)s", when=when_text(gathering, user.timezone, locale)
+    ), [
+        (language.translate(locale, "Going"), rsvp_link(config, gathering.id, user.id, "yes")),
+        (language.translate(locale, "Can't go"), rsvp_link(config, gathering.id, user.id, "no")),
+        (language.translate(locale, "See it"), _page(config, gathering)),
     ]
 
 
@@ -432,19 +449,23 @@ def render_announce(
     gathering = _visible_gathering(session, row, user)
     if gathering is None:
         return None
+    locale = locale_of(user)
     group = gathering.group.name if gathering.group else ""
     when, links = _what_and_links(session, gathering, user, config, now)
-    kind = "poll" if gathering.status == GatheringStatus.POLLING else "gathering"
-    paragraphs = [f"A new {kind} in {group}: {gathering.title}", when]
+    params = {"group": group, "title": gathering.title}
+    if gathering.status == GatheringStatus.POLLING:
+        headline = language.translate(locale, "A new poll in %(group)s: %(title)s", **params)
+        subject = language.translate(
+            locale, "%(group)s: help find a time for %(title)s", **params
+        )
+    else:
+        headline = language.translate(locale, "A new gathering in %(group)s: %(title)s", **params)
+        subject = f"{group}: {gathering.title}"
+    paragraphs = [headline, when]
     if gathering.location:
-        paragraphs.append(f"Where: {gathering.location}")
+        paragraphs.append(language.translate(locale, "Where: %(place)s", place=gathering.location))
     if gathering.description:
         paragraphs.append(gathering.description)
-    subject = (
-        f"{group}: help find a time for {gathering.title}"
-        if kind == "poll"
-        else f"{group}: {gathering.title}"
-    )
     return _mail(
         row,
         config,
@@ -453,7 +474,9 @@ def render_announce(
         subject,
         paragraphs,
         links,
-        f"You get a mail for each new gathering in {group}.",
+        language.translate(
+            locale, "You get a mail for each new gathering in %(group)s.", group=group
+        ),
     )
 
 
@@ -470,15 +493,25 @@ def render_poll_reminder(
     if session.scalar(select(_answered(gathering.id, user.id))):
         return None
     when, links = _what_and_links(session, gathering, user, config, now)
+    locale = locale_of(user)
     return _mail(
         row,
         config,
         now,
         user,
-        f"Still open: when suits you for {gathering.title}?",
-        [f"{gathering.title} is still looking for a time, and you have not answered.", when],
+        language.translate(
+            locale, "Still open: when suits you for %(title)s?", title=gathering.title
+        ),
+        [
+            language.translate(
+                locale,
+                "%(title)s is still looking for a time, and you have not answered.",
+                title=gathering.title,
+            ),
+            when,
+        ],
         links,
-        "You get one reminder per poll you have not answered.",
+        language.translate(locale, "You get one reminder per poll you have not answered."),
     )
 
 
@@ -493,19 +526,24 @@ def render_poll_done(
     if not access.access_to(session, gathering, user).manage:
         return None
     page = _page(config, gathering)
+    locale = locale_of(user)
     if row.payload.get("reason") == "deadline":
         if gathering.starts_at is None:
             return None
-        subject = f"Time found: {gathering.title}"
-        said = (
-            f"The poll's deadline passed and picked a time: "
-            f"{when_text(gathering, user.timezone)}. Invites went to everyone who answered."
+        subject = language.translate(locale, "Time found: %(title)s", title=gathering.title)
+        said = language.translate(
+            locale,
+            "The poll's deadline passed and picked a time: %(when)s. "
+            "Invites went to everyone who answered.",
+            when=when_text(gathering, user.timezone, locale),
         )
     else:
         if gathering.status != GatheringStatus.POLLING:
             return None
-        subject = f"Everyone answered: {gathering.title}"
-        said = "Every member of the group has answered the poll. You can pick a time now."
+        subject = language.translate(locale, "Everyone answered: %(title)s", title=gathering.title)
+        said = language.translate(
+            locale, "Every member of the group has answered the poll. You can pick a time now."
+        )
     return _mail(
         row,
         config,
@@ -513,8 +551,8 @@ def render_poll_done(
         user,
         subject,
         [said],
-        [("Open the poll", f"{page}/poll")],
-        "You organize this gathering.",
+        [(language.translate(locale, "Open the poll"), f"{page}/poll")],
+        language.translate(locale, "You organize this gathering."),
     )
 
 
@@ -529,30 +567,45 @@ def render_message(
     gathering = session.get(Gathering, message.gathering_id)
     if gathering is None:
         return None
+    locale = locale_of(user)
     sender = access.organizer_name(gathering, access.access_to(session, gathering, user), user)
     if message.sender_id != gathering.organizer_id:
-        sender = message.sender.name if message.sender.share_name else "An organizer"
+        sender = (
+            message.sender.name
+            if message.sender.share_name
+            else language.translate(locale, "An organizer")
+        )
+    # the organizer's words (subject and body) stay as written; only the frame is translated
     return _mail(
         row,
         config,
         now,
         user,
         f"{gathering.title}: {message.subject}",
-        [f"{sender} wrote to the people of {gathering.title}:", message.body],
-        [("See the gathering", _page(config, gathering))],
-        "You answered this gathering's invitation.",
+        [
+            language.translate(
+                locale,
+                "%(sender)s wrote to the people of %(title)s:",
+                sender=sender,
+                title=gathering.title,
+            ),
+            message.body,
+        ],
+        [(language.translate(locale, "See the gathering"), _page(config, gathering))],
+        language.translate(locale, "You answered this gathering's invitation."),
     )
 
 
 def _listing(session: Session, ids: list[int], user: User, config: Config) -> list[str]:
     lines = []
+    locale = locale_of(user)
     for gathering in session.scalars(select(Gathering).where(Gathering.id.in_(ids))):
         if gathering.status not in OPEN or not access.access_to(session, gathering, user).see:
             continue
         when = (
-            "help us find a time"
+            language.translate(locale, "help us find a time")
             if gathering.starts_at is None
-            else local_time(gathering.starts_at, user.timezone)
+            else local_time(gathering.starts_at, user.timezone, locale)
         )
         lines.append(f"{gathering.title} ({when}): {_page(config, gathering)}")
     return lines
@@ -568,15 +621,20 @@ def render_weekly(
     lines = _listing(session, row.payload.get("gathering_ids", []), user, config)
     if not lines:
         return None
+    locale = locale_of(user)
     return _mail(
         row,
         config,
         now,
         user,
-        f"New in your groups this week ({len(lines)})",
-        ["New in your groups this week:", "\n".join(lines)],
+        language.translate(
+            locale,
+            "New in your groups this week (%(count)s)",
+            count=language.format_number(len(lines), locale),
+        ),
+        [language.translate(locale, "New in your groups this week:"), "\n".join(lines)],
         [],
-        "You chose a weekly mail about new gatherings in your groups.",
+        language.translate(locale, "You chose a weekly mail about new gatherings in your groups."),
     )
 
 
@@ -588,6 +646,7 @@ def render_organizer_updates(
     if user is None or not user.organizer_updates:
         return None
     since = datetime.fromisoformat(row.payload["since"])
+    locale = locale_of(user)
     paragraphs = []
     for gathering in session.scalars(
         select(Gathering).where(Gathering.id.in_(row.payload.get("gathering_ids", [])))
@@ -613,11 +672,25 @@ def render_organizer_updates(
         ).all()
         parts = [f"{gathering.title} ({_page(config, gathering)})"]
         if answers:
-            parts.append("New answers: " + ", ".join(f"{n} {state}" for state, n in answers))
+            counts = ", ".join(_answer_count(locale, state, n) for state, n in answers)
+            parts.append(language.translate(locale, "New answers: %(counts)s", counts=counts))
         if polled:
-            parts.append(f"Poll answers: {polled}")
+            parts.append(
+                language.translate(
+                    locale,
+                    "Poll answers: %(count)s",
+                    count=language.format_number(polled, locale),
+                )
+            )
         for comment in comments:
-            parts.append(f"{comment.author.name} commented: {comment.body}")
+            parts.append(
+                language.translate(
+                    locale,
+                    "%(name)s commented: %(comment)s",
+                    name=comment.author.name,
+                    comment=comment.body,
+                )
+            )
         if len(parts) > 1:
             paragraphs.append("\n".join(parts))
     if not paragraphs:
@@ -627,8 +700,24 @@ def render_organizer_updates(
         config,
         now,
         user,
-        "Today on your gatherings",
+        language.translate(locale, "Today on your gatherings"),
         paragraphs,
         [],
-        "You asked for a daily summary of what you organize.",
+        language.translate(locale, "You asked for a daily summary of what you organize."),
     )
+
+
+def _answer_count(locale: str, state: str, count: int) -> str:
+    """'2 going', '1 maybe': how many answered this way (a state Kindred does not know is
+    shown as it is stored)."""
+    if state == "going":
+        return language.translate_plural(locale, "%(num)s going", "%(num)s going", count)
+    if state == "maybe":
+        return language.translate_plural(locale, "%(num)s maybe", "%(num)s maybe", count)
+    if state == "not_going":
+        return language.translate_plural(locale, "%(num)s not going", "%(num)s not going", count)
+    if state == "waitlisted":
+        return language.translate_plural(
+            locale, "%(num)s waitlisted", "%(num)s waitlisted", count
+        )
+    return f"{language.format_number(count, locale)} {state}"

@@ -16,10 +16,11 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
+from scheduler.domain import language
 from scheduler.domain.errors import InvalidInput
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Checkin, CheckinStatus, OutboxMessage, User
-from scheduler.services.mail.content import outgoing_mail
+from scheduler.services.mail.content import locale_of, outgoing_mail
 
 KIND = "checkin_request"
 CHECKIN_LINK_SALT = "kindred.checkin-link.v1"
@@ -63,8 +64,8 @@ def read_checkin_token(config: Config, token: str) -> CheckinClaim:
     return CheckinClaim(checkin_id=data[0], user_id=data[1], choice=data[2])
 
 
-def _local(moment: datetime, zone: str) -> str:
-    return moment.astimezone(ZoneInfo(zone)).strftime("%a %d %b, %H:%M (%Z)")
+def _local(moment: datetime, zone: str, locale: str = language.DEFAULT_LOCALE) -> str:
+    return language.format_when(moment, locale, ZoneInfo(zone))
 
 
 def render_checkin_request_row(
@@ -79,34 +80,46 @@ def render_checkin_request_row(
     times = [datetime.fromisoformat(p) for p in checkin.proposals]
     links = [checkin_link(config, checkin.id, user.id, i) for i in range(len(times))]
     decline = checkin_link(config, checkin.id, user.id, DECLINE)
-    habit = (
-        f" and again every {checkin.every_weeks} weeks after that" if checkin.every_weeks else ""
-    )
-    lines = [
-        f"Hi {user.name},",
-        "",
-        f"{asker} would like to catch up with you one to one for "
-        f"{checkin.duration_minutes} minutes{habit}. Pick a time that suits you, in one click:",
-        "",
-    ]
+    locale = locale_of(user)
+    minutes = language.format_number(checkin.duration_minutes, locale)
+    if checkin.every_weeks:
+        ask = language.translate_plural(
+            locale,
+            "%(asker)s would like to catch up with you one to one for %(minutes)s minutes and "
+            "again every week after that. Pick a time that suits you, in one click:",
+            "%(asker)s would like to catch up with you one to one for %(minutes)s minutes and "
+            "again every %(num)s weeks after that. Pick a time that suits you, in one click:",
+            checkin.every_weeks,
+            asker=asker,
+            minutes=minutes,
+        )
+    else:
+        ask = language.translate(
+            locale,
+            "%(asker)s would like to catch up with you one to one for %(minutes)s minutes. "
+            "Pick a time that suits you, in one click:",
+            asker=asker,
+            minutes=minutes,
+        )
+    hi = language.translate(locale, "Hi %(name)s,", name=user.name)
+    not_now = language.translate(locale, "Not now")
+    lines = [hi, "", ask, ""]
     items = []
     for moment, link in zip(times, links, strict=True):
-        when = _local(moment, user.timezone)
+        when = _local(moment, user.timezone, locale)
         lines.append(f"  {when}: {link}")
         items.append(f'<li><a href="{escape(link)}">{escape(when)}</a></li>')
-    lines += ["", f"Not now: {decline}", "", "-- Kindred", ""]
+    lines += ["", f"{not_now}: {decline}", "", "-- Kindred", ""]
     html = (
-        f"<p>Hi {escape(user.name)},</p><p>{escape(asker)} would like to catch up with you one "
-        f"to one for {checkin.duration_minutes} minutes{escape(habit)}. Pick a time that suits "
-        f"you, in one click:</p><ul>{''.join(items)}</ul>"
-        f'<p><small><a href="{escape(decline)}">Not now</a></small></p>'
+        f"<p>{escape(hi)}</p><p>{escape(ask)}</p><ul>{''.join(items)}</ul>"
+        f'<p><small><a href="{escape(decline)}">{escape(not_now)}</a></small></p>'
     )
     return outgoing_mail(
         row,
         config,
         now,
         recipient=user,
-        subject=f"{asker} would like to catch up",
+        subject=language.translate(locale, "%(asker)s would like to catch up", asker=asker),
         text="\n".join(lines),
         html=html,
     )
@@ -124,25 +137,41 @@ def render_catch_up_row(
         return None
     other = row.payload["other_name"]
     since = datetime.fromisoformat(row.payload["last_met"]).astimezone(ZoneInfo(user.timezone))
-    month = since.strftime("%B") if since.year == now.year else since.strftime("%B %Y")
+    locale = locale_of(user)
+    month = language.format_month(since, locale, with_year=since.year != now.year)
     people = f"{config.base_url}/people"
+    hi = language.translate(locale, "Hi %(name)s,", name=user.name)
+    not_met = language.translate(
+        locale, "You haven't caught up with %(name)s since %(month)s.", name=other, month=month
+    )
+    no_more = language.translate(locale, "No more of these")
     text = (
-        f"Hi {user.name},\n\nYou haven't caught up with {other} since {month}. "
-        f"Ask for a check-in and Kindred will find a time that suits you both:\n\n"
-        f"  {people}\n\nNo more of these: {people}#settings\n\n-- Kindred\n"
+        f"{hi}\n\n{not_met} "
+        + language.translate(
+            locale, "Ask for a check-in and Kindred will find a time that suits you both:"
+        )
+        + f"\n\n  {people}\n\n{no_more}: {people}#settings\n\n-- Kindred\n"
     )
     html = (
-        f"<p>Hi {escape(user.name)},</p><p>You haven't caught up with {escape(other)} since "
-        f"{escape(month)}. Ask for a check-in and Kindred will find a time that suits you "
-        f'both.</p><p><a href="{escape(people)}">People you\'ve met</a></p>'
-        f'<p><small><a href="{escape(people)}#settings">No more of these</a></small></p>'
+        f"<p>{escape(hi)}</p><p>{escape(not_met)} "
+        + escape(
+            language.translate(
+                locale, "Ask for a check-in and Kindred will find a time that suits you both."
+            )
+        )
+        + f'</p><p><a href="{escape(people)}">'
+        + escape(language.translate(locale, "People you've met"))
+        + "</a></p>"
+        f'<p><small><a href="{escape(people)}#settings">{escape(no_more)}</a></small></p>'
     )
     return outgoing_mail(
         row,
         config,
         now,
         recipient=user,
-        subject=f"You haven't caught up with {other} since {month}",
+        subject=language.translate(
+            locale, "You haven't caught up with %(name)s since %(month)s", name=other, month=month
+        ),
         text=text,
         html=html,
     )

@@ -21,7 +21,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
+from scheduler.domain import language
 from scheduler.domain.ical import AttendeeSpec, EventSpec, build_invite
+from scheduler.domain.language import N_
 from scheduler.domain.messages import OutgoingMail, stable_message_id
 from scheduler.domain.timezones import zone
 from scheduler.models import (
@@ -43,44 +45,69 @@ TEMPLATES = Path(__file__).resolve().parents[2] / "web" / "templates" / "mail"
 ATTENDING_STATES = frozenset({"going", "waitlisted", "maybe"})
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    """Jinja for mail: HTML templates autoescaped, text templates verbatim."""
-    return Environment(
+@lru_cache(maxsize=len(language.SUPPORTED_LOCALES))
+def _environment(locale: str) -> Environment:
+    """Jinja for mail in one language: HTML templates autoescaped, text templates verbatim;
+    `_()` and `ngettext()` (newstyle: `_("Hello %(name)s", name=x)`) from its catalogue."""
+    environment = Environment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    environment.install_gettext_translations(  # type: ignore[attr-defined]
+        language.translations(locale), newstyle=True
+    )
+    return environment
+
+
+def render_template(name: str, *, locale: str = language.DEFAULT_LOCALE, **context: Any) -> str:
+    """A mail template (mail/<name>) rendered with `context`, in `locale` (the recipient's
+    language; the template sees it as `locale`, for `<html lang>`)."""
+    locale = language.normalise_locale(locale)
+    return _environment(locale).get_template(name).render(locale=locale, **context)
+
+
+def locale_of(user: User | None) -> str:
+    """The language a person reads their mail in (their account's; English without one)."""
+    return language.normalise_locale(getattr(user, "locale", None))
+
+
+def local_time(value: datetime, timezone: str, locale: str = language.DEFAULT_LOCALE) -> str:
+    """A time as people read it in their zone: 'Tuesday, 1 December 2026, 18:00' /
+    'Dienstag, 1. Dezember 2026, 18:00'."""
+    return language.format_long_when(value, locale, zone(timezone))
+
+
+def when_text(
+    gathering: Gathering, timezone: str, locale: str = language.DEFAULT_LOCALE
+) -> str:
+    """Start and end of the gathering in `timezone`, with the zone named."""
+    assert gathering.starts_at is not None and gathering.ends_at is not None
+    tz = zone(timezone)
+    start = gathering.starts_at.astimezone(tz)
+    end = gathering.ends_at.astimezone(tz)
+    until = (
+        language.format_clock(end, locale, tz)
+        if end.date() == start.date()
+        else local_time(end, timezone, locale)
+    )
+    return language.translate(
+        locale,
+        "%(start)s to %(end)s (%(zone)s)",
+        start=local_time(start, timezone, locale),
+        end=until,
+        zone=timezone,
     )
 
 
-def render_template(name: str, **context: Any) -> str:
-    """A mail template (mail/<name>) rendered with `context`."""
-    return _environment().get_template(name).render(**context)
-
-
-def local_time(value: datetime, timezone: str) -> str:
-    """A time as people read it in their zone: 'Tuesday 1 December 2026, 18:00'."""
-    local = value.astimezone(zone(timezone))
-    return f"{local:%A} {local.day} {local:%B %Y, %H:%M}"
-
-
-def when_text(gathering: Gathering, timezone: str) -> str:
-    """Start and end of the gathering in `timezone`, with the zone named."""
-    assert gathering.starts_at is not None and gathering.ends_at is not None
-    start = gathering.starts_at.astimezone(zone(timezone))
-    end = gathering.ends_at.astimezone(zone(timezone))
-    until = f"{end:%H:%M}" if end.date() == start.date() else local_time(end, timezone)
-    return f"{local_time(start, timezone)} to {until} ({timezone})"
-
-
-def short_when(gathering: Gathering, timezone: str) -> str:
-    """The start for a subject line: 'Sat 5 Dec 2026 17:00 CET'."""
+def short_when(gathering: Gathering, timezone: str, locale: str = language.DEFAULT_LOCALE) -> str:
+    """The start for a subject line: 'Sat, 5 Dec 2026, 17:00 CET'."""
     assert gathering.starts_at is not None
-    local = gathering.starts_at.astimezone(zone(timezone))
-    return f"{local:%a} {local.day} {local:%b %Y %H:%M %Z}"
+    return language.format_when(gathering.starts_at, locale, zone(timezone))
 
 
 def compose(
@@ -104,8 +131,8 @@ def compose(
         now,
         recipient=recipient,
         subject=subject,
-        text=render_template(f"{template}.txt", **values),
-        html=render_template(f"{template}.html", **values),
+        text=render_template(f"{template}.txt", locale=locale_of(recipient), **values),
+        html=render_template(f"{template}.html", locale=locale_of(recipient), **values),
         ics=ics,
         ics_method=ics_method,
         list_unsubscribe_url=list_unsubscribe_url,
@@ -211,7 +238,8 @@ def compose_shared(
     cache: dict[tuple[Any, ...], tuple[str, str, dict[str, str]] | None] = session.info.setdefault(
         _BODY_CACHE, {}
     )
-    key = (template, *shared_key)
+    locale = locale_of(recipient)
+    key = (template, locale, *shared_key)
     values = {"recipient_name": recipient.name, **personal}
 
     def plain() -> OutgoingMail:
@@ -238,8 +266,8 @@ def compose_shared(
         shared = {"recipient": stand_in, "base_url": config.base_url, **context, **slotted}
         del shared["recipient_name"]
         try:
-            text = render_template(f"{template}.txt", **shared)
-            html = render_template(f"{template}.html", **shared)
+            text = render_template(f"{template}.txt", locale=locale, **shared)
+            html = render_template(f"{template}.html", locale=locale, **shared)
         except Exception:  # the template wanted more of the recipient than their name
             cache[key] = None
             return plain()
@@ -306,12 +334,13 @@ def gathering_context(
     """What every gathering mail template can show, in the recipient's time zone
     (`online_url`: the link, when the recipient may use it)."""
     scheduled = ical_events.is_calendar_event(gathering)
+    locale = locale_of(user)
     return {
         "gathering": gathering,
         "online_url": online_url,
-        "when": when_text(gathering, user.timezone) if scheduled else None,
+        "when": when_text(gathering, user.timezone, locale) if scheduled else None,
         "when_there": (
-            when_text(gathering, gathering.timezone)
+            when_text(gathering, gathering.timezone, locale)
             if scheduled and gathering.timezone != user.timezone
             else None
         ),
@@ -362,6 +391,7 @@ def _itip(
         config,
         attendees=[(user, rsvp)],
         online_url="" if method == "CANCEL" else joinable_url(session, gathering, user),
+        locale=locale_of(user),
     )
     spec = _replies_to(spec, reply_address.gathering_reply_address(config, gathering.id, user.id))
     if personal:
@@ -396,6 +426,7 @@ def series_itip(
     specs = ical_events.personal_series_specs(
         series, occurrences, states, user, config, links=links
     )
+    specs = [replace(spec, locale=locale_of(user)) for spec in specs]
     address = reply_address.series_reply_address(config, series.id, user.id)
     specs = [_replies_to(spec, address) for spec in specs]
     if specs:
@@ -415,7 +446,7 @@ def _invite_like(
     config: Config,
     now: datetime,
     *,
-    subject_prefix: str,
+    subject: str,
     template: str,
 ) -> OutgoingMail | None:
     """REQUEST mail (invite, update, promoted) if the recipient should still get it."""
@@ -441,7 +472,12 @@ def _invite_like(
         config,
         now,
         recipient=user,
-        subject=f"{subject_prefix}: {gathering.title}, {short_when(gathering, user.timezone)}",
+        subject=language.translate(
+            locale_of(user),
+            subject,
+            title=gathering.title,
+            when=short_when(gathering, user.timezone, locale_of(user)),
+        ),
         template=template,
         context=context,
         ics=ics,
@@ -453,14 +489,23 @@ def render_invite(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
     """ "You're invited": METHOD:REQUEST with the current SEQUENCE."""
-    return _invite_like(session, row, config, now, subject_prefix="Invitation", template="invite")
+    return _invite_like(
+        session,
+        row,
+        config,
+        now,
+        subject=N_("Invitation: %(title)s, %(when)s"),
+        template="invite",
+    )
 
 
 def render_update(
     session: Session, row: OutboxMessage, config: Config, now: datetime
 ) -> OutgoingMail | None:
     """The time or place changed: METHOD:REQUEST with the higher SEQUENCE."""
-    return _invite_like(session, row, config, now, subject_prefix="Updated", template="update")
+    return _invite_like(
+        session, row, config, now, subject=N_("Updated: %(title)s, %(when)s"), template="update"
+    )
 
 
 def render_promoted(
@@ -475,7 +520,12 @@ def render_promoted(
     if rsvp is None or rsvp.state != "going":
         return None
     return _invite_like(
-        session, row, config, now, subject_prefix="A seat opened for you", template="promoted"
+        session,
+        row,
+        config,
+        now,
+        subject=N_("A seat opened for you: %(title)s, %(when)s"),
+        template="promoted",
     )
 
 
@@ -495,13 +545,19 @@ def render_cancel(
         return None  # they said yes again before this went out
     context = _gathering_context(session, gathering, user, config)
     context["everyone"] = everyone
-    subject = "Cancelled" if everyone else "Removed from your calendar"
+    locale = locale_of(user)
+    params = {"title": gathering.title, "when": short_when(gathering, user.timezone, locale)}
+    subject = (
+        language.translate(locale, "Cancelled: %(title)s, %(when)s", **params)
+        if everyone
+        else language.translate(locale, "Removed from your calendar: %(title)s, %(when)s", **params)
+    )
     return compose(
         row,
         config,
         now,
         recipient=user,
-        subject=f"{subject}: {gathering.title}, {short_when(gathering, user.timezone)}",
+        subject=subject,
         template="cancel",
         context=context,
         ics=_itip(session, gathering, user, config, now, "CANCEL"),
@@ -526,7 +582,9 @@ def render_poll_failed(
         config,
         now,
         recipient=user,
-        subject=f"No time found: {gathering.title}",
+        subject=language.translate(
+            locale_of(user), "No time found: %(title)s", title=gathering.title
+        ),
         template="poll_failed",
         context=context,
     )

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
+from scheduler.domain import language
 from scheduler.domain.access import Relation
 from scheduler.domain.ical import build_invite
 from scheduler.domain.messages import OutgoingMail
@@ -34,20 +35,24 @@ from scheduler.services.mail.content import (
     compose_shared,
     gathering_context,
     joinable_url,
+    locale_of,
     when_text,
 )
 from scheduler.services.mail.follow_through import still_owed
 
 
-def lead_time(minutes: int) -> str:
+def lead_time(minutes: int, locale: str = language.DEFAULT_LOCALE) -> str:
     """'in 1 hour', 'in 2 days', 'in 90 minutes': how far ahead a reminder is."""
     if minutes % 1440 == 0:
         days = minutes // 1440
-        return "tomorrow" if days == 1 else f"in {days} days"
+        if days == 1:
+            return language.translate(locale, "tomorrow")
+        return language.translate_plural(locale, "in %(num)s day", "in %(num)s days", days)
     if minutes % 60 == 0:
-        hours = minutes // 60
-        return "in 1 hour" if hours == 1 else f"in {hours} hours"
-    return "in 1 minute" if minutes == 1 else f"in {minutes} minutes"
+        return language.translate_plural(
+            locale, "in %(num)s hour", "in %(num)s hours", minutes // 60
+        )
+    return language.translate_plural(locale, "in %(num)s minute", "in %(num)s minutes", minutes)
 
 
 _ICS_CACHE: dict[tuple[Any, ...], bytes] = {}
@@ -159,12 +164,19 @@ def render_reminder(
     offset = int(row.payload.get("offset", 0))
     online_url = joinable_url(session, gathering, user)
     # all but the person's name and own links depends on these: built once per batch each
-    shared_key = (gathering.id, user.timezone, state, offset, online_url)
+    locale = locale_of(user)
+    shared_key = (gathering.id, user.timezone, state, offset, online_url, locale)
     shared = session.info.setdefault("reminder_contexts", {})
     if shared_key not in shared:
         context = gathering_context(gathering, user, config, state, online_url=online_url)
-        context["lead_time"] = lead_time(offset)
-        subject = f"Reminder: {gathering.title} {context['lead_time']} ({context['when']})"
+        context["lead_time"] = lead_time(offset, locale)
+        subject = language.translate(
+            locale,
+            "Reminder: %(title)s %(lead_time)s (%(when)s)",
+            title=gathering.title,
+            lead_time=context["lead_time"],
+            when=context["when"],
+        )
         shared[shared_key] = (context, subject)
     context, subject = shared[shared_key]
     unsubscribe_link = _unsubscribe_url(config, user, gathering)
@@ -242,8 +254,9 @@ def render_followup(
     upcoming = _next_gathering(session, gathering, user, now)
     context["next_gathering"] = upcoming
     context["next_url"] = ical_events.gathering_url(config, upcoming.id) if upcoming else None
+    locale = locale_of(user)
     context["next_when"] = (
-        when_text(upcoming, user.timezone) if upcoming and upcoming.starts_at else None
+        when_text(upcoming, user.timezone, locale) if upcoming and upcoming.starts_at else None
     )
     context["next_yes_url"] = (
         _rsvp_links(config, upcoming, user)["yes"]
@@ -263,7 +276,7 @@ def render_followup(
         config,
         now,
         recipient=user,
-        subject=f"Thanks for coming to {gathering.title}",
+        subject=language.translate(locale, "Thanks for coming to %(title)s", title=gathering.title),
         template="followup",
         context=context,
         list_unsubscribe_url=unsubscribe_link,

@@ -16,13 +16,14 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
+from scheduler.domain import language
 from scheduler.domain.access import MemberState
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Group, GroupMember, OutboxMessage, User
 from scheduler.services.groups import circles
 from scheduler.services.groups.access import ANONYMOUS_NAME
 from scheduler.services.groups.approval_links import approval_link
-from scheduler.services.mail.content import outgoing_mail
+from scheduler.services.mail.content import locale_of, outgoing_mail
 from scheduler.services.mail.outbox import owe_mail
 
 KIND = "pending_members"
@@ -98,34 +99,59 @@ def owe_pending_request_mail(
     return owed
 
 
-def render_pending_requests(payload: dict[str, Any], recipient_name: str) -> tuple[str, str, str]:
+def render_pending_requests(
+    payload: dict[str, Any], recipient_name: str, locale: str = language.DEFAULT_LOCALE
+) -> tuple[str, str, str]:
     """(subject, text, html) of the mail, for the requests still in `payload`."""
     group = payload["group_name"]
     requests = payload["requests"]
-    n = len(requests)
-    subject = f"{group}: {n} {'person asks' if n == 1 else 'people ask'} to join"
-    lines = [f"Hi {recipient_name},", "", f"Waiting for an organizer to let them into {group}:", ""]
+    subject = language.translate_plural(
+        locale,
+        "%(group)s: %(num)s person asks to join",
+        "%(group)s: %(num)s people ask to join",
+        len(requests),
+        group=group,
+    )
+    hi = language.translate(locale, "Hi %(name)s,", name=recipient_name)
+    # the group's name stands in as a marker, then goes in plain, or bold (escaped) in HTML
+    marker = "\x1e"
+    waiting = language.translate(
+        locale, "Waiting for an organizer to let them into %(group)s:", group=marker
+    )
+    approve = language.translate(locale, "approve")
+    once_a_day = language.translate(
+        locale, "You get this mail at most once a day while people are waiting."
+    )
+    lines = [hi, "", waiting.replace(marker, group), ""]
     items = []
     for item in requests:
-        lines.append(f"* {item['name']}: approve {item['approve_url']}")
+        lines.append(f"* {item['name']}: {approve} {item['approve_url']}")
         items.append(
-            f'<li>{escape(item["name"])}: <a href="{escape(item["approve_url"])}">approve</a></li>'
+            f'<li>{escape(item["name"])}: <a href="{escape(item["approve_url"])}">'
+            f"{escape(approve)}</a></li>"
         )
     lines += [
         "",
-        f"Decline or see everyone on the group's page: {payload['group_url']}",
+        language.translate(
+            locale,
+            "Decline or see everyone on the group's page: %(url)s",
+            url=payload["group_url"],
+        ),
         "",
-        "You get this mail at most once a day while people are waiting.",
+        once_a_day,
         "",
         "-- Kindred",
     ]
+    decline = language.translate(
+        locale,
+        'Decline or see everyone on the group\'s page: <a href="%(url)s">%(url)s</a>',
+        url=str(escape(payload["group_url"])),
+    )
     html = (
-        f"<p>Hi {escape(recipient_name)},</p>"
-        f"<p>Waiting for an organizer to let them into <strong>{escape(group)}</strong>:</p>"
+        f"<p>{escape(hi)}</p>"
+        f"<p>{str(escape(waiting)).replace(marker, f'<strong>{escape(group)}</strong>')}</p>"
         f"<ul>{''.join(items)}</ul>"
-        f'<p><a href="{escape(payload["group_url"])}">Decline or see everyone</a> on the '
-        f"group's page.</p><p><small>You get this mail at most once a day while people are "
-        f"waiting.</small></p>"
+        f"<p>{decline}</p><p><small>{escape(once_a_day)}</small></p>"
     )
     return subject, "\n".join(lines) + "\n", html
 
@@ -145,5 +171,7 @@ def render_pending_requests_row(
     requests = [item for item in row.payload["requests"] if item["user_id"] in still]
     if not requests:
         return None
-    subject, text, html = render_pending_requests({**row.payload, "requests": requests}, user.name)
+    subject, text, html = render_pending_requests(
+        {**row.payload, "requests": requests}, user.name, locale_of(user)
+    )
     return outgoing_mail(row, config, now, recipient=user, subject=subject, text=text, html=html)

@@ -14,12 +14,13 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
-from scheduler.domain import recurrence
+from scheduler.domain import language, recurrence
 from scheduler.domain.messages import OutgoingMail
 from scheduler.models import Gathering, OutboxMessage, Series, User
 from scheduler.services.mail.content import (
     _gathering_context,
     compose,
+    locale_of,
     series_itip,
     short_when,
 )
@@ -40,12 +41,22 @@ def render_series_mail(
     context = _gathering_context(session, anchor, user, config)
     context["repeats"] = recurrence.describe(recurrence.parse_rule(series.rule, series.timezone))
     context["removed"] = method == "CANCEL"
+    locale = locale_of(user)
     if row.kind == "series_invite":
-        subject = f"Every time: {series.title}, from {short_when(anchor, user.timezone)}"
+        subject = language.translate(
+            locale,
+            "Every time: %(title)s, from %(when)s",
+            title=series.title,
+            when=short_when(anchor, user.timezone, locale),
+        )
     elif method == "CANCEL":
-        subject = f"Removed from your calendar: every {series.title}"
+        subject = language.translate(
+            locale, "Removed from your calendar: every %(title)s", title=series.title
+        )
     else:
-        subject = f"Updated: {series.title} (the whole series)"
+        subject = language.translate(
+            locale, "Updated: %(title)s (the whole series)", title=series.title
+        )
     return compose(
         row,
         config,
