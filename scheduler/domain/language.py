@@ -121,7 +121,9 @@ def format_long_date(value: datetime | date, locale: str, *, zone: ZoneInfo | No
 
 def format_month(value: datetime | date, locale: str, *, with_year: bool = True) -> str:
     """'June 2026' / 'Juni 2026', or the month alone."""
-    return format_skeleton("yMMMM" if with_year else "MMMM", value, locale=_babel_locale(locale))
+    if with_year:
+        return format_skeleton("yMMMM", value, locale=_babel_locale(locale))
+    return format_date(value, "LLLL", locale=_babel_locale(locale))  # stand-alone: "März"
 
 
 def format_clock(value: datetime, locale: str, zone: ZoneInfo) -> str:
