@@ -24,6 +24,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from scheduler.domain.errors import InvalidInput
+
 
 class Relation(StrEnum):
     """A viewer's standing towards a gathering (through its group, if it has one)."""
@@ -72,12 +74,14 @@ def default_visibility(in_group: bool) -> Visibility:
     return Visibility.MEMBERS if in_group else Visibility.PUBLIC
 
 
-def visibility_problem(visibility: str, *, in_group: bool) -> str | None:
-    """Why `visibility` cannot be chosen for the gathering, or None."""
+def visibility_problem(visibility: str, *, in_group: bool) -> InvalidInput | None:
+    """Why `visibility` cannot be chosen for the gathering (the error to raise), or None."""
     if visibility not in VISIBILITIES:
-        return "Must be one of public, members or unlisted."
+        return InvalidInput("Must be one of public, members or unlisted.", field="visibility")
     if visibility == Visibility.MEMBERS and not in_group:
-        return "Only a gathering in a group can be for its members only."
+        return InvalidInput(
+            "Only a gathering in a group can be for its members only.", field="visibility"
+        )
     return None
 
 

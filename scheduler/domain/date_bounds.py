@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from scheduler.domain.language import N_
+
 __all__ = [
     "DERIVED_MARGIN",
     "EARLIEST",
@@ -37,9 +39,9 @@ DERIVED_MARGIN = timedelta(days=120)
 reminders (60 days before), follow-ups (30 days after the end), poll windows (90 days)."""
 REPRESENTABLE_EARLIEST = EARLIEST - DERIVED_MARGIN
 REPRESENTABLE_LATEST = LATEST + DERIVED_MARGIN
-OUT_OF_RANGE = (
-    f"Give a time from {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d} (UTC); "
-    "Kindred keeps no dates outside these years."
+# the first and last day of the span, written out (tests/domain/test_date_bounds.py checks)
+OUT_OF_RANGE = N_(
+    "Give a time from 1970-01-01 to 2200-12-31 (UTC); Kindred keeps no dates outside these years."
 )
 
 

@@ -10,6 +10,13 @@ from __future__ import annotations
 from typing import Any
 
 
+class Term(str):
+    """A word among a message's params that is itself English source text (a weekday): it
+    is translated with the message. Mark its literal for extraction with N_."""
+
+    __slots__ = ()
+
+
 class KindredError(Exception):
     """Base of every user-facing error; `status` is the HTTP status the edge answers with."""
 
@@ -27,7 +34,13 @@ class KindredError(Exception):
     def translated(self, gettext: Any) -> str:
         """The message in a language: `gettext` maps English source text to its translation."""
         text = gettext(self.template)
-        return text % self.params if self.params else text
+        if not self.params:
+            return text
+        params = {
+            name: gettext(value) if isinstance(value, Term) else value
+            for name, value in self.params.items()
+        }
+        return text % params
 
 
 class InvalidInput(KindredError):

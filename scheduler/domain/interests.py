@@ -23,7 +23,9 @@ def normalise_interest(raw: str) -> str:
 def normalise_interests(raw: list[str], *, field: str = "interests") -> list[str]:
     """Normalise and de-duplicate a list of tags, keeping first-seen order."""
     if len(raw) > MAX_INTERESTS:
-        raise InvalidInput(f"At most {MAX_INTERESTS} interests are allowed.", field=field)
+        raise InvalidInput(
+            "At most %(count)s interests are allowed.", count=MAX_INTERESTS, field=field
+        )
     seen: dict[str, None] = {}
     for item in raw:
         tag = normalise_interest(item)
@@ -31,7 +33,9 @@ def normalise_interests(raw: list[str], *, field: str = "interests") -> list[str
             raise InvalidInput("Interests cannot be empty.", field=field)
         if len(tag) > MAX_INTEREST_LENGTH:
             raise InvalidInput(
-                f"Each interest is at most {MAX_INTEREST_LENGTH} characters.", field=field
+                "Each interest is at most %(count)s characters.",
+                count=MAX_INTEREST_LENGTH,
+                field=field,
             )
         seen.setdefault(tag, None)
     return list(seen)

@@ -63,11 +63,14 @@ def revise_questions(
             qid, next_id = next_id, next_id + 1
         elif qid not in known:
             raise InvalidInput(
-                f"This gathering has no question {qid}; leave id out to add a question.",
+                "This gathering has no question %(id)s; leave id out to add a question.",
+                id=qid,
                 field=f"questions.{index}.id",
             )
         elif qid in seen:
-            raise InvalidInput(f"Question {qid} is listed twice.", field=f"questions.{index}.id")
+            raise InvalidInput(
+                "Question %(id)s is listed twice.", id=qid, field=f"questions.{index}.id"
+            )
         seen.add(qid)
         revised.append(Question(id=qid, text=text, required=bool(entry.get("required"))))
     return revised

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from scheduler.domain.language import DEFAULT_LOCALE, translate, translate_plural
+
 # a tag used by at most this share of everything (or this few things) counts as "rare"
 RARE_SHARE = 0.01
 RARE_MIN_USES = 5
@@ -117,39 +119,104 @@ def candidate_score(
 
 
 def score_candidate(
-    candidate: Candidate, weights: InterestWeights, *, now: datetime, member_word: str = "going"
+    candidate: Candidate,
+    weights: InterestWeights,
+    *,
+    now: datetime,
+    groups: bool = False,
+    locale: str = DEFAULT_LOCALE,
 ) -> Scored | None:
-    """Score one item and say why; None when it must not be recommended (cancelled or past)."""
+    """Score one item and say why, in the reader's `locale`; None when it must not be
+    recommended (cancelled or past). `groups`: the item is a group (people are "in it"),
+    not a gathering (people are "going")."""
     score = candidate_score(candidate, weights, now=now)
     if score is None:
         return None
     shared = _shared_by_weight(candidate, weights)
+    reasons = _reasons(candidate, shared, weights, groups=groups, locale=locale)
+    return Scored(candidate=candidate, score=score, reasons=reasons, shared_interests=shared)
+
+
+def _reasons(
+    candidate: Candidate,
+    shared: Sequence[str],
+    weights: InterestWeights,
+    *,
+    groups: bool,
+    locale: str,
+) -> list[str]:
     reasons: list[str] = []
     rare = [n for n in shared if n in weights.rare]
     common = [n for n in shared if n not in weights.rare]
     if rare:
-        noun = "interest" if len(rare) == 1 else "interests"
-        reasons.append(f"shares the rare {noun} {_quoted(rare)}")
-    if common:
-        noun = "interest" if len(common) == 1 else "interests"
-        also = "also " if rare else ""
-        reasons.append(f"{also}shares your {noun} {_quoted(common)}")
-    if candidate.met_count:
-        who = "1 person" if candidate.met_count == 1 else f"{candidate.met_count} people"
-        verb = "is" if candidate.met_count == 1 else "are"
-        reasons.append(f"{who} you've met {verb} {member_word}")
+        reasons.append(
+            translate_plural(
+                locale,
+                "shares the rare interest %(names)s",
+                "shares the rare interests %(names)s",
+                len(rare),
+                names=_quoted(rare),
+            )
+        )
+    if common and rare:
+        reasons.append(
+            translate_plural(
+                locale,
+                "also shares your interest %(names)s",
+                "also shares your interests %(names)s",
+                len(common),
+                names=_quoted(common),
+            )
+        )
+    elif common:
+        reasons.append(
+            translate_plural(
+                locale,
+                "shares your interest %(names)s",
+                "shares your interests %(names)s",
+                len(common),
+                names=_quoted(common),
+            )
+        )
+    if candidate.met_count and groups:
+        reasons.append(
+            translate_plural(
+                locale,
+                "%(num)s person you've met is in it",
+                "%(num)s people you've met are in it",
+                candidate.met_count,
+            )
+        )
+    elif candidate.met_count:
+        reasons.append(
+            translate_plural(
+                locale,
+                "%(num)s person you've met is going",
+                "%(num)s people you've met are going",
+                candidate.met_count,
+            )
+        )
     if candidate.capacity is not None:
         left = max(0, candidate.capacity - candidate.going_count)
+        waiting = candidate.waitlist_length
         if left > 0:
-            reasons.append(f"{left} seat{'s' if left != 1 else ''} left")
-        elif candidate.waitlist_length >= LONG_WAITLIST:
-            reasons.append(f"full, {candidate.waitlist_length} people on the waitlist")
-        else:
-            waiting = candidate.waitlist_length
             reasons.append(
-                f"full, {waiting} on the waitlist" if waiting else "full: join the waitlist"
+                translate_plural(locale, "%(num)s seat left", "%(num)s seats left", left)
             )
-    return Scored(candidate=candidate, score=score, reasons=reasons, shared_interests=shared)
+        elif waiting >= LONG_WAITLIST:
+            reasons.append(
+                translate_plural(
+                    locale,
+                    "full, %(num)s person on the waitlist",
+                    "full, %(num)s people on the waitlist",
+                    waiting,
+                )
+            )
+        elif waiting:
+            reasons.append(translate(locale, "full, %(count)s on the waitlist", count=waiting))
+        else:
+            reasons.append(translate(locale, "full: join the waitlist"))
+    return reasons
 
 
 def _ranked(
@@ -171,10 +238,11 @@ def rank(
     weights: InterestWeights,
     *,
     now: datetime,
-    member_word: str = "going",
+    groups: bool = False,
+    locale: str = DEFAULT_LOCALE,
 ) -> list[Scored]:
     """Scored candidates, best first; ties go to the sooner start, then the lower id."""
-    return rank_page(candidates, weights, now=now, member_word=member_word)[0]
+    return rank_page(candidates, weights, now=now, groups=groups, locale=locale)[0]
 
 
 def rank_page(
@@ -182,7 +250,8 @@ def rank_page(
     weights: InterestWeights,
     *,
     now: datetime,
-    member_word: str = "going",
+    groups: bool = False,
+    locale: str = DEFAULT_LOCALE,
     start: int = 0,
     stop: int | None = None,
 ) -> tuple[list[Scored], int]:
@@ -191,7 +260,8 @@ def rank_page(
     page = [
         explained
         for _, c in ranked[start:stop]
-        if (explained := score_candidate(c, weights, now=now, member_word=member_word)) is not None
+        if (explained := score_candidate(c, weights, now=now, groups=groups, locale=locale))
+        is not None
     ]
     return page, len(ranked)
 

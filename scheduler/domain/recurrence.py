@@ -38,12 +38,13 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
 from math import gcd
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from dateutil import rrule as du
 
 from scheduler.domain.date_bounds import FIRST_YEAR, LAST_YEAR, LATEST
-from scheduler.domain.errors import InvalidInput
+from scheduler.domain.errors import InvalidInput, Term
+from scheduler.domain.language import N_
 from scheduler.domain.timezones import zone
 
 __all__ = [
@@ -76,12 +77,14 @@ MAX_TEXT_LENGTH = 500
 """Longest RRULE text accepted."""
 
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+_WEEKDAY_NAMES = (
+    N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
+    N_("Sunday"),
+)  # fmt: skip
 _MONTH_NAMES = (
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
-_WEEKDAY_LIST = "MO, TU, WE, TH, FR, SA or SU"
 _SUPPORTED_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "WKST")
 # Valid RFC 5545 / RFC 7529 parts that Kindred does not offer: a distinct message for them.
 _UNSUPPORTED_PARTS = frozenset(
@@ -102,8 +105,8 @@ _PATTERN_YEARS = range(2001, 2029)
 class RecurrenceError(InvalidInput):
     """An RRULE that is invalid or unsupported; the message says what is wrong in plain words."""
 
-    def __init__(self, message: str, *, field: str | None = "recurrence") -> None:
-        super().__init__(message, field=field)
+    def __init__(self, message: str, *, field: str | None = "recurrence", **params: Any) -> None:
+        super().__init__(message, field=field, **params)
 
 
 class TooManyOccurrences(RecurrenceError):
@@ -221,7 +224,7 @@ def parse_rule(text: str, timezone: str | None = None) -> RecurrenceRule:
     if not _pattern_possible(
         by_month or None, by_month_day, by_day, numbered_in_year=numbered_in_year
     ):
-        raise RecurrenceError(_never_message(by_month, by_month_day, by_day))
+        raise _never_matches(by_month, by_month_day, by_day)
     if timezone is not None and until is not None and not isinstance(until, datetime):
         until = _end_of_local_day(until, zone(timezone))
     return RecurrenceRule(
@@ -249,7 +252,9 @@ def weekly_rule(
     codes = []
     for day in weekdays:
         if not isinstance(day, int) or not 0 <= day <= 6:
-            raise RecurrenceError(f"weekday {day!r} is not a number from 0 (Monday) to 6 (Sunday)")
+            raise RecurrenceError(
+                "weekday %(day)r is not a number from 0 (Monday) to 6 (Sunday)", day=day
+            )
         codes.append(WEEKDAY_CODES[day])
     text = f"FREQ=WEEKLY;INTERVAL={interval};BYDAY={','.join(codes)}"
     if count is not None:
@@ -267,7 +272,9 @@ def _split_parts(text: object) -> dict[str, str]:
         raise RecurrenceError("the rule must be text such as FREQ=WEEKLY;BYDAY=TH")
     body = text.strip()
     if len(body) > MAX_TEXT_LENGTH:
-        raise RecurrenceError(f"the rule is too long (at most {MAX_TEXT_LENGTH} characters)")
+        raise RecurrenceError(
+            "the rule is too long (at most %(count)s characters)", count=MAX_TEXT_LENGTH
+        )
     if body[:6].upper() == "RRULE:":
         body = body[6:].strip()
     if not body:
@@ -283,24 +290,28 @@ def _split_parts(text: object) -> dict[str, str]:
         name, value = name.strip().upper(), value.strip().upper()
         if not sep or not name:
             raise RecurrenceError(
-                f"{_quote(piece)} is not a NAME=VALUE part; parts look like FREQ=WEEKLY "
-                "and are separated by ';'"
+                "%(part)s is not a NAME=VALUE part; parts look like FREQ=WEEKLY "
+                "and are separated by ';'",
+                part=_quote(piece),
             )
         if name in _UNSUPPORTED_PARTS:
-            raise RecurrenceError(f"{name} is not supported; {_supported_sentence()}")
+            raise RecurrenceError(
+                "%(name)s is not supported; supported parts are FREQ, INTERVAL, COUNT, UNTIL, "
+                "BYDAY, BYMONTHDAY, BYMONTH and WKST",
+                name=name,
+            )
         if name not in _SUPPORTED_PARTS:
-            raise RecurrenceError(f"unknown part {_quote(name)}; {_supported_sentence()}")
+            raise RecurrenceError(
+                "unknown part %(name)s; supported parts are FREQ, INTERVAL, COUNT, UNTIL, "
+                "BYDAY, BYMONTHDAY, BYMONTH and WKST",
+                name=_quote(name),
+            )
         if name in parts:
-            raise RecurrenceError(f"{name} is given more than once")
+            raise RecurrenceError("%(name)s is given more than once", name=name)
         if not value:
-            raise RecurrenceError(f"{name} has no value")
+            raise RecurrenceError("%(name)s has no value", name=name)
         parts[name] = value
     return parts
-
-
-def _supported_sentence() -> str:
-    """The list of supported parts, for error messages."""
-    return "supported parts are " + _join(list(_SUPPORTED_PARTS))
 
 
 def _quote(value: str, limit: int = 40) -> str:
@@ -318,13 +329,14 @@ def _parse_freq(parts: dict[str, str]) -> Frequency:
         )
     if value in _SUB_DAILY:
         raise RecurrenceError(
-            f"FREQ={value} is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY"
+            "FREQ=%(value)s is not supported; use DAILY, WEEKLY, MONTHLY or YEARLY", value=value
         )
     try:
         return Frequency(value)
     except ValueError:
         raise RecurrenceError(
-            f"FREQ={_quote(value)[1:-1]} is not a frequency; use DAILY, WEEKLY, MONTHLY or YEARLY"
+            "FREQ=%(value)s is not a frequency; use DAILY, WEEKLY, MONTHLY or YEARLY",
+            value=_quote(value)[1:-1],
         ) from None
 
 
@@ -336,12 +348,21 @@ def _parse_bounded_int(
     if value is None:
         return default
     if not _DIGITS.fullmatch(value):
-        raise RecurrenceError(f"{name} must be a whole number, not {_quote(value)}")
+        raise RecurrenceError(
+            "%(name)s must be a whole number, not %(value)s", name=name, value=_quote(value)
+        )
     number = int(value[:12])  # more digits are out of range anyway
     if number < low:
-        raise RecurrenceError(f"{name} must be at least {low}, not {number}")
+        raise RecurrenceError(
+            "%(name)s must be at least %(low)s, not %(number)s", name=name, low=low, number=number
+        )
     if len(value) > 12 or number > high:
-        raise RecurrenceError(f"{name}={_quote(value)[1:-1]} is too large; the most is {high}")
+        raise RecurrenceError(
+            "%(name)s=%(value)s is too large; the most is %(high)s",
+            name=name,
+            value=_quote(value)[1:-1],
+            high=high,
+        )
     return number
 
 
@@ -361,24 +382,32 @@ def _parse_until(value: str | None) -> datetime | date | None:
         try:
             until: datetime | date = datetime(*map(int, match.groups()), tzinfo=UTC)
         except ValueError:
-            raise RecurrenceError(f"UNTIL={shown} is not a real date and time") from None
+            raise RecurrenceError(
+                "UNTIL=%(value)s is not a real date and time", value=shown
+            ) from None
     elif match := _UNTIL_DATE.fullmatch(value):
         try:
             until = date(*map(int, match.groups()))
         except ValueError:
-            raise RecurrenceError(f"UNTIL={shown} is not a real date") from None
+            raise RecurrenceError("UNTIL=%(value)s is not a real date", value=shown) from None
     elif _UNTIL_FLOATING.fullmatch(value):
         raise RecurrenceError(
-            f"UNTIL={shown} has no time zone; give it in UTC with a trailing Z "
-            f"(e.g. {value}Z) or as a date (e.g. {value[:8]})"
+            "UNTIL=%(value)s has no time zone; give it in UTC with a trailing Z "
+            "(e.g. %(value)sZ) or as a date (e.g. %(day)s)",
+            value=value,
+            day=value[:8],
         )
     else:
         raise RecurrenceError(
-            f"UNTIL={shown} is not a date (YYYYMMDD) or a UTC date-time (YYYYMMDDTHHMMSSZ)"
+            "UNTIL=%(value)s is not a date (YYYYMMDD) or a UTC date-time (YYYYMMDDTHHMMSSZ)",
+            value=shown,
         )
     if not FIRST_YEAR <= until.year <= LAST_YEAR:
         raise RecurrenceError(
-            f"UNTIL={shown} is out of range; use a year from {FIRST_YEAR} to {LAST_YEAR}"
+            "UNTIL=%(value)s is out of range; use a year from %(first)s to %(last)s",
+            value=shown,
+            first=FIRST_YEAR,
+            last=LAST_YEAR,
         )
     return until
 
@@ -392,7 +421,9 @@ def _parse_int_list(value: str | None, name: str) -> list[int]:
         item = item.strip()
         if not _SMALL_INT.fullmatch(item):
             raise RecurrenceError(
-                f"{name} must list whole numbers separated by commas, not {_quote(item)}"
+                "%(name)s must list whole numbers separated by commas, not %(value)s",
+                name=name,
+                value=_quote(item),
             )
         numbers.append(int(item))
     return numbers
@@ -404,7 +435,7 @@ def _parse_by_month(value: str | None) -> tuple[int, ...]:
     for month in months:
         if not 1 <= month <= 12:
             raise RecurrenceError(
-                f"BYMONTH={month} is not a month; use 1 (January) to 12 (December)"
+                "BYMONTH=%(month)s is not a month; use 1 (January) to 12 (December)", month=month
             )
     return tuple(sorted(set(months)))
 
@@ -419,7 +450,7 @@ def _parse_by_month_day(value: str | None, freq: Frequency) -> tuple[int, ...]:
     for day in days:
         if day == 0 or not -31 <= day <= 31:
             raise RecurrenceError(
-                f"BYMONTHDAY={day} is out of range; use 1 to 31, or -1 (last day) to -31"
+                "BYMONTHDAY=%(day)s is out of range; use 1 to 31, or -1 (last day) to -31", day=day
             )
     return tuple(sorted(set(days), key=lambda d: (d < 0, d)))
 
@@ -436,18 +467,22 @@ def _parse_by_day(
         match = _BYDAY_ITEM.fullmatch(item)
         if match is None:
             raise RecurrenceError(
-                f"BYDAY: {_quote(item)} is not a weekday; use {_WEEKDAY_LIST}, "
-                "optionally numbered like 1SA or -1FR"
+                "BYDAY: %(value)s is not a weekday; use MO, TU, WE, TH, FR, SA or SU, "
+                "optionally numbered like 1SA or -1FR",
+                value=_quote(item),
             )
         sign, digits, code = match.groups()
         if code not in WEEKDAY_CODES:
-            raise RecurrenceError(f"BYDAY: {_quote(code)} is not a weekday; use {_WEEKDAY_LIST}")
+            raise RecurrenceError(
+                "BYDAY: %(value)s is not a weekday; use MO, TU, WE, TH, FR, SA or SU",
+                value=_quote(code),
+            )
         ordinal = None
         if digits is not None:
             ordinal = -int(digits) if sign == "-" else int(digits)
             _check_ordinal(item, ordinal, freq, by_month)
         elif sign:
-            raise RecurrenceError(f"BYDAY: {_quote(item)} has a sign but no number")
+            raise RecurrenceError("BYDAY: %(value)s has a sign but no number", value=_quote(item))
         days.add(ByDay(WEEKDAY_CODES.index(code), ordinal))
     numbered = {d for d in days if d.ordinal is not None}
     if numbered and len(numbered) != len(days):
@@ -466,16 +501,27 @@ def _check_ordinal(item: str, ordinal: int, freq: Frequency, by_month: tuple[int
     """A numbered weekday must fit its period: a month (at most 5) or a year (at most 53)."""
     if freq not in (Frequency.MONTHLY, Frequency.YEARLY):
         raise RecurrenceError(
-            f"BYDAY={item}: numbered weekdays only work with FREQ=MONTHLY or FREQ=YEARLY; "
-            f"with FREQ={freq} use plain weekdays like {item.lstrip('+-0123456789')}"
+            "BYDAY=%(item)s: numbered weekdays only work with FREQ=MONTHLY or FREQ=YEARLY; "
+            "with FREQ=%(freq)s use plain weekdays like %(plain)s",
+            item=item,
+            freq=str(freq),
+            plain=item.lstrip("+-0123456789"),
         )
     in_month = freq is Frequency.MONTHLY or bool(by_month)
     most = 5 if in_month else 53
     if ordinal == 0 or abs(ordinal) > most:
-        period = "a month" if in_month else "a year"
+        if in_month:
+            raise RecurrenceError(
+                "BYDAY=%(item)s is out of range; a month has at most %(most)s of each weekday, "
+                "so use 1 to %(most)s or -1 to -%(most)s",
+                item=item,
+                most=most,
+            )
         raise RecurrenceError(
-            f"BYDAY={item} is out of range; {period} has at most {most} of each weekday, "
-            f"so use 1 to {most} or -1 to -{most}"
+            "BYDAY=%(item)s is out of range; a year has at most %(most)s of each weekday, "
+            "so use 1 to %(most)s or -1 to -%(most)s",
+            item=item,
+            most=most,
         )
 
 
@@ -484,7 +530,10 @@ def _parse_wkst(value: str | None) -> int | None:
     if value is None:
         return None
     if value not in WEEKDAY_CODES:
-        raise RecurrenceError(f"WKST={_quote(value)[1:-1]} is not a weekday; use {_WEEKDAY_LIST}")
+        raise RecurrenceError(
+            "WKST=%(value)s is not a weekday; use MO, TU, WE, TH, FR, SA or SU",
+            value=_quote(value)[1:-1],
+        )
     return WEEKDAY_CODES.index(value)
 
 
@@ -576,9 +625,9 @@ def _pattern_possible(
     return False
 
 
-def _never_message(
+def _never_matches(
     by_month: Sequence[int], by_month_day: Sequence[int], by_day: Sequence[ByDay]
-) -> str:
+) -> RecurrenceError:
     """Why a day pattern matches no date, naming the parts involved."""
     named = []
     if by_month:
@@ -587,7 +636,23 @@ def _never_message(
         named.append("BYMONTHDAY=" + ",".join(map(str, by_month_day)))
     if by_day:
         named.append("BYDAY=" + ",".join(map(str, by_day)))
-    return f"{_join(named)} never match the same date, so the rule has no occurrences"
+    if len(named) == 3:
+        return RecurrenceError(
+            "%(first)s, %(second)s and %(third)s never match the same date, so the rule has no "
+            "occurrences",
+            first=named[0],
+            second=named[1],
+            third=named[2],
+        )
+    if len(named) == 2:
+        return RecurrenceError(
+            "%(first)s and %(second)s never match the same date, so the rule has no occurrences",
+            first=named[0],
+            second=named[1],
+        )
+    return RecurrenceError(
+        "%(parts)s never match the same date, so the rule has no occurrences", parts="".join(named)
+    )
 
 
 def _occurs_at_all(rule: RecurrenceRule, start: datetime) -> bool:
@@ -658,8 +723,9 @@ def expand(
             continue
         if len(found) == limit:
             raise TooManyOccurrences(
-                f"the rule has more than {limit} occurrences in the requested period; "
-                "use a smaller COUNT, an earlier UNTIL or a larger INTERVAL"
+                "the rule has more than %(limit)s occurrences in the requested period; "
+                "use a smaller COUNT, an earlier UNTIL or a larger INTERVAL",
+                limit=limit,
             )
         found.append(instant)
     return found
@@ -696,7 +762,9 @@ def split_rule(
             before = replace(rule, count=None, until=previous) if previous is not None else None
             return RuleSplit(before, after, local)
         previous, seen = instant, seen + 1
-    raise RecurrenceError(f"{_format_utc(target)} is not an occurrence of this series", field=None)
+    raise RecurrenceError(
+        "%(start)s is not an occurrence of this series", start=_format_utc(target), field=None
+    )
 
 
 def _occurrences(
@@ -710,8 +778,10 @@ def _occurrences(
     start = _wall_clock(first_start_local, tz)
     if not _occurs_at_all(rule, start):
         raise RecurrenceError(
-            f"the rule never occurs when the series starts on {start:%Y-%m-%d} "
-            f"({_WEEKDAY_NAMES[start.weekday()]}); change the start or the rule"
+            "the rule never occurs when the series starts on %(day)s (%(weekday)s); change the "
+            "start or the rule",
+            day=f"{start:%Y-%m-%d}",
+            weekday=Term(_WEEKDAY_NAMES[start.weekday()]),
         )
     recurrence = du.rrule(
         _DU_FREQ[rule.freq],
@@ -737,8 +807,9 @@ def _occurrences(
         if instant > LATEST:
             if rule.is_bounded:
                 raise RecurrenceError(
-                    f"the rule has occurrences after {LATEST:%Y-%m-%d}, the last date Kindred "
-                    "keeps; use a smaller COUNT or an earlier UNTIL"
+                    "the rule has occurrences after %(day)s, the last date Kindred "
+                    "keeps; use a smaller COUNT or an earlier UNTIL",
+                    day=f"{LATEST:%Y-%m-%d}",
                 )
             return
         if last is not None and instant <= last:

@@ -30,9 +30,11 @@ def zone(name: str, *, field: str = "timezone") -> ZoneInfo:
     """The ZoneInfo for an IANA name, or InvalidInput naming the field."""
     if name not in known_timezones():
         raise InvalidInput(
-            f"Unknown time zone {name!r}; use an IANA name such as Europe/Berlin.", field=field
+            "Unknown time zone %(name)r; use an IANA name such as Europe/Berlin.",
+            name=name,
+            field=field,
         )
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:  # pragma: no cover - listed but unloadable
-        raise InvalidInput(f"Unknown time zone {name!r}.", field=field) from exc
+        raise InvalidInput("Unknown time zone %(name)r.", name=name, field=field) from exc

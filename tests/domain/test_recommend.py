@@ -123,3 +123,15 @@ def test_periods():
     assert quiet_period(NOW - timedelta(weeks=3, days=6), NOW, 4) == 0
     assert quiet_period(NOW - timedelta(weeks=4), NOW, 4) == 1
     assert quiet_period(NOW - timedelta(weeks=9), NOW, 4) == 2
+
+
+def test_reasons_are_in_the_readers_language():
+    item = Candidate(id=1, shared_interests=["coding"], met_count=1, capacity=4, going_count=1)
+    scored = rank([item], WEIGHTS, now=NOW, locale="de")[0]
+    assert scored.reasons == [
+        "teilt dein Interesse 'coding'",
+        "1 Person, die du getroffen hast, ist dabei",
+        "3 Plätze frei",
+    ]
+    group = rank([item], WEIGHTS, now=NOW, groups=True)[0]
+    assert "1 person you've met is in it" in group.reasons

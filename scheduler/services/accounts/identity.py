@@ -24,7 +24,7 @@ from scheduler.domain.errors import (
     NotAuthenticated,
     NotFound,
 )
-from scheduler.domain.language import DEFAULT_LOCALE, SUPPORTED_LOCALES
+from scheduler.domain.language import DEFAULT_LOCALE, N_, SUPPORTED_LOCALES
 from scheduler.domain.timezones import zone
 from scheduler.models import ApiToken, User, utcnow
 from scheduler.services.interests.vocabulary import resolve_interests
@@ -43,7 +43,9 @@ class AddressAwaitsOwner(Conflict):
     owner is mailed a link instead (see self_service.accounts.sign_up)."""
 
     def __init__(self, holder: User) -> None:
-        super().__init__("An account with this address is waiting to be confirmed.", field="email")
+        super().__init__(
+            N_("An account with this address is waiting to be confirmed."), field="email"
+        )
         self.holder = holder
 
 
@@ -85,7 +87,9 @@ def normalise_email(raw: str) -> str:
             check_deliverability=False,
         )
     except EmailNotValidError as exc:
-        raise InvalidInput(f"Not a valid email address: {exc}", field="email") from exc
+        raise InvalidInput(
+            "Not a valid email address: %(reason)s", reason=str(exc), field="email"
+        ) from exc
     return (valid.ascii_email or valid.normalized).lower()
 
 
@@ -135,7 +139,9 @@ def create_user(
         raise InvalidInput("Name cannot be empty.", field="name")
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+            "Password must be at least %(count)s characters.",
+            count=MIN_PASSWORD_LENGTH,
+            field="password",
         )
     zone(timezone)
     locale = _supported_locale(locale)
@@ -270,7 +276,7 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> None:
         .execution_options(synchronize_session=False)
     ).rowcount
     if not deleted:
-        raise NotFound(f"No token with id {token_id}.")
+        raise NotFound("No token with id %(id)s.", id=token_id)
 
 
 def revoke_all_api_tokens(session: Session, user: User) -> int:
@@ -308,7 +314,9 @@ def check_new_password(password: str) -> None:
     """InvalidInput naming `password` unless it may become a password."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"Password must be at least {MIN_PASSWORD_LENGTH} characters.", field="password"
+            "Password must be at least %(count)s characters.",
+            count=MIN_PASSWORD_LENGTH,
+            field="password",
         )
 
 

@@ -101,12 +101,14 @@ def change_password(
     try:
         identity.check_new_password(new)
     except InvalidInput as exc:
-        raise InvalidInput(exc.message, field="new_password") from exc
+        exc.field = "new_password"  # the same message, on the form's field
+        raise
     if identity.has_password(user):
         try:
             identity.check_password(user, current, policy)
         except NotAllowed as exc:
-            raise NotAllowed(exc.message, field="current_password") from exc
+            exc.field = "current_password"
+            raise
     identity.set_password(session, user, new, policy=policy, now=now)
     sessions.end_sessions(session, user, keep_token=keep_session)
 

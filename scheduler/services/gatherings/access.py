@@ -22,6 +22,7 @@ from scheduler.domain.errors import NotAllowed, NotFound
 from scheduler.models import Gathering, GroupMember, Invitation, Rsvp, User
 from scheduler.services.groups.access import (
     ANONYMOUS_NAME,
+    anonymous_name,
     gathering_relation,
     group_relations,
     relation,
@@ -71,7 +72,7 @@ def require_visible(session: Session, gathering: Gathering, viewer: User | None)
     """The viewer's access; NotFound when the gathering does not exist for them."""
     access = access_to(session, gathering, viewer)
     if not access.see:
-        raise NotFound(f"No gathering with id {gathering.id}.")
+        raise NotFound("No gathering with id %(id)s.", id=gathering.id)
     return access
 
 
@@ -114,7 +115,7 @@ def organizer_name(gathering: Gathering, access: GatheringAccess, viewer: User |
         shares_name=organizer.share_name,
         is_viewer=viewer is not None and viewer.id == organizer.id,
         viewer_manages=access.manage,
-        anonymous=ANONYMOUS_NAME,
+        anonymous=anonymous_name(viewer.locale if viewer is not None else None),
     )
 
 

@@ -38,7 +38,7 @@ from scheduler.domain.questions import Question, answer_rows, questions_of, revi
 from scheduler.models import Gathering, Rsvp, User
 from scheduler.services import events
 from scheduler.services.gatherings import access
-from scheduler.services.gatherings.access import ANONYMOUS_NAME
+from scheduler.services.groups.access import anonymous_name
 
 # Test-only switch: False drops the row lock so a negative-control test can show the race.
 LOCKING = True
@@ -92,14 +92,6 @@ class Attendee:
     answers: dict[str, str] | None  # the organizer's view only
 
 
-# What the function's error codes mean to people (it changed nothing when it answers one).
-_CLOSED = {
-    "cancelled": "This gathering was cancelled; RSVPs are closed.",
-    "ended": "This gathering has ended; RSVPs are closed.",
-    "not_scheduled": "This gathering has no time yet; RSVPs open once it is scheduled.",
-}
-
-
 def answer_statement(user_id: ColumnElement[Any]) -> Select[Any]:
     """`SELECT kindred_answer(...)` for the user `user_id` names (a bound id, or a subquery
     such as the owner of a bearer token); bound parameters: gathering_id, response, now,
@@ -127,12 +119,17 @@ _ANSWER_BY_ID = answer_statement(bindparam("user_id"))
 
 
 def error_for(answer: Mapping[str, Any], gathering_id: int) -> KindredError:
-    """The exception that tells people why the function refused an answer."""
+    """The exception that tells people why the function refused an answer (the function
+    changed nothing when it answers an error code)."""
     code = answer["error"]
-    if code in _CLOSED:
-        return Conflict(_CLOSED[code])
+    if code == "cancelled":
+        return Conflict("This gathering was cancelled; RSVPs are closed.")
+    if code == "ended":
+        return Conflict("This gathering has ended; RSVPs are closed.")
+    if code == "not_scheduled":
+        return Conflict("This gathering has no time yet; RSVPs open once it is scheduled.")
     if code == "not_found":
-        return NotFound(f"No gathering with id {gathering_id}.")
+        return NotFound("No gathering with id %(id)s.", id=gathering_id)
     if code == "invalid_response":
         return InvalidInput("Answer yes, no or maybe.", field="response")
     if code == "not_member":
@@ -141,26 +138,41 @@ def error_for(answer: Mapping[str, Any], gathering_id: int) -> KindredError:
         return InvalidInput("Guests cannot be fewer than 0.", field="guests")
     if code == "too_many_guests":
         most = answer["max_guests"]
-        allowed = "no guests" if most == 0 else f"at most {_people(most, 'guest')}"
-        return InvalidInput(f"This gathering allows {allowed} per person.", field="guests")
+        # one message per count form: the count is known only where the language is not
+        if most == 0:
+            return InvalidInput("This gathering allows no guests per person.", field="guests")
+        if most == 1:
+            return InvalidInput("This gathering allows at most 1 guest per person.", field="guests")
+        return InvalidInput(
+            "This gathering allows at most %(count)s guests per person.", count=most, field="guests"
+        )
     if code == "no_seats_for_guests":
-        free = answer["seats_free"]
+        free, kept = answer["seats_free"], answer["guests"]
+        if kept == 1:
+            return Conflict(
+                "Not enough free seats for more guests (free: %(free)s, and people may be "
+                "waiting); you keep your seat with 1 guest.",
+                free=free,
+                field="guests",
+            )
         return Conflict(
-            f"Not enough free seats for more guests (free: {free}, and people may be waiting); "
-            f"you keep your seat with {_people(answer['guests'], 'guest')}.",
+            "Not enough free seats for more guests (free: %(free)s, and people may be "
+            "waiting); you keep your seat with %(count)s guests.",
+            free=free,
+            count=kept,
             field="guests",
         )
     if code == "unknown_question":
         question = answer["question"]
         return InvalidInput(
-            f"This gathering has no question {question}.", field=f"answers.{question}"
+            "This gathering has no question %(id)s.", id=question, field=f"answers.{question}"
         )
     if code == "answer_required":
         question = answer["question"]
         return InvalidInput(
             "This question must be answered to say yes.", field=f"answers.{question}"
         )
-    return KindredError(f"The answer was refused ({code}).")
+    return KindredError("The answer was refused (%(code)s).", code=code)
 
 
 def outcome_from(answer: dict[str, Any]) -> RsvpOutcome:
@@ -230,9 +242,16 @@ def change_capacity(
     """Set a new capacity (with the gathering locked): never below the seats taken; seats
     freed go to the waitlist in order. Returns how many seats the waitlist took."""
     if capacity is not None and capacity < gathering.going_count:
+        if gathering.going_count == 1:
+            raise InvalidInput(
+                "1 seat is taken (people going and their guests); capacity cannot be lower "
+                "than that.",
+                field="capacity",
+            )
         raise InvalidInput(
-            f"{_people(gathering.going_count, 'seat')} are taken (people going and their "
-            "guests); capacity cannot be lower than that.",
+            "%(count)s seats are taken (people going and their guests); capacity cannot be "
+            "lower than that.",
+            count=gathering.going_count,
             field="capacity",
         )
     gathering.capacity = capacity
@@ -311,7 +330,7 @@ def attendees(session: Session, gathering: Gathering, viewer: User) -> list[Atte
                     shares_name=user.share_name,
                     is_viewer=user.id == viewer.id,
                     viewer_manages=is_organizer,
-                    anonymous=ANONYMOUS_NAME,
+                    anonymous=anonymous_name(viewer.locale),
                 ),
                 response=rsvp.response,
                 state=rsvp.state,
@@ -322,10 +341,6 @@ def attendees(session: Session, gathering: Gathering, viewer: User) -> list[Atte
             )
         )
     return result
-
-
-def _people(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def apply_rsvp_settings(

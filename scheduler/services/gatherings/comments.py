@@ -64,7 +64,7 @@ def post_comment(session: Session, gathering_id: int, author: User, body: str) -
     if not text:
         raise InvalidInput("Write something.", field="body")
     if len(text) > MAX_BODY:
-        raise InvalidInput(f"At most {MAX_BODY} characters.", field="body")
+        raise InvalidInput("At most %(count)s characters.", count=MAX_BODY, field="body")
     comment = GatheringComment(
         gathering_id=gathering.id, author_id=author.id, body=text, created_at=utcnow()
     )
@@ -79,7 +79,7 @@ def delete_comment(session: Session, gathering_id: int, comment_id: int, viewer:
     rights = access.require_visible(session, gathering, viewer)
     comment = session.get(GatheringComment, comment_id)
     if comment is None or comment.gathering_id != gathering.id:
-        raise NotFound(f"No comment with id {comment_id}.")
+        raise NotFound("No comment with id %(id)s.", id=comment_id)
     if comment.author_id != viewer.id and not rights.manage:
         raise NotAllowed("Only its author or an organizer can delete a comment.")
     session.delete(comment)

@@ -46,7 +46,7 @@ def require_group_member(session: Session, organizer: User, group_id: int | None
         return
     group = session.get(Group, group_id)
     if group is None:
-        raise InvalidInput(f"No group with id {group_id}.", field="group_id")
+        raise InvalidInput("No group with id %(id)s.", id=group_id, field="group_id")
     if group_relation(session, group_id, organizer) not in (Relation.MEMBER, Relation.ORGANIZER):
         raise NotAllowed("Only members of the group can create gatherings in it.")
 
@@ -55,8 +55,8 @@ def chosen_visibility(args: dict[str, Any], group_id: int | None) -> str:
     """The visibility `args` asks for (default: members in a group, public outside one)."""
     visibility = args.get("visibility") or default_visibility(group_id is not None).value
     problem = visibility_problem(visibility, in_group=group_id is not None)
-    if problem:
-        raise InvalidInput(problem, field="visibility")
+    if problem is not None:
+        raise problem
     return str(visibility)
 
 
@@ -117,7 +117,7 @@ def lock_gathering(session: Session, gathering_id: int) -> Gathering:
         .with_for_update(of=Gathering)
     ).first()
     if gathering is None:
-        raise NotFound(f"No gathering with id {gathering_id}.")
+        raise NotFound("No gathering with id %(id)s.", id=gathering_id)
     return gathering
 
 
@@ -131,10 +131,10 @@ def get_gathering(session: Session, gathering_id: int) -> Gathering:
         # raised while converting the row in this process: the transaction is still usable
         log.exception("gathering %s cannot be loaded; answered as gone", gathering_id)
         raise Gone(
-            f"Gathering {gathering_id} cannot be shown: a stored value is out of range."
+            "Gathering %(id)s cannot be shown: a stored value is out of range.", id=gathering_id
         ) from None
     if gathering is None:
-        raise NotFound(f"No gathering with id {gathering_id}.")
+        raise NotFound("No gathering with id %(id)s.", id=gathering_id)
     return gathering
 
 
@@ -279,8 +279,10 @@ def update_gathering(
     gathering = lock_gathering(session, gathering_id)
     require_organizer(gathering, user)
     status = effective_status(gathering, now)
-    if status in (GatheringStatus.CANCELLED, GatheringStatus.COMPLETED):
-        raise Conflict(f"This gathering is {status}; it can no longer be changed.")
+    if status == GatheringStatus.CANCELLED:
+        raise Conflict("This gathering is cancelled; it can no longer be changed.")
+    if status == GatheringStatus.COMPLETED:
+        raise Conflict("This gathering is completed; it can no longer be changed.")
 
     if "title" in args:
         args = {**args, "title": args["title"].strip()}

@@ -29,11 +29,11 @@ def send_message(
     if not subject:
         raise InvalidInput("Write a subject.", field="subject")
     if len(subject) > MAX_SUBJECT:
-        raise InvalidInput(f"At most {MAX_SUBJECT} characters.", field="subject")
+        raise InvalidInput("At most %(count)s characters.", count=MAX_SUBJECT, field="subject")
     if not body:
         raise InvalidInput("Write a message.", field="body")
     if len(body) > MAX_BODY:
-        raise InvalidInput(f"At most {MAX_BODY} characters.", field="body")
+        raise InvalidInput("At most %(count)s characters.", count=MAX_BODY, field="body")
     message = GatheringMessage(
         gathering_id=gathering.id,
         sender_id=sender.id,

@@ -10,16 +10,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from scheduler.domain.access import MemberRole, MemberState, Relation
+from scheduler.domain.language import DEFAULT_LOCALE, N_, translate
 from scheduler.models import GroupMember, User
 
-# how a person who hides their name appears to others
-ANONYMOUS_NAME = "A Kindred member"
+# how a person who hides their name appears to others (English: translate it for the reader)
+ANONYMOUS_NAME = N_("A Kindred member")
 
 
-def public_name(user: User) -> str:
+def anonymous_name(locale: str | None) -> str:
+    """ANONYMOUS_NAME in the reader's language."""
+    return translate(locale or DEFAULT_LOCALE, ANONYMOUS_NAME)
+
+
+def public_name(user: User, locale: str | None = None) -> str:
     """A person's name as shown to others where nobody manages anything: in invites, feeds
-    and mail (a hidden name stays hidden, an organizer's included)."""
-    return user.name if user.share_name else ANONYMOUS_NAME
+    and mail (a hidden name stays hidden, an organizer's included), for a reader in `locale`."""
+    return user.name if user.share_name else anonymous_name(locale)
 
 
 def relation_from_row(role: str | None, state: str | None) -> Relation:

@@ -46,19 +46,24 @@ def approval_link(
     return f"{base_url}/groups/approve/{token}"
 
 
+def _invalid_link() -> ApprovalLinkInvalid:
+    return ApprovalLinkInvalid(
+        "This link is not valid (or has expired). Approve from the group's page instead."
+    )
+
+
 def read_approval_token(secret_key: str, token: str) -> ApprovalClaim:
     """Verify a token (signature, age, shape): the claim, or ApprovalLinkInvalid."""
-    message = "This link is not valid (or has expired). Approve from the group's page instead."
     if len(token) > MAX_TOKEN_LENGTH:
-        raise ApprovalLinkInvalid(message)
+        raise _invalid_link()
     try:
         data = _serializer(secret_key).loads(token, max_age=MAX_AGE_DAYS * 86400)
     except (SignatureExpired, BadSignature) as exc:
-        raise ApprovalLinkInvalid(message) from exc
+        raise _invalid_link() from exc
     if (
         not isinstance(data, list)
         or len(data) != 3
         or not all(isinstance(x, int) and not isinstance(x, bool) for x in data)
     ):
-        raise ApprovalLinkInvalid(message)
+        raise _invalid_link()
     return ApprovalClaim(group_id=data[0], user_id=data[1], organizer_id=data[2])

@@ -48,7 +48,7 @@ def get_group(session: Session, group_id: int) -> Group:
     """The group, or NotFound."""
     group = session.get(Group, group_id)
     if group is None:
-        raise NotFound(f"No group with id {group_id}.")
+        raise NotFound("No group with id %(id)s.", id=group_id)
     return group
 
 
@@ -99,7 +99,7 @@ def lock_group(session: Session, group_id: int) -> Group:
         .execution_options(populate_existing=True)
     ).first()
     if group is None:
-        raise NotFound(f"No group with id {group_id}.")
+        raise NotFound("No group with id %(id)s.", id=group_id)
     return group
 
 
@@ -145,7 +145,7 @@ def change_member(
     require_organizer(session, group, actor)
     member = membership(session, group_id, user_id)
     if member is None:
-        raise NotFound(f"User {user_id} has not asked to join this group.")
+        raise NotFound("User %(id)s has not asked to join this group.", id=user_id)
     if state is not None:
         if state != MemberState.MEMBER:
             raise InvalidInput("Only approving (state member) is possible.", field="state")

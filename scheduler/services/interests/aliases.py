@@ -60,10 +60,10 @@ def alias_table_all(session: Session) -> dict[str, str]:
     return {alias: name for alias, name in rows}
 
 
-def require_site_admin(user: User, action: str) -> None:
-    """NotAllowed unless `user` is a site administrator; `action` completes the message."""
+def require_site_admin(user: User, refusal: NotAllowed) -> None:
+    """Raise `refusal` (saying what only administrators may do) unless `user` is one."""
     if not user.is_site_admin:
-        raise NotAllowed(f"Only site administrators can {action}.")
+        raise refusal
 
 
 def _checked_alias(session: Session, alias: str, interest: str) -> tuple[str, str]:
@@ -78,18 +78,23 @@ def _checked_alias(session: Session, alias: str, interest: str) -> tuple[str, st
     if name == target:
         raise InvalidInput("An alias must differ from the interest it names.", field="alias")
     if name in BUILTIN_ALIASES or alias_table(session, [name]):
-        raise Conflict(f"'{name}' is already an alias.", field="alias")
+        raise Conflict("'%(name)s' is already an alias.", name=name, field="alias")
     targeted = session.scalar(select(InterestAlias.id).join(Interest).where(Interest.name == name))
     if targeted or name in BUILTIN_ALIASES.values():
-        raise Conflict(f"'{name}' is a tag other aliases point to.", field="alias")
+        raise Conflict("'%(name)s' is a tag other aliases point to.", name=name, field="alias")
     if alias_table(session, [target]):
-        raise InvalidInput(f"'{target}' is itself an alias.", field="interest")
+        raise InvalidInput("'%(name)s' is itself an alias.", name=target, field="interest")
     return name, target
 
 
 def add_alias(session: Session, admin: User, *, alias: str, interest: str) -> InterestAlias:
     """Make `alias` resolve to `interest` from now on (site administrators only)."""
-    require_site_admin(admin, "add interest aliases; group organizers can suggest one")
+    require_site_admin(
+        admin,
+        NotAllowed(
+            "Only site administrators can add interest aliases; group organizers can suggest one."
+        ),
+    )
     name, target = _checked_alias(session, alias, interest)
     (tag,) = resolve_interests(session, [target], field="interest")
     row = InterestAlias(alias=name, interest_id=tag.id, created_by_id=admin.id)
@@ -98,22 +103,23 @@ def add_alias(session: Session, admin: User, *, alias: str, interest: str) -> In
             session.add(row)
             session.flush()
     except IntegrityError as exc:
-        raise Conflict(f"'{name}' is already an alias.", field="alias") from exc
+        raise Conflict("'%(name)s' is already an alias.", name=name, field="alias") from exc
     return row
 
 
 def remove_alias(session: Session, admin: User, alias: str) -> None:
     """Forget an added alias (site administrators only): the word means itself again."""
-    require_site_admin(admin, "remove interest aliases")
+    require_site_admin(admin, NotAllowed("Only site administrators can remove interest aliases."))
     name = normalise_interest(alias)
     if name in BUILTIN_ALIASES:
         raise Conflict(
-            f"'{name}' is a built-in alias; it is part of Kindred and cannot be removed.",
+            "'%(name)s' is a built-in alias; it is part of Kindred and cannot be removed.",
+            name=name,
             field="alias",
         )
     removed = session.execute(delete(InterestAlias).where(InterestAlias.alias == name))
     if not removed.rowcount:  # type: ignore[attr-defined]
-        raise NotFound(f"'{name}' is not an alias.")
+        raise NotFound("'%(name)s' is not an alias.", name=name)
 
 
 def _organizes_a_group(session: Session, user: User) -> bool:
@@ -138,7 +144,9 @@ def suggest_alias(
     name, target = _checked_alias(session, alias, interest)
     tag = find_interest(session, target)
     if tag is None:
-        raise InvalidInput(f"Nobody uses the interest '{target}' yet.", field="interest")
+        raise InvalidInput(
+            "Nobody uses the interest '%(name)s' yet.", name=target, field="interest"
+        )
     waiting = session.scalar(
         select(func.count(AliasSuggestion.id)).where(
             AliasSuggestion.suggested_by_id == user.id,
@@ -147,8 +155,9 @@ def suggest_alias(
     )
     if (waiting or 0) >= MAX_PENDING_SUGGESTIONS:
         raise Conflict(
-            f"You have {MAX_PENDING_SUGGESTIONS} suggestions waiting for review; suggest more "
+            "You have %(count)s suggestions waiting for review; suggest more "
             "once an administrator has decided on them.",
+            count=MAX_PENDING_SUGGESTIONS,
             field="alias",
         )
     row = AliasSuggestion(
@@ -160,7 +169,10 @@ def suggest_alias(
             session.flush()
     except IntegrityError as exc:
         raise Conflict(
-            f"'{name}' → '{target}' is already waiting for review.", field="alias"
+            "'%(name)s' → '%(target)s' is already waiting for review.",
+            name=name,
+            target=target,
+            field="alias",
         ) from exc
     return row
 
@@ -179,16 +191,20 @@ def decide_suggestion(
     session: Session, admin: User, suggestion_id: int, *, accept: bool, now: datetime
 ) -> tuple[AliasSuggestion, InterestAlias | None]:
     """Accept (the alias is added) or reject a pending suggestion (site administrators only)."""
-    require_site_admin(admin, "accept or reject alias suggestions")
+    require_site_admin(
+        admin, NotAllowed("Only site administrators can accept or reject alias suggestions.")
+    )
     suggestion = session.scalars(
         select(AliasSuggestion)
         .where(AliasSuggestion.id == suggestion_id)
         .with_for_update(of=AliasSuggestion)
     ).first()
     if suggestion is None:
-        raise NotFound(f"No alias suggestion {suggestion_id}.")
+        raise NotFound("No alias suggestion %(id)s.", id=suggestion_id)
     if suggestion.status != SuggestionStatus.PENDING:
-        raise Conflict(f"This suggestion was already {suggestion.status}.")
+        if suggestion.status == SuggestionStatus.ACCEPTED:
+            raise Conflict("This suggestion was already accepted.")
+        raise Conflict("This suggestion was already rejected.")
     alias = None
     if accept:
         alias = add_alias(session, admin, alias=suggestion.alias, interest=suggestion.interest.name)

@@ -55,7 +55,9 @@ def set_availability(
     and asks for a recompute once committed.
     """
     if len(intervals) > MAX_INTERVALS:
-        raise InvalidInput(f"At most {MAX_INTERVALS} intervals per person.", field="intervals")
+        raise InvalidInput(
+            "At most %(count)s intervals per person.", count=MAX_INTERVALS, field="intervals"
+        )
     for index, interval in enumerate(intervals):
         if interval["end"] <= interval["start"]:
             raise InvalidInput("end must be after start.", field=f"intervals.{index}.end")

@@ -42,7 +42,8 @@ def validate_poll_window(
         raise InvalidInput("A poll window spans at most 90 days.", field="poll.window_end")
     if window_end - window_start < timedelta(minutes=duration_minutes):
         raise InvalidInput(
-            f"The window is shorter than the gathering ({duration_minutes} minutes).",
+            "The window is shorter than the gathering (%(count)s minutes).",
+            count=duration_minutes,
             field="duration_minutes",
         )
     if window_end <= now:
@@ -154,12 +155,21 @@ def lock_gathering(session: Session, gathering_id: int) -> Gathering:
     return gathering
 
 
+def _poll_closed(status: str) -> Conflict:
+    """Why a gathering past polling takes no poll answers nor a time."""
+    if status == GatheringStatus.CANCELLED:
+        return Conflict("The poll is closed: the gathering is cancelled.")
+    if status == GatheringStatus.COMPLETED:
+        return Conflict("The poll is closed: the gathering is completed.")
+    return Conflict("The poll is closed: the gathering is scheduled.")
+
+
 def require_open_poll(gathering: Gathering, *, now: datetime) -> Poll:
     """The poll if it still takes answers; Conflict once scheduled, cancelled or past deadline."""
     if gathering.poll is None:
         raise Conflict("This gathering has a fixed time; it has no poll to answer.")
     if gathering.status != GatheringStatus.POLLING:
-        raise Conflict(f"The poll is closed: the gathering is {gathering.status}.")
+        raise _poll_closed(gathering.status)
     if gathering.poll.deadline is not None and gathering.poll.deadline <= now:
         raise Conflict("The poll's deadline has passed.")
     return gathering.poll
@@ -214,7 +224,7 @@ def schedule_poll(
     if gathering.poll is None:
         raise Conflict("This gathering has a fixed time; it has no poll to schedule.")
     if gathering.status != GatheringStatus.POLLING:
-        raise Conflict(f"The poll is closed: the gathering is {gathering.status}.")
+        raise _poll_closed(gathering.status)
     candidate_index(gathering.poll, gathering.duration_minutes, start)
     if start <= now:
         raise InvalidInput("That start is in the past.", field="start")

@@ -148,8 +148,9 @@ def candidate_index(poll: Poll, duration_minutes: int, start: datetime) -> int:
     # compared as window_end - duration: start + duration could overflow for year 9999
     if remainder or k < 0 or start > poll.window_end - timedelta(minutes=duration_minutes):
         raise InvalidInput(
-            f"Not a candidate start: candidates are every {poll.step_minutes} minutes from "
+            "Not a candidate start: candidates are every %(count)s minutes from "
             "window_start, and the gathering must end by window_end.",
+            count=poll.step_minutes,
             field="start",
         )
     return int(k)
@@ -255,7 +256,9 @@ def _progress(poll: Poll) -> tuple[str, int]:
 def require_poll(gathering: Gathering) -> Poll:
     """The gathering's poll, or NotFound for a fixed-time gathering."""
     if gathering.poll is None:
-        raise NotFound(f"Gathering {gathering.id} has no poll (it was created with a fixed time).")
+        raise NotFound(
+            "Gathering %(id)s has no poll (it was created with a fixed time).", id=gathering.id
+        )
     return gathering.poll
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, aliased
 
 from scheduler.domain.checkins import next_habit_times, propose_times
 from scheduler.domain.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from scheduler.domain.language import translate
 from scheduler.models import (
     AvailabilityInterval,
     Checkin,
@@ -77,7 +78,9 @@ def ask(
     if invitee_id == asker.id:
         raise InvalidInput("A check-in is with someone else.", field="with")
     if every_weeks is not None and not 1 <= every_weeks <= MAX_EVERY_WEEKS:
-        raise InvalidInput(f"Between 1 and {MAX_EVERY_WEEKS} weeks.", field="every_weeks")
+        raise InvalidInput(
+            "Between 1 and %(count)s weeks.", count=MAX_EVERY_WEEKS, field="every_weeks"
+        )
     invitee = session.get(User, invitee_id)
     refused = NotAllowed("You can ask for a check-in only someone you have met who allows it.")
     if invitee is None or invitee.deleted_at is not None or not invitee.accepts_checkins:
@@ -93,7 +96,7 @@ def ask(
         )
     )
     if (declines or 0) >= DECLINE_LIMIT:
-        raise NotAllowed(f"{invitee.name} said no twice lately; give it some time.")
+        raise NotAllowed("%(name)s said no twice lately; give it some time.", name=invitee.name)
     if _open_between(session, asker.id, invitee.id) is not None:
         raise Conflict("You already have an open check-in with this person.")
     times = propose_times(
@@ -134,7 +137,7 @@ def get_own(session: Session, checkin_id: int, user: User) -> Checkin:
     """A check-in the user is one of the two of (NotFound for anyone else)."""
     checkin = session.get(Checkin, checkin_id)
     if checkin is None or user.id not in (checkin.asker_id, checkin.invitee_id):
-        raise NotFound(f"No check-in with id {checkin_id}.")
+        raise NotFound("No check-in with id %(id)s.", id=checkin_id)
     return checkin
 
 
@@ -148,20 +151,28 @@ def accept(
         raise NotAllowed("Only the person asked picks the time.")
     if checkin.status == CheckinStatus.ACCEPTED:
         return checkin
+    if checkin.status == CheckinStatus.DECLINED:
+        raise Conflict("This check-in was declined.")
     if checkin.status != CheckinStatus.PROPOSED:
-        raise Conflict(f"This check-in was {checkin.status}.")
+        raise Conflict("This check-in was stopped.")
     if not 0 <= choice < len(checkin.proposals):
         raise InvalidInput("Pick one of the proposed times.", field="choice")
     start = datetime.fromisoformat(checkin.proposals[choice])
     if start <= now:
         raise Conflict("That time has passed; ask for new times.")
     asker = checkin.asker
+    # the gathering is the asker's (its organizer): named in the asker's language
     gathering = lifecycle.create_gathering(
         session,
         asker,
         {
-            "title": f"Check-in: {asker.name} & {user.name}",
-            "description": "A one-to-one catch-up, arranged in Kindred.",
+            "title": translate(
+                asker.locale,
+                "Check-in: %(asker)s & %(invitee)s",
+                asker=asker.name,
+                invitee=user.name,
+            ),
+            "description": translate(asker.locale, "A one-to-one catch-up, arranged in Kindred."),
             "visibility": "unlisted",
             "attendance_mode": "in_person",
             "timezone": asker.timezone,

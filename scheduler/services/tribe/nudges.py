@@ -15,6 +15,7 @@ from sqlalchemy import and_, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from scheduler.domain.errors import NotFound
+from scheduler.domain.language import translate
 from scheduler.domain.recommend import (
     UsualSlot,
     iso_week,
@@ -67,12 +68,18 @@ def group_habit(session: Session, group: Group) -> UsualSlot:
     )
 
 
-def proposal_for(session: Session, group: Group, *, now: datetime) -> dict[str, Any]:
-    """The body of a POST /api/v1/gatherings that proposes the group's next gathering as a poll."""
+def proposal_for(
+    session: Session, group: Group, *, now: datetime, locale: str | None = None
+) -> dict[str, Any]:
+    """The body of a POST /api/v1/gatherings that proposes the group's next gathering as a poll.
+
+    Its title is in `locale`, the proposer's language (by default that of the group's
+    organizer, who is nudged)."""
     slot = group_habit(session, group)
     window_start, window_end = proposed_window(slot, now=now)
+    title_locale = locale if locale is not None else group.organizer.locale
     return {
-        "title": f"{group.name}: next get-together",
+        "title": translate(title_locale, "%(group)s: next get-together", group=group.name),
         "group_id": group.id,
         "timezone": slot.timezone,
         "duration_minutes": slot.duration_minutes,
@@ -89,7 +96,7 @@ def propose_next(
 ) -> Gathering:
     """The one-click answer to a nudge: a poll at the group's usual day and time."""
     circles.require_organizer(session, group, user)  # any of its organizers
-    args = proposal_for(session, group, now=now)
+    args = proposal_for(session, group, now=now, locale=user.locale)
     poll = args["poll"]
     args["poll"] = {
         **poll,

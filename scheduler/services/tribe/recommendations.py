@@ -406,13 +406,15 @@ def recommend(
         _gathering_candidates(session, user.id, interests, weights, now),
         weights,
         now=now,
+        locale=user.locale,
         **window,
     )
     group_page, groups_total = rank_page(
         _group_candidates(session, user.id, interests, weights, now),
         weights,
         now=now,
-        member_word="in it",
+        groups=True,
+        locale=user.locale,
         **window,
     )
     gatherings_by_id = _load(session, Gathering, [s.candidate.id for s in gathering_page])
