@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from scheduler.config import Config
 from scheduler.domain import busy_times
-from scheduler.domain.errors import Conflict, InvalidInput, NotFound
+from scheduler.domain.errors import Conflict, NotFound
 from scheduler.extensions import enqueue_after_commit
 from scheduler.models import (
     AvailabilityInterval,
@@ -49,15 +49,12 @@ def add_calendar(session: Session, user: User, url: str, config: Config) -> User
     url = url.strip()
     if url.lower().startswith("webcal://"):
         url = "https://" + url[len("webcal://") :]  # what calendar apps mean by webcal
-    try:
-        safe_fetch.check_url(url)
-    except safe_fetch.FetchRefused as refused:
-        raise InvalidInput(str(refused).capitalize() + ".", field="url") from refused
+    safe_fetch.check_url(url)  # FetchRefused is a 422 naming `url`
     owned = session.scalars(select(UserCalendar).where(UserCalendar.user_id == user.id)).all()
     if any(c.url == url for c in owned):
         raise Conflict("This calendar is already added.")
     if len(owned) >= MAX_CALENDARS:
-        raise Conflict(f"At most {MAX_CALENDARS} calendars; remove one first.")
+        raise Conflict("At most %(count)s calendars; remove one first.", count=MAX_CALENDARS)
     calendar = UserCalendar(user_id=user.id, url=url, status=CalendarStatus.PENDING, busy=[])
     session.add(calendar)
     session.flush()
@@ -78,7 +75,7 @@ def remove_calendar(session: Session, user: User, calendar_id: int) -> None:
     """Forget one of the user's calendars and its busy times (404 for anyone else's)."""
     calendar = session.get(UserCalendar, calendar_id)
     if calendar is None or calendar.user_id != user.id:
-        raise NotFound(f"No calendar with id {calendar_id}.")
+        raise NotFound("No calendar with id %(id)s.", id=calendar_id)
     session.delete(calendar)
 
 
@@ -151,7 +148,9 @@ def busy_for_poll(
     access.require_visible(session, gathering, user)
     poll = gathering.poll
     if poll is None:
-        raise NotFound(f"Gathering {gathering.id} has no poll (it was created with a fixed time).")
+        raise NotFound(
+            "Gathering %(id)s has no poll (it was created with a fixed time).", id=gathering.id
+        )
     stored = []
     for calendar in calendars_of(session, user):
         for start, end in calendar.busy or []:

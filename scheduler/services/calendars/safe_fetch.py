@@ -16,15 +16,22 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
+
+from scheduler.domain.errors import InvalidInput
 
 MAX_REDIRECTS = 5
 CHUNK = 64 * 1024
 USER_AGENT = "Kindred calendar reader (busy times only)"
 
 
-class FetchRefused(ValueError):
-    """The URL may not be fetched (scheme, address) or the answer broke a limit."""
+class FetchRefused(InvalidInput):
+    """The URL may not be fetched (scheme, address) or the answer broke a limit; the message
+    is shown to the calendar's owner (a 422 naming `url` when they add it)."""
+
+    def __init__(self, message: str, **params: Any) -> None:
+        super().__init__(message, field="url", **params)
 
 
 @dataclass(frozen=True)
@@ -42,14 +49,14 @@ def check_url(url: str) -> tuple[str, str, int]:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise FetchRefused(f"not a URL: {exc}") from exc
+        raise FetchRefused("This is not a URL.") from exc
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise FetchRefused("only http and https calendar URLs can be read")
+        raise FetchRefused("Only http and https calendar URLs can be read.")
     if not parts.hostname:
-        raise FetchRefused("the URL has no host")
+        raise FetchRefused("The URL has no host.")
     if parts.username or parts.password:
-        raise FetchRefused("URLs with a user name or password are not read")
+        raise FetchRefused("URLs with a user name or password are not read.")
     return scheme, parts.hostname, port or (443 if scheme == "https" else 80)
 
 
@@ -65,15 +72,17 @@ def resolve(host: str, port: int, *, allow_private: bool) -> str:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchRefused(f"the host {host!r} does not resolve") from exc
+        raise FetchRefused("The host %(host)s does not resolve.", host=host) from exc
     addresses = [info[4][0] for info in infos]
     if not addresses:
-        raise FetchRefused(f"the host {host!r} does not resolve")
+        raise FetchRefused("The host %(host)s does not resolve.", host=host)
     if not allow_private:
         for address in addresses:
             if not _public(address):
                 raise FetchRefused(
-                    f"{host} is a private, loopback or link-local address ({address})"
+                    "%(host)s is a private, loopback or link-local address (%(address)s).",
+                    host=host,
+                    address=address,
                 )
     return addresses[0]
 
@@ -112,7 +121,7 @@ def fetch(
         address = resolve(host, port, allow_private=allow_private)
         remaining = deadline - time.monotonic()
         if remaining <= 0:
-            raise FetchRefused(f"no answer within {timeout:g} s")
+            raise FetchRefused("No answer within %(seconds)s s.", seconds=f"{timeout:g}")
         kind = _PinnedHTTPSConnection if scheme == "https" else _PinnedHTTPConnection
         connection = kind(host, port, address, timeout=min(remaining, timeout))
         parts = urlsplit(url)
@@ -127,20 +136,24 @@ def fetch(
             if response.status in (301, 302, 303, 307, 308):
                 location = response.getheader("Location")
                 if not location:
-                    raise FetchRefused(f"a redirect ({response.status}) without a Location")
+                    raise FetchRefused(
+                        "A redirect (%(status)s) without a Location.", status=response.status
+                    )
                 url = urljoin(url, location)
                 continue
             if response.status == 304:
                 return Fetched(304, b"", etag)
             if response.status != 200:
-                raise FetchRefused(f"the server answered {response.status}")
+                raise FetchRefused("The server answered %(status)s.", status=response.status)
             declared = response.getheader("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise FetchRefused(f"the calendar is larger than {max_bytes} bytes")
+                raise FetchRefused("The calendar is larger than %(limit)s bytes.", limit=max_bytes)
             body = bytearray()
             while True:
                 if time.monotonic() > deadline:
-                    raise FetchRefused(f"the calendar did not arrive within {timeout:g} s")
+                    raise FetchRefused(
+                        "The calendar did not arrive within %(seconds)s s.", seconds=f"{timeout:g}"
+                    )
                 if connection.sock is not None:
                     connection.sock.settimeout(max(0.05, deadline - time.monotonic()))
                 chunk = response.read1(CHUNK)
@@ -148,10 +161,14 @@ def fetch(
                     break
                 body += chunk
                 if len(body) > max_bytes:
-                    raise FetchRefused(f"the calendar is larger than {max_bytes} bytes")
+                    raise FetchRefused(
+                        "The calendar is larger than %(limit)s bytes.", limit=max_bytes
+                    )
             return Fetched(200, bytes(body), response.getheader("ETag"))
         except (OSError, http.client.HTTPException) as exc:
-            raise FetchRefused(f"could not fetch the calendar: {type(exc).__name__}") from exc
+            raise FetchRefused(
+                "Could not fetch the calendar (%(reason)s).", reason=type(exc).__name__
+            ) from exc
         finally:
             connection.close()
-    raise FetchRefused(f"more than {MAX_REDIRECTS} redirects")
+    raise FetchRefused("More than %(count)s redirects.", count=MAX_REDIRECTS)
