@@ -46,7 +46,7 @@ from scheduler.models.series import Series, SeriesAnswer
 from scheduler.services.calendars import ical_events
 from scheduler.services.gatherings import access
 from scheduler.services.gatherings.series import occurrences_of
-from scheduler.services.groups.access import ANONYMOUS_NAME
+from scheduler.services.groups.access import anonymous_name
 
 log = logging.getLogger(__name__)
 
@@ -244,11 +244,12 @@ def fragment_key(
 ) -> str:
     """The Redis key of a gathering's VEVENT text: (UID, SEQUENCE, revision, updated_at),
     and whether its place, its organizer's name and its online link are shown. Only a text
-    with a link has words of Kindred's own ("Join online"): its key names their language."""
+    with a link or a hidden organizer name has words of Kindred's own ("Join online", "A
+    Kindred member"): its key names their language."""
     marker = hashlib.sha256(_config_marker(config).encode()).hexdigest()[:12]
     stamp = gathering.updated_at.timestamp() if gathering.updated_at else 0
     shown = f"{int(hide_location)}{int(gathering.organizer.share_name)}{int(with_link)}"
-    if with_link:
+    if with_link or not gathering.organizer.share_name:
         shown += f":{language.normalise_locale(locale)}"
     return (
         f"kindred:ics:frag:{marker}:{gathering.uid}:{gathering.sequence}:"
@@ -264,7 +265,7 @@ def _private_parts_hidden(
     if hide_location:
         spec = replace(spec, location="")
     if spec.organizer is not None and not organizer_shares_name:
-        spec = replace(spec, organizer=replace(spec.organizer, name=ANONYMOUS_NAME))
+        spec = replace(spec, organizer=replace(spec.organizer, name=anonymous_name(spec.locale)))
     return spec
 
 
@@ -325,9 +326,7 @@ def fragments(
     language of the words around them."""
     links = links or {}
     keys = [
-        fragment_key(
-            g, config, hide_location=hide_location, with_link=g.id in links, locale=locale
-        )
+        fragment_key(g, config, hide_location=hide_location, with_link=g.id in links, locale=locale)
         for g in gatherings
     ]
     cached: list[bytes | None] = [None] * len(keys)
@@ -397,7 +396,7 @@ def series_fragments(
         try:
             links = access.online_urls_for_many(session, occurrences, owner) if owner else {}
             specs = ical_events.series_event_specs(
-                series, occurrences, config, excluded=excluded, links=links
+                series, occurrences, config, excluded=excluded, links=links, locale=locale
             )
             organizer = session.get(User, series.organizer_id)
             shares_name = organizer is None or organizer.share_name
@@ -406,7 +405,7 @@ def series_fragments(
                 [
                     build_event_fragment(
                         _private_parts_hidden(
-                            replace(spec, locale=locale),
+                            spec,
                             hide_location=hide,
                             organizer_shares_name=shares_name,
                         ),

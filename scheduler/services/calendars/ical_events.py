@@ -111,7 +111,7 @@ def event_spec(
         url=gathering_url(config, gathering.id),
         conference_url=online_url,
         status=status or EVENT_STATUS.get(gathering.status, "CONFIRMED"),
-        organizer=OrganizerSpec(name=public_name(gathering.organizer), email=sender_email),
+        organizer=OrganizerSpec(name=public_name(gathering.organizer, locale), email=sender_email),
         attendees=[
             AttendeeSpec(name=user.name, email=user.email, partstat=partstat(rsvp))
             for user, rsvp in attendees
@@ -165,6 +165,7 @@ def series_event_specs(
     *,
     excluded: set[int] = frozenset(),  # type: ignore[assignment]
     links: Mapping[int, str] = _NO_LINKS,
+    locale: str = "en",
 ) -> list[EventSpec]:
     """A series as iCalendar wants it: one master VEVENT with RRULE and EXDATE (cancelled
     occurrences, and `excluded` ones such as those the feed's owner declined), plus a
@@ -178,7 +179,7 @@ def series_event_specs(
     _, sender_email = sender_address(config)
     first = series_first_start(series)
     duration = timedelta(minutes=series.template.get("duration_minutes", 60))
-    organizer_name = public_name(occurrences[0].organizer) if occurrences else "Kindred"
+    organizer_name = public_name(occurrences[0].organizer, locale) if occurrences else "Kindred"
     cancelled = [
         g.recurrence_id
         for g in occurrences
@@ -204,6 +205,7 @@ def series_event_specs(
         url=f"{config.base_url}/g/{occurrences[0].id}" if occurrences else None,
         organizer=OrganizerSpec(name=organizer_name, email=sender_email),
         conference_url=master_link,
+        locale=locale,
         categories=categories,
         rrule=series.rule,
         exdates=cancelled,
@@ -220,7 +222,7 @@ def series_event_specs(
         link = links.get(occurrence.id, "")
         if nominal is None and not is_override(occurrence, series) and link == master_link:
             continue
-        base = event_spec(occurrence, config, online_url=link)
+        base = event_spec(occurrence, config, online_url=link, locale=locale)
         specs.append(
             replace(
                 base,
@@ -241,6 +243,7 @@ def personal_series_specs(
     config: Config,
     *,
     links: Mapping[int, str] = _NO_LINKS,
+    locale: str = "en",
 ) -> list[EventSpec]:
     """The whole series as one person's calendar should hold it: the master, every current
     override, and an EXDATE for each occurrence cancelled or not attended by them (`states`:
@@ -250,7 +253,9 @@ def personal_series_specs(
     if not any(g.id in attending and g.status != GatheringStatus.CANCELLED for g in occurrences):
         return []
     excluded = {g.id for g in occurrences if g.id not in attending}
-    specs = series_event_specs(series, occurrences, config, excluded=excluded, links=links)
+    specs = series_event_specs(
+        series, occurrences, config, excluded=excluded, links=links, locale=locale
+    )
     state_at = {g.recurrence_id: states.get(g.id) for g in occurrences}
 
     def answered(spec: EventSpec) -> list[AttendeeSpec]:

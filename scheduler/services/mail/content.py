@@ -82,9 +82,7 @@ def local_time(value: datetime, timezone: str, locale: str = language.DEFAULT_LO
     return language.format_long_when(value, locale, zone(timezone))
 
 
-def when_text(
-    gathering: Gathering, timezone: str, locale: str = language.DEFAULT_LOCALE
-) -> str:
+def when_text(gathering: Gathering, timezone: str, locale: str = language.DEFAULT_LOCALE) -> str:
     """Start and end of the gathering in `timezone`, with the zone named."""
     assert gathering.starts_at is not None and gathering.ends_at is not None
     tz = zone(timezone)
@@ -346,7 +344,8 @@ def gathering_context(
         ),
         "url": ical_events.gathering_url(config, gathering.id),
         "ics_url": f"{config.base_url}/gatherings/{gathering.id}.ics",
-        "organizer_name": public_name(gathering.organizer),  # a hidden name stays hidden
+        # a hidden name stays hidden
+        "organizer_name": public_name(gathering.organizer, locale),
         "state": state,
     }
 
@@ -424,9 +423,8 @@ def series_itip(
     )
     links = access.online_urls_for_many(session, occurrences, user)
     specs = ical_events.personal_series_specs(
-        series, occurrences, states, user, config, links=links
+        series, occurrences, states, user, config, links=links, locale=locale_of(user)
     )
-    specs = [replace(spec, locale=locale_of(user)) for spec in specs]
     address = reply_address.series_reply_address(config, series.id, user.id)
     specs = [_replies_to(spec, address) for spec in specs]
     if specs:
@@ -454,7 +452,9 @@ def _invite_like(
     if loaded is None:
         return None
     gathering, user = loaded
-    if gathering.status != GatheringStatus.SCHEDULED or not ical_events.is_calendar_event(gathering):
+    if gathering.status != GatheringStatus.SCHEDULED or not ical_events.is_calendar_event(
+        gathering
+    ):
         return None
     owed_sequence = row.payload.get("sequence")
     if owed_sequence is not None and owed_sequence < gathering.sequence:
