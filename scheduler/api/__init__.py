@@ -15,6 +15,9 @@ def init_api(
 ) -> KindredApi:
     """Bind the API, its blueprints and error handlers to the app; `limits_request(endpoint,
     method)` says which operations a rate limit may refuse (their 429 is documented)."""
+    from scheduler.schemas import messages
+
+    messages.install()  # marshmallow's messages in the caller's language
     from scheduler.api import (
         accounts,
         calendars,

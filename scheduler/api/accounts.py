@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import jsonify, request
 from flask.views import MethodView
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_smorest import Blueprint
 
 from scheduler.api.auth import BEARER_AUTH, current_user
@@ -53,7 +55,9 @@ def _me(user: Any) -> WithExtra:
     )
 
 
-ACCEPTED = "If an account has this address, a mail with a link is on its way. The link works once."
+ACCEPTED = lazy_gettext(
+    "If an account has this address, a mail with a link is on its way. The link works once."
+)
 
 
 @blp.route("/users")
@@ -83,8 +87,10 @@ class Users(MethodView):
                     {
                         "email": outcome.email,
                         "email_verified": False,
-                        "message": "An account waiting to be confirmed has this address: "
-                        "we mailed it a link that signs its owner in.",
+                        "message": _(
+                            "An account waiting to be confirmed has this address: "
+                            "we mailed it a link that signs its owner in."
+                        ),
                     }
                 )
             )
@@ -126,7 +132,7 @@ class EmailLink(MethodView):
             session, current_services().config, args["email"], now=utcnow(), next_path=args["next"]
         )
         session.commit()
-        return {"message": ACCEPTED}
+        return {"message": str(ACCEPTED)}
 
 
 @blp.route("/auth/password-reset")
@@ -142,7 +148,7 @@ class PasswordReset(MethodView):
             session, current_services().config, args["email"], now=utcnow()
         )
         session.commit()
-        return {"message": ACCEPTED}
+        return {"message": str(ACCEPTED)}
 
 
 @blp.route("/me")
@@ -232,7 +238,7 @@ class VerifyEmailAgain(MethodView):
             session, current_services().config, current_user(), now=utcnow()
         )
         session.commit()
-        return {"message": "A new link is on its way."}
+        return {"message": _("A new link is on its way.")}
 
 
 @blp.route("/me/email")
@@ -251,7 +257,7 @@ class MyEmail(MethodView):
             session, current_services().config, current_user(), now=utcnow(), **args
         )
         session.commit()
-        return {"message": "Follow the link mailed to the new address to start using it."}
+        return {"message": _("Follow the link mailed to the new address to start using it.")}
 
 
 @blp.route("/me/password")

@@ -11,6 +11,8 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from flask_smorest import Api, abort
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
@@ -33,10 +35,54 @@ _ERROR_KINDS = {
     422: "validation_error",
     429: "too_many_requests",
 }
+# werkzeug's descriptions of the statuses (shown when nothing more precise is known), for the
+# catalogues: a description is translated where it is shown
+HTTP_DESCRIPTIONS = (
+    lazy_gettext("The browser (or proxy) sent a request that this server could not understand."),
+    lazy_gettext(
+        "The server could not verify that you are authorized to access the URL requested. You "
+        "either supplied the wrong credentials (e.g. a bad password), or your browser doesn't "
+        "understand how to supply the credentials required."
+    ),
+    lazy_gettext(
+        "You don't have the permission to access the requested resource. It is either "
+        "read-protected or not readable by the server."
+    ),
+    lazy_gettext(
+        "The requested URL was not found on the server. If you entered the URL manually please "
+        "check your spelling and try again."
+    ),
+    lazy_gettext("The method is not allowed for the requested URL."),
+    lazy_gettext(
+        "A conflict happened while processing the request. The resource might have been "
+        "modified while the request was being processed."
+    ),
+    lazy_gettext(
+        "The requested URL is no longer available on this server and there is no forwarding "
+        "address. If you followed a link from a foreign page, please contact the author of this "
+        "page."
+    ),
+    lazy_gettext("The data value transmitted exceeds the capacity limit."),
+    lazy_gettext("The server does not support the media type transmitted in the request."),
+    lazy_gettext(
+        "The request was well-formed but was unable to be followed due to semantic errors."
+    ),
+    lazy_gettext("This user has exceeded an allotted request count. Try again later."),
+    lazy_gettext(
+        "The server encountered an internal error and was unable to complete your request. "
+        "Either the server is overloaded or there is an error in the application."
+    ),
+    lazy_gettext(
+        "The server is temporarily unable to service your request due to maintenance downtime "
+        "or capacity problems. Please try again later."
+    ),
+)
 
 
 def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """webargs/marshmallow nested messages → {"poll.window_end": ["..."]}."""
+    """webargs/marshmallow nested messages → {"poll.window_end": ["..."]}, in the request's
+    language (scheduler/schemas/messages.py translates those with placeholders as they are
+    made; those without, e.g. the schema's "Unknown field.", are looked up here)."""
     flat: dict[str, list[str]] = {}
     if isinstance(messages, dict):
         for key, value in messages.items():
@@ -55,9 +101,9 @@ def flatten_messages(messages: Any, prefix: str = "") -> dict[str, list[str]]:
                 for field, texts in flatten_messages(item, prefix).items():
                     flat.setdefault(field, []).extend(texts)
             else:
-                flat.setdefault(prefix or "_schema", []).append(str(item))
+                flat.setdefault(prefix or "_schema", []).append(_(str(item)))
     else:
-        flat.setdefault(prefix or "_schema", []).append(str(messages))
+        flat.setdefault(prefix or "_schema", []).append(_(str(messages)))
     return flat
 
 
@@ -76,9 +122,14 @@ def error_body(
     return body
 
 
+def _invalid_json(messages: Any) -> bool:
+    """webargs' answer to a body that is not JSON."""
+    return isinstance(messages, dict) and messages.get("json") == ["Invalid JSON body."]
+
+
 def _summary(errors: dict[str, list[str]]) -> str:
     parts = [f"{field}: {' '.join(texts)}" for field, texts in errors.items()]
-    return "; ".join(parts)[:1000] or "Invalid input."
+    return "; ".join(parts)[:1000] or _("Invalid input.")
 
 
 class KindredApi(Api):
@@ -89,31 +140,52 @@ class KindredApi(Api):
     def handle_http_exception(self, error: HTTPException) -> Any:  # type: ignore[override]
         """HTTP errors from routing, webargs and abort()."""
         code = error.code or 500
+        # werkzeug's, or one of ours (CsrfFailed's is a lazy string): in the request's language
+        description = _(str(error.description)) if error.description else ""
         if not _wants_json():
-            return render_error_page(code, error.description or "")
+            return render_error_page(code, description)
         data = getattr(error, "data", None) or {}
         errors: dict[str, list[str]] = {}
         if "messages" in data:
             errors = flatten_messages(data["messages"])
         elif "errors" in data:
             errors = flatten_messages(data["errors"])
-        if code == 400 and any("Invalid JSON body" in t for v in errors.values() for t in v):
-            message = "The request body is not valid JSON."
+        if code == 400 and (data.get("unreadable_json") or _invalid_json(data.get("messages"))):
+            message = _("The request body is not valid JSON.")
         elif errors:
             message = _summary(errors)
         else:
-            message = data.get("message") or error.description or HTTP_STATUS_CODES.get(code, "")
+            message = data.get("message") or description or status_text(code)
         if code >= 500:
-            message = "Something went wrong on our side; it has been logged."
+            message = _("Something went wrong on our side; it has been logged.")
         body = error_body(code, message, errors or None)
         headers = data.get("headers") or {}
         return body, code, headers
 
 
+def status_text(code: int) -> str:
+    """An HTTP status's name ("Not Found") in the request's language, for people."""
+    names = {
+        400: _("Bad Request"),
+        401: _("Unauthorized"),
+        403: _("Forbidden"),
+        404: _("Not Found"),
+        405: _("Method Not Allowed"),
+        409: _("Conflict"),
+        410: _("Gone"),
+        413: _("Request Entity Too Large"),
+        415: _("Unsupported Media Type"),
+        422: _("Unprocessable Entity"),
+        429: _("Too Many Requests"),
+        500: _("Internal Server Error"),
+        503: _("Service Unavailable"),
+    }
+    return names.get(code) or HTTP_STATUS_CODES.get(code, "") or _("Error")
+
+
 def render_error_page(code: int, message: str) -> tuple[str, int]:
     """A friendly page for an error status, for people (programs get the JSON shape)."""
-    title = HTTP_STATUS_CODES.get(code, "Error")
-    return render_template("error.html", code=code, title=title, message=message), code
+    return render_template("error.html", code=code, title=status_text(code), message=message), code
 
 
 def _wants_json() -> bool:
@@ -162,10 +234,14 @@ def refuse_unreadable_json() -> None:
     except (json.JSONDecodeError, UnicodeDecodeError):
         return  # webargs answers these itself: "The request body is not valid JSON."
     except RecursionError:
-        abort(400, errors={"_schema": ["Invalid JSON body: it nests too deeply."]})
+        abort(
+            400,
+            errors={"_schema": [_("Invalid JSON body: it nests too deeply.")]},
+            unreadable_json=True,
+        )
     except ValueError:
         fields = _fields_holding(json.loads(body, parse_int=_int_or_marker), _TooManyDigits)
-        too_long = "Number has too many digits."
+        too_long = _("Number has too many digits.")
         abort(422, errors={field: [too_long] for field in fields or ["_schema"]})
 
 
@@ -175,10 +251,11 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(KindredError)
     def _domain_error(exc: KindredError) -> Any:
-        errors = {exc.field: [exc.message]} if exc.field else None
+        text = exc.translated(_)
+        errors = {exc.field: [text]} if exc.field else None
         if not _wants_json():
-            return render_error_page(exc.status, exc.message)
-        message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+            return render_error_page(exc.status, text)
+        message = f"{exc.field}: {text}" if exc.field else text
         response: Response = jsonify(error_body(exc.status, message, errors, exc.code))
         response.status_code = exc.status
         if exc.status == 401:
@@ -194,7 +271,11 @@ def register_error_handlers(app: Flask) -> None:
         except Exception:  # pragma: no cover - the database itself may be the problem
             log.exception("rollback after an error failed")
         if not _wants_json():
-            return render_error_page(500, "Something went wrong on our side; it has been logged.")
-        response = jsonify(error_body(500, "Something went wrong on our side; it has been logged."))
+            return render_error_page(
+                500, _("Something went wrong on our side; it has been logged.")
+            )
+        response = jsonify(
+            error_body(500, _("Something went wrong on our side; it has been logged."))
+        )
         response.status_code = 500
         return response

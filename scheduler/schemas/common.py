@@ -6,6 +6,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+from flask_babel import gettext, lazy_gettext
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from scheduler.domain.date_bounds import OUT_OF_RANGE, is_within_bounds
@@ -16,7 +17,7 @@ from scheduler.domain.timezones import zone
 # NUL and lone UTF-16 surrogates (JSON's "\ud800"): PostgreSQL text cannot hold them, so such
 # input would otherwise fail at the database, after the checks, as a 500.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
-_UNSTORABLE_MESSAGE = "Text cannot contain NUL characters or unpaired surrogates."
+_UNSTORABLE_MESSAGE = lazy_gettext("Text cannot contain NUL characters or unpaired surrogates.")
 
 
 def _has_unstorable_text(value: Any) -> bool:
@@ -36,7 +37,9 @@ class InputSchema(Schema):
     def _refuse_unstorable_text(self, data: Any, **_kwargs: Any) -> Any:
         if isinstance(data, dict):
             bad = {
-                str(k): [_UNSTORABLE_MESSAGE] for k, v in data.items() if _has_unstorable_text(v)
+                str(k): [str(_UNSTORABLE_MESSAGE)]
+                for k, v in data.items()
+                if _has_unstorable_text(v)
             }
             if bad:
                 raise ValidationError(bad)
@@ -55,8 +58,8 @@ class UTCDateTimeField(fields.DateTime):
     (domain/date_bounds.py); UTC with `Z` on output."""
 
     default_error_messages = {
-        "naive": "Give the time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00.",
-        "invalid": "Not a valid ISO 8601 datetime.",
+        "naive": lazy_gettext("Give the time with a UTC offset, e.g. 2026-12-01T18:00:00+01:00."),
+        "invalid": lazy_gettext("Not a valid ISO 8601 datetime."),
         "out_of_range": OUT_OF_RANGE,
     }
 
@@ -94,7 +97,7 @@ class TimeZoneField(fields.String):
         try:
             zone(name)
         except InvalidInput as exc:
-            raise ValidationError(exc.message) from exc
+            raise ValidationError(exc.translated(gettext)) from exc
         return name
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.domain.access import VISIBILITIES
@@ -25,7 +27,9 @@ STEP_CHOICES = (5, 10, 15, 30, 60)
 
 def _visibility_field(**kwargs: Any) -> fields.String:
     return fields.String(
-        validate=validate.OneOf(VISIBILITIES, error="Must be one of public, members or unlisted."),
+        validate=validate.OneOf(
+            VISIBILITIES, error=lazy_gettext("Must be one of public, members or unlisted.")
+        ),
         metadata={
             "description": "public; members (of its group: 404 to anyone else; the default in "
             "a group); unlisted (by link only, in no listing). Default public outside a group"
@@ -42,7 +46,9 @@ class PollArgsSchema(ArgsSchema):
     step_minutes = fields.Integer(
         load_default=15,
         strict=True,
-        validate=validate.OneOf(STEP_CHOICES, error="Must be one of 5, 10, 15, 30 or 60."),
+        validate=validate.OneOf(
+            STEP_CHOICES, error=lazy_gettext("Must be one of 5, 10, 15, 30 or 60.")
+        ),
     )
     deadline = UTCDateTimeField(
         load_default=None,
@@ -61,14 +67,14 @@ MAX_ONLINE_URL = 2000
 def _attendance_mode_field(**kwargs: Any) -> fields.String:
     return fields.String(
         validate=validate.OneOf(
-            ATTENDANCE_MODES, error="Must be one of in_person, online or hybrid."
+            ATTENDANCE_MODES, error=lazy_gettext("Must be one of in_person, online or hybrid.")
         ),
         metadata={"description": "in_person (the default), online or hybrid"},
         **kwargs,
     )
 
 
-_URL = validate.URL(schemes={"http", "https"}, error="Must be an http or https link.")
+_URL = validate.URL(schemes={"http", "https"}, error=lazy_gettext("Must be an http or https link."))
 
 
 def _online_url(value: str) -> None:
@@ -76,7 +82,9 @@ def _online_url(value: str) -> None:
     if not value:
         return
     if len(value) > MAX_ONLINE_URL:
-        raise ValidationError(f"At most {MAX_ONLINE_URL} characters.")
+        raise ValidationError(
+            ngettext("At most %(num)d character.", "At most %(num)d characters.", MAX_ONLINE_URL)
+        )
     _URL(value)
 
 
@@ -145,7 +153,7 @@ class GatheringArgsSchema(ArgsSchema):
         has_start = data.get("starts_at") is not None
         has_poll = data.get("poll") is not None
         if has_start == has_poll:
-            message = "Give exactly one of starts_at (a fixed time) or poll (find a time)."
+            message = _("Give exactly one of starts_at (a fixed time) or poll (find a time).")
             raise ValidationError({"starts_at": [message], "poll": [message]})
 
 

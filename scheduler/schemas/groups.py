@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.domain.access import JoinPolicy, MemberRole, MemberState
@@ -27,13 +29,15 @@ class MemberArgsSchema(ArgsSchema):
 
     role = fields.String(validate=validate.OneOf([r.value for r in MemberRole]))
     state = fields.String(
-        validate=validate.OneOf([MemberState.MEMBER.value], error="Only member (approve).")
+        validate=validate.OneOf(
+            [MemberState.MEMBER.value], error=lazy_gettext("Only member (approve).")
+        )
     )
 
     @validates_schema
     def _something(self, data: dict, **_kwargs: object) -> None:
         if not data:
-            raise ValidationError("Give role or state.", field_name="role")
+            raise ValidationError(_("Give role or state."), field_name="role")
 
 
 class GroupQueryArgsSchema(QueryArgsSchema):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates
 
 from scheduler.domain.questions import MAX_ANSWER_LENGTH, MAX_QUESTION_LENGTH, MAX_QUESTIONS
@@ -61,7 +63,9 @@ class RsvpArgsSchema(ArgsSchema):
 
     response = fields.String(
         required=True,
-        validate=validate.OneOf(["yes", "no", "maybe"], error="Answer yes, no or maybe."),
+        validate=validate.OneOf(
+            ["yes", "no", "maybe"], error=lazy_gettext("Answer yes, no or maybe.")
+        ),
     )
     all_future = fields.Boolean(
         load_default=False,
@@ -94,9 +98,15 @@ class RsvpArgsSchema(ArgsSchema):
         problems = {}
         for key, text in (answers or {}).items():
             if not QUESTION_ID.fullmatch(key):
-                problems[key] = ["Not a question id."]
+                problems[key] = [_("Not a question id.")]
             elif len(text) > MAX_ANSWER_LENGTH:
-                problems[key] = [f"At most {MAX_ANSWER_LENGTH} characters."]
+                problems[key] = [
+                    ngettext(
+                        "At most %(num)d character.",
+                        "At most %(num)d characters.",
+                        MAX_ANSWER_LENGTH,
+                    )
+                ]
         if problems:
             raise ValidationError(problems)
 

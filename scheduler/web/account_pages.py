@@ -12,6 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response
 
 from scheduler.config import Config
@@ -31,17 +33,24 @@ from scheduler.web.auth import (
     session_token,
 )
 from scheduler.web.forms import FormState
+from scheduler.web.language import error_text
 
 bp = protect(Blueprint("account_pages", __name__))
 
-CHECK_YOUR_MAIL = (
+CHECK_YOUR_MAIL = lazy_gettext(
     "If an account has this address, a mail with a link is on its way. The link works once."
 )
 _LINK_PAGES = {
-    Purpose.VERIFY: ("Confirm your address", "Confirm my address"),
-    Purpose.SIGN_IN: ("Sign in to Kindred", "Sign in"),
-    Purpose.PASSWORD_RESET: ("Choose a new password", "Save the new password"),
-    Purpose.EMAIL_CHANGE: ("Confirm your new address", "Use this address"),
+    Purpose.VERIFY: (lazy_gettext("Confirm your address"), lazy_gettext("Confirm my address")),
+    Purpose.SIGN_IN: (lazy_gettext("Sign in to Kindred"), lazy_gettext("Sign in")),
+    Purpose.PASSWORD_RESET: (
+        lazy_gettext("Choose a new password"),
+        lazy_gettext("Save the new password"),
+    ),
+    Purpose.EMAIL_CHANGE: (
+        lazy_gettext("Confirm your new address"),
+        lazy_gettext("Use this address"),
+    ),
 }
 
 
@@ -54,8 +63,8 @@ def _link_refused(exc: KindredError) -> tuple[str, int]:
     return (
         render_template(
             "account_message.html",
-            title="This link does not work",
-            message=exc.message,
+            title=_("This link does not work"),
+            message=error_text(exc),
             offer_links=True,
         ),
         exc.status,
@@ -73,8 +82,8 @@ def _link_page(purpose: str, token: str, state: FormState | None = None) -> Any:
     return (
         render_template(
             "account_link.html",
-            title=title,
-            button=button,
+            title=str(title),
+            button=str(button),
             purpose=purpose,
             form=state or FormState(),
         ),
@@ -93,7 +102,7 @@ def verify(token: str) -> Any:
         session.commit()
     except KindredError as exc:
         return _link_refused(exc)
-    flash("Your address is confirmed: invites and reminders will reach you.", "success")
+    flash(_("Your address is confirmed: invites and reminders will reach you."), "success")
     return redirect(url_for("pages.home"))
 
 
@@ -109,7 +118,7 @@ def sign_in(token: str) -> Any:
     except KindredError as exc:
         return _link_refused(exc)
     log_in(user)
-    flash(f"Welcome back, {user.name}!", "success")
+    flash(_("Welcome back, %(name)s!", name=user.name), "success")
     return redirect(safe_next(next_path))
 
 
@@ -132,7 +141,10 @@ def reset(token: str) -> Any:
             return _link_page(Purpose.PASSWORD_RESET, token, state)
         return _link_refused(exc)
     log_in(user)
-    flash("Your new password is set; every other browser and API token is signed out.", "success")
+    flash(
+        _("Your new password is set; every other browser and API token is signed out."),
+        "success",
+    )
     return redirect(url_for("pages.home"))
 
 
@@ -147,7 +159,7 @@ def confirm_email(token: str) -> Any:
         session.commit()
     except KindredError as exc:
         return _link_refused(exc)
-    flash(f"Your address is now {user.email}.", "success")
+    flash(_("Your address is now %(email)s.", email=user.email), "success")
     return redirect(url_for("pages.home"))
 
 
@@ -159,7 +171,7 @@ def _request_form(kind: str) -> Any:
         email = request.form.get("email", "").strip()[:254]
         state.values = {"email": email}
         if not email:
-            state.add("email", "Enter your email address.")
+            state.add("email", _("Enter your email address."))
         else:
             session = db_session()
             try:
@@ -175,9 +187,9 @@ def _request_form(kind: str) -> Any:
                 state.add_error(exc, "email")
             else:
                 return render_template(
-                    "account_message.html", title="Check your mail", message=CHECK_YOUR_MAIL
+                    "account_message.html", title=_("Check your mail"), message=str(CHECK_YOUR_MAIL)
                 ), 202
-    title = "Sign in by mail" if kind == Purpose.SIGN_IN else "Forgot your password?"
+    title = _("Sign in by mail") if kind == Purpose.SIGN_IN else _("Forgot your password?")
     status = 422 if state.errors else 200
     return render_template(
         "account_request.html", title=title, kind=kind, form=state, next_path=next_path
@@ -209,9 +221,9 @@ def resend_verify() -> Response:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(exc.message, "info")
+        flash(error_text(exc), "info")
     else:
-        flash("A new link is on its way to your address.", "success")
+        flash(_("A new link is on its way to your address."), "success")
     return redirect(url_for("pages.profile"))
 
 
@@ -223,7 +235,7 @@ def sign_out_everywhere() -> Response:
     sessions.end_sessions(session, require_user())
     session.commit()
     log_out()
-    flash("You are signed out everywhere.", "info")
+    flash(_("You are signed out everywhere."), "info")
     return redirect(url_for("pages.login"))
 
 
@@ -237,9 +249,9 @@ def revoke_token(token_id: int) -> Response:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash("The token is revoked.", "success")
+        flash(_("The token is revoked."), "success")
     return redirect(url_for("pages.profile") + "#tokens")
 
 
@@ -261,9 +273,9 @@ def change_password() -> Any:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("pages.profile") + "#password")
-    flash("Password changed; every other browser is signed out.", "success")
+    flash(_("Password changed; every other browser is signed out."), "success")
     return redirect(url_for("pages.profile"))
 
 
@@ -284,9 +296,9 @@ def change_email() -> Any:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("pages.profile") + "#email")
-    flash("Follow the link we mailed to the new address to start using it.", "success")
+    flash(_("Follow the link we mailed to the new address to start using it."), "success")
     return redirect(url_for("pages.profile"))
 
 
@@ -316,8 +328,8 @@ def delete_account() -> Any:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
         return redirect(url_for("pages.profile") + "#delete")
     log_out()
-    flash("Your account is deleted. Everything about you is gone from Kindred.", "info")
+    flash(_("Your account is deleted. Everything about you is gone from Kindred."), "info")
     return redirect(url_for("pages.home"))

@@ -18,6 +18,7 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Blueprint, g, redirect, request, session, url_for
+from flask_babel import lazy_gettext
 from werkzeug.exceptions import BadRequest
 
 from scheduler.extensions import db_session
@@ -37,7 +38,10 @@ UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 class CsrfFailed(BadRequest):
     """The form did not carry this session's CSRF token."""
 
-    description = "This form has expired or did not come from Kindred. Go back, reload the page and try again."
+    description = lazy_gettext(
+        "This form has expired or did not come from Kindred. Go back, reload the page and try "
+        "again."
+    )
 
 
 def page_user() -> User | None:

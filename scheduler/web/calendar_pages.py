@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
 
 from scheduler.extensions import current_services, db_session
 from scheduler.services.calendars import busy
@@ -29,7 +30,7 @@ def add_calendar() -> Any:
     url = request.form.get("url", "")
     busy.add_calendar(session, require_user(), url, current_services().config)
     session.commit()
-    flash("Calendar added: its busy times appear on polls in a minute or two.", "success")
+    flash(_("Calendar added: its busy times appear on polls in a minute or two."), "success")
     return _back()
 
 
@@ -40,5 +41,5 @@ def remove_calendar(calendar_id: int) -> Any:
     session = db_session()
     busy.remove_calendar(session, require_user(), calendar_id)  # someone else's: 404
     session.commit()
-    flash("Calendar removed, with its busy times.", "success")
+    flash(_("Calendar removed, with its busy times."), "success")
     return _back()

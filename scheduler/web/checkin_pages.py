@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from scheduler.domain.errors import KindredError, NotFound
@@ -16,6 +17,7 @@ from scheduler.services.accounts import identity
 from scheduler.services.mail.checkin_mail import DECLINE, read_checkin_token
 from scheduler.services.tribe import checkins, people
 from scheduler.web.auth import login_required, require_user
+from scheduler.web.language import error_text
 
 bp = Blueprint("checkin_pages", __name__)
 
@@ -53,7 +55,7 @@ def settings() -> Response:
         checkin_nudges="checkin_nudges" in request.form,
     )
     session.commit()
-    flash("Saved.", "success")
+    flash(_("Saved."), "success")
     return redirect(url_for("checkin_pages.met") + "#settings")
 
 
@@ -73,9 +75,15 @@ def ask() -> Response:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     else:
-        flash(f"Asked {checkin.invitee.name} for a check-in: we mailed them some times.", "success")
+        flash(
+            _(
+                "Asked %(name)s for a check-in: we mailed them some times.",
+                name=checkin.invitee.name,
+            ),
+            "success",
+        )
     return redirect(url_for("checkin_pages.met"))
 
 
@@ -97,17 +105,17 @@ def act(checkin_id: int, action: str) -> Response:
                 now=now,
                 uid_domain=current_services().config.mail_domain,
             )
-            message = "It's in both your calendars: invites are on their way."
+            message = _("It's in both your calendars: invites are on their way.")
         elif action == "decline":
             checkins.decline(session, checkin_id, user, now=now)
-            message = "Declined."
+            message = _("Declined.")
         else:
             checkins.stop(session, checkin_id, user, now=now)
-            message = "Stopped: no more check-ins will be proposed."
+            message = _("Stopped: no more check-ins will be proposed.")
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(str(exc), "error")
+        flash(error_text(exc), "error")
     else:
         flash(message, "success")
     return redirect(url_for("checkin_pages.met"))
@@ -154,7 +162,7 @@ def answer_link_post(token: str) -> str:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        error = str(exc)
+        error = error_text(exc)
     return render_template(
         "checkin_answer.html",
         claim=claim,

@@ -71,7 +71,7 @@ def group_feed(group_id: int) -> Response:
     """A group's public feed."""
     group = db_session().get(Group, group_id)
     if group is None:
-        raise NotFound(f"No group with id {group_id}.")
+        raise NotFound("No group with id %(id)s.", id=group_id)
     feed = feeds.group_feed(db_session(), group, current_services().config)
     return _answer(feed, f"group-{group_id}.ics")
 

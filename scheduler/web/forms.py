@@ -13,6 +13,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from babel.dates import get_day_names
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext, ngettext
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
@@ -20,11 +23,15 @@ from scheduler.api.errors import flatten_messages
 from scheduler.domain.errors import InvalidInput, KindredError
 from scheduler.domain.interests import normalise_interest
 from scheduler.domain.timezones import known_timezones, zone
+from scheduler.web.language import current_locale, error_text
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 RECURRENCE_CHOICES = ("none", "weekly", "biweekly", "monthly_first", "monthly_last")
-REMINDER_CHOICES = ((10080, "1 week before"), (1440, "1 day before"), (60, "1 hour before"))
+REMINDER_CHOICES = (
+    (10080, lazy_gettext("1 week before")),
+    (1440, lazy_gettext("1 day before")),
+    (60, lazy_gettext("1 hour before")),
+)
 DURATION_CHOICES = (30, 45, 60, 90, 120, 180, 240)
 STEP_CHOICES = (15, 30, 60)
 # API field (dotted) → the form field that shows its error
@@ -39,17 +46,17 @@ API_TO_FORM = {
 }
 # API field names inside service messages, in the words the form uses
 FIELD_WORDS = {
-    "window_end": "the latest end",
-    "window_start": "the earliest start",
-    "starts_at": "the start",
-    "poll": "find a time",
+    "window_end": lazy_gettext("the latest end"),
+    "window_start": lazy_gettext("the earliest start"),
+    "starts_at": lazy_gettext("the start"),
+    "poll": lazy_gettext("find a time"),
 }
 
 
 def in_form_words(message: str) -> str:
     """A service message with API field names replaced by what the form calls them."""
     for name, words in FIELD_WORDS.items():
-        message = message.replace(name, words)
+        message = message.replace(name, str(words))
     return message[:1].upper() + message[1:]
 
 
@@ -67,7 +74,7 @@ class FormState:
     def add_error(self, exc: KindredError, default_field: str = "form") -> None:
         """Show a service error next to the field it names."""
         name = exc.field or default_field
-        self.add(API_TO_FORM.get(name, name.split(".")[0]), exc.message)
+        self.add(API_TO_FORM.get(name, name.split(".")[0]), error_text(exc))
 
     def add_validation(self, exc: ValidationError) -> None:
         """Show marshmallow messages next to their fields."""
@@ -108,7 +115,7 @@ def local_to_utc(raw: str, tz_name: str, name: str, state: FormState) -> datetim
     text = raw.strip()
     if not text:
         return None
-    unreadable = "Give a date and time, e.g. 2026-06-03 18:00."
+    unreadable = _("Give a date and time, e.g. 2026-06-03 18:00.")
     try:
         naive = datetime.fromisoformat(text)
     except ValueError:
@@ -127,7 +134,13 @@ def local_to_utc(raw: str, tz_name: str, name: str, state: FormState) -> datetim
         aware = naive.replace(tzinfo=tz)
         # a wall-clock time skipped by a daylight-saving jump does not survive the round trip
         if aware.astimezone(UTC).astimezone(tz).replace(tzinfo=None) != naive:
-            state.add(name, f"That time does not exist in {tz_name} (the clocks change then).")
+            state.add(
+                name,
+                _(
+                    "That time does not exist in %(zone)s (the clocks change then).",
+                    zone=tz_name,
+                ),
+            )
             return None
         return aware.astimezone(UTC)
     except OverflowError:  # year 1 or 9999 pushed past the calendar by the offset
@@ -149,7 +162,7 @@ def _int_or_none(raw: str, name: str, state: FormState) -> int | None:
     try:
         return int(text)
     except ValueError:
-        state.add(name, "Give a whole number.")
+        state.add(name, _("Give a whole number."))
         return None
 
 
@@ -170,14 +183,27 @@ def recurrence_rule(choice: str, start_local: datetime, count: int | None) -> st
 
 def recurrence_labels(weekday: int | None) -> list[tuple[str, str]]:
     """The recurrence <select> options in plain words (weekday of the start when known)."""
-    day = WEEKDAY_NAMES[weekday] if weekday is not None else "the same weekday"
+    if weekday is None:
+        return [
+            ("none", _("Does not repeat")),
+            ("weekly", _("Every week on the same weekday")),
+            ("biweekly", _("Every 2 weeks on the same weekday")),
+            ("monthly_first", _("First the same weekday of every month")),
+            ("monthly_last", _("Last the same weekday of every month")),
+        ]
+    day = weekday_name(weekday)
     return [
-        ("none", "Does not repeat"),
-        ("weekly", f"Every week on {day}"),
-        ("biweekly", f"Every 2 weeks on {day}"),
-        ("monthly_first", f"First {day} of every month"),
-        ("monthly_last", f"Last {day} of every month"),
+        ("none", _("Does not repeat")),
+        ("weekly", _("Every week on %(day)s", day=day)),
+        ("biweekly", _("Every 2 weeks on %(day)s", day=day)),
+        ("monthly_first", _("First %(day)s of every month", day=day)),
+        ("monthly_last", _("Last %(day)s of every month", day=day)),
     ]
+
+
+def weekday_name(weekday: int) -> str:
+    """Monday (0) to Sunday (6) in full, as the request's language writes it."""
+    return str(get_day_names("wide", locale=current_locale())[weekday])
 
 
 def _keep_typed(form: MultiDict[str, str], state: FormState) -> None:
@@ -217,10 +243,10 @@ def _details(form: MultiDict[str, str]) -> dict[str, Any]:
 
 # who sees a gathering (domain/access.py); the schema names a bad value
 VISIBILITY_CHOICES = (
-    ("", "The default: the group's members in a group, everyone otherwise"),
-    ("members", "Members of the group only"),
-    ("public", "Everyone: listed publicly (the place stays for members in a group)"),
-    ("unlisted", "Anyone with the link, listed nowhere"),
+    ("", lazy_gettext("The default: the group's members in a group, everyone otherwise")),
+    ("members", lazy_gettext("Members of the group only")),
+    ("public", lazy_gettext("Everyone: listed publicly (the place stays for members in a group)")),
+    ("unlisted", lazy_gettext("Anyone with the link, listed nowhere")),
 )
 
 
@@ -233,7 +259,7 @@ def _settings(form: MultiDict[str, str], state: FormState, body: dict[str, Any])
     if body["duration_minutes"] is None:
         del body["duration_minutes"]
         if "duration_minutes" not in state.errors:
-            state.add("duration_minutes", "Choose how long it lasts.")
+            state.add("duration_minutes", _("Choose how long it lasts."))
     reminders: list[int] = []
     for raw in form.getlist("reminders"):
         number = _int_or_none(raw, "reminders", state)
@@ -310,15 +336,15 @@ def gathering_args(
     if mode == "fixed":
         starts_at = local_to_utc(form.get("starts_at", ""), tz_name, "starts_at", state)
         if starts_at is None and "starts_at" not in state.errors:
-            state.add("starts_at", "Choose when it starts.")
+            state.add("starts_at", _("Choose when it starts."))
         elif starts_at is not None:
             body["starts_at"] = starts_at.isoformat()
             choice = form.get("recurrence", "none")
             if choice not in RECURRENCE_CHOICES:
-                state.add("recurrence", "Choose one of the options.")
+                state.add("recurrence", _("Choose one of the options."))
             elif choice != "none":
                 if not supports_recurrence:
-                    state.add("recurrence", "Repeating gatherings are not available yet.")
+                    state.add("recurrence", _("Repeating gatherings are not available yet."))
                 else:
                     count = _int_or_none(
                         form.get("recurrence_count", ""), "recurrence_count", state
@@ -332,16 +358,16 @@ def gathering_args(
             if value is not None:
                 poll[name] = value.isoformat()
             elif name != "deadline" and name not in state.errors:
-                state.add(name, "Required to find a time.")
+                state.add(name, _("Required to find a time."))
         for name in ("step_minutes", "min_attendees"):
             number = _int_or_none(form.get(name, ""), name, state)
             if number is not None:
                 poll[name] = number
         if form.get("recurrence", "none") not in ("none", ""):
-            state.add("recurrence", "A repeating gathering needs a fixed time.")
+            state.add("recurrence", _("A repeating gathering needs a fixed time."))
         body["poll"] = poll
     else:
-        state.add("mode", "Choose a fixed time or find a time.")
+        state.add("mode", _("Choose a fixed time or find a time."))
     return body
 
 
@@ -373,8 +399,8 @@ POLL_EDIT_FIELDS = (
     "visibility",
 )
 SCOPE_CHOICES = (
-    ("this", "Only this one"),
-    ("following", "This and all following ones"),
+    ("this", lazy_gettext("Only this one")),
+    ("following", lazy_gettext("This and all following ones")),
 )
 
 
@@ -418,7 +444,7 @@ def edit_args(
     if starts_at is not None:
         body["starts_at"] = starts_at.isoformat()
     elif not raw_start.strip():
-        state.add("starts_at", "Choose when it starts.")
+        state.add("starts_at", _("Choose when it starts."))
     if in_series:
         body["scope"] = form.get("scope", "this")
     return body
@@ -463,17 +489,23 @@ def duration_choices(current: int | None = None) -> list[tuple[int, str]]:
 
 def _duration_words(m: int) -> str:
     if m < 60:
-        return f"{m} minutes"
-    hours = f"{m // 60} hour" + ("" if m // 60 == 1 else "s")
-    return f"{m // 60} h {m % 60} min" if m % 60 else hours
+        return ngettext("%(num)d minute", "%(num)d minutes", m)
+    if m % 60:
+        return _("%(hours)d h %(minutes)d min", hours=m // 60, minutes=m % 60)
+    return ngettext("%(num)d hour", "%(num)d hours", m // 60)
 
 
 def reminder_choices(current: Iterable[int] = ()) -> list[tuple[int, str]]:
     """The reminder checkboxes, plus any the gathering has that the form does not offer."""
-    choices = dict(REMINDER_CHOICES)
+    choices = {minutes: str(label) for minutes, label in REMINDER_CHOICES}
     for minutes in current:
-        choices.setdefault(minutes, f"{_duration_words(minutes)} before")
+        choices.setdefault(minutes, _("%(duration)s before", duration=_duration_words(minutes)))
     return sorted(choices.items(), reverse=True)
+
+
+def labelled(choices: Iterable[tuple[str, Any]]) -> list[tuple[str, str]]:
+    """(value, label) choices with their labels in the request's language."""
+    return [(value, str(label)) for value, label in choices]
 
 
 def availability_intervals(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.wrappers import Response
@@ -26,7 +28,6 @@ from scheduler.services.polls import scheduling
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import (
     DURATION_CHOICES,
-    REMINDER_CHOICES,
     SCOPE_CHOICES,
     STEP_CHOICES,
     VISIBILITY_CHOICES,
@@ -36,16 +37,22 @@ from scheduler.web.forms import (
     edit_args,
     edit_values,
     gathering_args,
+    labelled,
     load_with,
     question_rows,
     recurrence_labels,
     reminder_choices,
     timezone_choices,
 )
+from scheduler.web.language import error_text
 
 bp = protect(Blueprint("gathering_pages", __name__))
 
-RSVP_LABELS = {"yes": "Going", "maybe": "Maybe", "no": "Can't go"}
+RSVP_LABELS = {
+    "yes": lazy_gettext("Going"),
+    "maybe": lazy_gettext("Maybe"),
+    "no": lazy_gettext("Can't go"),
+}
 
 
 def supports_recurrence() -> bool:
@@ -101,18 +108,21 @@ def new() -> Any:
                 session.commit()
             except NotAllowed as exc:
                 session.rollback()
-                state.add("group_id", exc.message)
+                state.add("group_id", error_text(exc))
             except KindredError as exc:
                 session.rollback()
                 state.add_error(exc)
             else:
                 if gathering.status == GatheringStatus.POLLING:
                     flash(
-                        "Your poll is open. Share this page so people can paint when they can come.",
+                        _(
+                            "Your poll is open. Share this page so people can paint when "
+                            "they can come."
+                        ),
                         "success",
                     )
                 else:
-                    flash("Your gathering is on the calendar.", "success")
+                    flash(_("Your gathering is on the calendar."), "success")
                 return redirect(url_for("gathering_pages.show", gathering_id=gathering.id))
     return (
         render_template(
@@ -123,10 +133,10 @@ def new() -> Any:
             timezones=timezone_choices(),
             durations=DURATION_CHOICES,
             steps=STEP_CHOICES,
-            reminder_choices=REMINDER_CHOICES,
+            reminder_choices=reminder_choices(),
             recurrence_options=recurrence_labels(None),
             recurrence_enabled=supports_recurrence(),
-            visibility_choices=VISIBILITY_CHOICES,
+            visibility_choices=labelled(VISIBILITY_CHOICES),
         ),
         422 if state.errors else 200,
     )
@@ -158,7 +168,7 @@ def show(gathering_id: int) -> Any:
         waitlist_position=position,
         attendees=attendees,
         seats_left=lifecycle.seats_left(gathering),
-        rsvp_labels=RSVP_LABELS,
+        rsvp_labels={value: str(label) for value, label in RSVP_LABELS.items()},
         rights=rights,
         organizer_name=access.organizer_name(gathering, rights, user),
         is_organizer=rights.manage,
@@ -195,7 +205,7 @@ def edit(gathering_id: int) -> Any:
             scope = args.pop("scope", "this")
             changes = changed_args(args, gathering)
             if not changes:
-                flash("Nothing changed.", "info")
+                flash(_("Nothing changed."), "info")
                 return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
             try:
                 _apply_edit(gathering_id, user, scope, changes)
@@ -226,10 +236,10 @@ def edit(gathering_id: int) -> Any:
             timezones=timezone_choices(),
             durations=duration_choices(gathering.duration_minutes),
             reminder_choices=reminder_choices(gathering.reminders),
-            scope_choices=SCOPE_CHOICES,
+            scope_choices=labelled(SCOPE_CHOICES),
             visibility_choices=[
                 (value, label)
-                for value, label in VISIBILITY_CHOICES
+                for value, label in labelled(VISIBILITY_CHOICES)
                 if value and (gathering.group_id is not None or value != "members")
             ],
         ),
@@ -253,10 +263,14 @@ def _apply_edit(gathering_id: int, user: User, scope: str, changes: dict[str, An
 
 
 def _saved_message(changes: dict[str, Any], *, scheduled: bool, scope: str) -> str:
-    which = "this and the following gatherings" if scope == "following" else "the gathering"
     if scheduled and changes.keys() & TIME_OR_PLACE:
-        return f"Saved. Everyone coming to {which} will get an updated invite."
-    return "Saved."
+        if scope == "following":
+            return _(
+                "Saved. Everyone coming to this and the following gatherings will get an "
+                "updated invite."
+            )
+        return _("Saved. Everyone coming to the gathering will get an updated invite.")
+    return _("Saved.")
 
 
 def calendar_links(gathering: Gathering, user: User | None) -> dict[str, str | None]:
@@ -267,11 +281,11 @@ def calendar_links(gathering: Gathering, user: User | None) -> dict[str, str | N
     subscribe_label = None
     if gathering.group_id is not None:
         subscribe = webcal(f"{config.base_url}/groups/{gathering.group_id}.ics")
-        subscribe_label = "Subscribe to the group's calendar"
+        subscribe_label = _("Subscribe to the group's calendar")
     elif user is not None:
         token = identity.current_feed_token(user, config.secret_key)
         subscribe = feed_urls(config.base_url, token)["webcal_url"]
-        subscribe_label = "Subscribe to my Kindred calendar"
+        subscribe_label = _("Subscribe to my Kindred calendar")
     return {"ics_url": ics_url, "subscribe_url": subscribe, "subscribe_label": subscribe_label}
 
 
@@ -298,18 +312,21 @@ def rsvp(gathering_id: int) -> Response:
         session.rollback()
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
         if outcome.state == attendance.RsvpState.WAITLISTED:
             flash(
-                f"It's full: you are number {outcome.waitlist_position} on the waitlist. "
-                "We'll email you if a seat frees up.",
+                _(
+                    "It's full: you are number %(position)s on the waitlist. "
+                    "We'll email you if a seat frees up.",
+                    position=outcome.waitlist_position,
+                ),
                 "info",
             )
         elif outcome.state == attendance.RsvpState.GOING:
-            flash("You're going. See you there!", "success")
+            flash(_("You're going. See you there!"), "success")
         else:
-            flash("Thanks, your answer is saved.", "success")
+            flash(_("Thanks, your answer is saved."), "success")
     return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
 
 
@@ -329,7 +346,8 @@ def _rsvp_args(form: Any) -> dict[str, Any]:
         return RsvpArgsSchema().load(body)
     except ValidationError as exc:
         field, messages = next(iter(flatten_messages(exc.messages).items()))
-        raise InvalidInput(" ".join(messages), field=field) from None
+        text = " ".join(messages)  # in the request's language already
+        raise InvalidInput(text, field=field) from None
 
 
 @bp.get("/g/<int:gathering_id>/attendees.csv")
@@ -354,7 +372,7 @@ def cancel(gathering_id: int) -> Response:
         session.rollback()
         if exc.status in (403, 404):
             raise
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash("The gathering is cancelled; everyone who answered will be told.", "info")
+        flash(_("The gathering is cancelled; everyone who answered will be told."), "info")
     return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))

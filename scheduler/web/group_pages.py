@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from werkzeug.wrappers import Response
 
 from scheduler.domain.access import MemberRole, MemberState, Relation
@@ -20,6 +21,7 @@ from scheduler.services.groups.access import ANONYMOUS_NAME, group_relation, pub
 from scheduler.services.tribe import nudges
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import FormState, load_with, split_interests
+from scheduler.web.language import error_text
 
 bp = protect(Blueprint("group_pages", __name__))
 
@@ -66,7 +68,7 @@ def new() -> Any:
                 session.rollback()
                 state.add_error(exc, "name")
             else:
-                flash(f"Your group “{group.name}” is ready.", "success")
+                flash(_("Your group “%(name)s” is ready.", name=group.name), "success")
                 return redirect(url_for("group_pages.show", group_id=group.id))
     return render_template("group_new.html", form=state), 422 if state.errors else 200
 
@@ -127,9 +129,11 @@ def join(group_id: int) -> Response:
     member, created = circles.join_group(session, group, require_user())
     session.commit()
     if created and member.state == MemberState.PENDING:
-        flash(f"You asked to join {group.name}: an organizer will approve it.", "info")
+        flash(
+            _("You asked to join %(name)s: an organizer will approve it.", name=group.name), "info"
+        )
     elif created:
-        flash(f"You joined {group.name}.", "success")
+        flash(_("You joined %(name)s.", name=group.name), "success")
     return redirect(url_for("group_pages.show", group_id=group.id))
 
 
@@ -145,9 +149,9 @@ def leave(group_id: int) -> Response:
         session.commit()
     except KindredError as exc:
         session.rollback()
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash(f"You left {group.name}.", "info")
+        flash(_("You left %(name)s.", name=group.name), "info")
     return redirect(url_for("group_pages.show", group_id=group_id))
 
 
@@ -173,16 +177,16 @@ def member(group_id: int, user_id: int) -> Response:
         elif action in MEMBER_ACTIONS:
             circles.change_member(session, group_id, actor, user_id, **MEMBER_ACTIONS[action])
         else:
-            flash("Choose approve, make organizer, make member or remove.", "error")
+            flash(_("Choose approve, make organizer, make member or remove."), "error")
             return redirect(url_for("group_pages.show", group_id=group_id))
         session.commit()
     except KindredError as exc:
         session.rollback()
         if exc.status in (403, 404):
             raise
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash("Saved.", "success")
+        flash(_("Saved."), "success")
     return redirect(url_for("group_pages.show", group_id=group_id) + "#members")
 
 
@@ -215,5 +219,5 @@ def propose_post(group_id: int) -> Response:
         session, group, require_user(), now=utcnow(), uid_domain=config.mail_domain
     )
     session.commit()
-    flash("A poll for the next get-together is open: share it with the group.", "success")
+    flash(_("A poll for the next get-together is open: share it with the group."), "success")
     return redirect(url_for("gathering_pages.show", gathering_id=gathering.id))

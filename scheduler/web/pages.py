@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -30,7 +31,7 @@ from scheduler.web.auth import (
     safe_next,
 )
 from scheduler.web.forms import FormState, load_with, split_interests, timezone_choices
-from scheduler.web.language import browser_locale, use_locale
+from scheduler.web.language import browser_locale, error_text, use_locale
 
 bp = protect(Blueprint("pages", __name__))
 
@@ -134,13 +135,16 @@ def signup() -> Any:
                 if outcome.user is None:  # an unconfirmed account held it: its owner is mailed
                     return render_template(
                         "account_message.html",
-                        title="Check your mail",
-                        message="We mailed this address a link: follow it to sign in.",
+                        title=_("Check your mail"),
+                        message=_("We mailed this address a link: follow it to sign in."),
                     ), 202
                 log_in(outcome.user)
                 flash(
-                    f"Welcome to Kindred, {outcome.user.name}! We mailed you a link to "
-                    "confirm your address: until you follow it, Kindred sends you nothing else.",
+                    _(
+                        "Welcome to Kindred, %(name)s! We mailed you a link to confirm your "
+                        "address: until you follow it, Kindred sends you nothing else.",
+                        name=outcome.user.name,
+                    ),
                     "success",
                 )
                 return redirect(target)
@@ -165,7 +169,7 @@ def login() -> Any:
             session.commit()
         except KindredError as exc:
             session.rollback()
-            state.add("password", exc.message)
+            state.add("password", error_text(exc))
         else:
             log_in(user)
             return redirect(target)
@@ -176,7 +180,7 @@ def login() -> Any:
 def logout() -> Response:
     """Sign out."""
     log_out()
-    flash("You are signed out.", "info")
+    flash(_("You are signed out."), "info")
     return redirect(url_for("pages.home"))
 
 
@@ -226,7 +230,7 @@ def profile() -> Any:
                 state.add_error(exc)
             else:
                 use_locale(user.locale)  # "saved" in the language just chosen
-                flash("Profile saved.", "success")
+                flash(_("Profile saved."), "success")
                 return redirect(url_for("pages.profile"))
     config = current_services().config
     urls = feed_urls(config.base_url, identity.current_feed_token(user, config.secret_key))

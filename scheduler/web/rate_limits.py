@@ -39,10 +39,13 @@ from werkzeug.exceptions import HTTPException
 from scheduler.api.auth import bearer_token, current_user
 from scheduler.api.errors import error_body, render_error_page
 from scheduler.config import Config
+from scheduler.domain import language
 from scheduler.domain.errors import KindredError
+from scheduler.domain.language import N_
 from scheduler.extensions import Services, redis_url_for
 from scheduler.services.accounts.identity import sha256_hex
 from scheduler.web.auth import USER_KEY, page_user
+from scheduler.web.language import current_locale
 
 API_PREFIX = "/api/"
 STRATEGY = "fixed-window"
@@ -123,7 +126,7 @@ class RateRule:
     key: Callable[[], str | None]  # whose budget the current request spends; None: nobody's
     methods: frozenset[str]
     endpoints: frozenset[str] | None  # None: every endpoint
-    refusal: str
+    refusal: str  # English, marked for the catalogues: translated where it is shown
 
     def spender(self) -> str | None:
         """The key the current request spends this budget from, or None if it does not."""
@@ -181,7 +184,7 @@ WRITES_PER_ACCOUNT = RateRule(
     signed_in_account,
     WRITES,
     None,
-    "Too many changes from this account in a short time.",
+    N_("Too many changes from this account in a short time."),
 )
 RULES = (
     RateRule(
@@ -190,7 +193,7 @@ RULES = (
         email_address,
         POST,
         SIGN_IN,
-        "Too many sign-in attempts for this email address.",
+        N_("Too many sign-in attempts for this email address."),
     ),
     RateRule(
         "sign-in:ip",
@@ -198,7 +201,7 @@ RULES = (
         client_address,
         POST,
         SIGN_IN,
-        "Too many sign-in attempts from your network.",
+        N_("Too many sign-in attempts from your network."),
     ),
     RateRule(
         "sign-up:address",
@@ -206,7 +209,7 @@ RULES = (
         email_address,
         POST,
         SIGN_UP,
-        "Too many sign-ups for this email address.",
+        N_("Too many sign-ups for this email address."),
     ),
     RateRule(
         "sign-up:ip",
@@ -214,7 +217,7 @@ RULES = (
         client_address,
         POST,
         SIGN_UP,
-        "Too many sign-ups from your network.",
+        N_("Too many sign-ups from your network."),
     ),
     RateRule(
         "account-mail:address",
@@ -222,7 +225,7 @@ RULES = (
         email_address,
         POST,
         ACCOUNT_MAIL,
-        "Too many mails asked for this email address.",
+        N_("Too many mails asked for this email address."),
     ),
     RateRule(
         "account-mail:account",
@@ -230,7 +233,7 @@ RULES = (
         signed_in_account,
         POST,
         ACCOUNT_MAIL_SIGNED_IN,
-        "Too many mails asked for this account.",
+        N_("Too many mails asked for this account."),
     ),
     RateRule(
         "account-mail:ip",
@@ -238,7 +241,7 @@ RULES = (
         client_address,
         POST,
         ACCOUNT_MAIL,
-        "Too many mails asked for from your network.",
+        N_("Too many mails asked for from your network."),
     ),
     RateRule(
         "rsvp-links:ip",
@@ -246,7 +249,7 @@ RULES = (
         client_address,
         LINK_REQUESTS,
         RSVP_LINKS,
-        "Too many RSVP links opened from your network.",
+        N_("Too many RSVP links opened from your network."),
     ),
     RateRule(
         "join-requests:account",
@@ -254,7 +257,7 @@ RULES = (
         signed_in_account,
         POST,
         JOIN_REQUESTS,
-        "Too many requests to join groups from this account.",
+        N_("Too many requests to join groups from this account."),
     ),
     RateRule(
         "approval-links:ip",
@@ -262,7 +265,7 @@ RULES = (
         client_address,
         LINK_REQUESTS,
         APPROVAL_LINKS,
-        "Too many approval links opened from your network.",
+        N_("Too many approval links opened from your network."),
     ),
     RateRule(
         "unsubscribe-links:ip",
@@ -270,7 +273,7 @@ RULES = (
         client_address,
         LINK_REQUESTS,
         UNSUBSCRIBE_LINKS,
-        "Too many unsubscribe links opened from your network.",
+        N_("Too many unsubscribe links opened from your network."),
     ),
     RateRule(
         "messages:account",
@@ -278,7 +281,7 @@ RULES = (
         signed_in_account,
         POST,
         MESSAGES,
-        "Too many messages sent from this account.",
+        N_("Too many messages sent from this account."),
     ),
     RateRule(
         "comments:account",
@@ -286,7 +289,7 @@ RULES = (
         signed_in_account,
         POST,
         COMMENTS,
-        "Too many comments from this account.",
+        N_("Too many comments from this account."),
     ),
     RateRule(
         "inbound-mail:ip",
@@ -294,7 +297,7 @@ RULES = (
         client_address,
         POST,
         INBOUND_MAIL,
-        "Too many mails forwarded from your network.",
+        N_("Too many mails forwarded from your network."),
     ),
     RateRule(
         "calendar-imports:account",
@@ -302,7 +305,7 @@ RULES = (
         signed_in_account,
         POST,
         CALENDAR_IMPORTS,
-        "Too many calendars added from this account.",
+        N_("Too many calendars added from this account."),
     ),
     RateRule(
         "checkins:account",
@@ -310,7 +313,7 @@ RULES = (
         signed_in_account,
         POST,
         CHECKIN_REQUESTS,
-        "Too many check-ins asked for from this account.",
+        N_("Too many check-ins asked for from this account."),
     ),
     RateRule(
         "checkin-links:ip",
@@ -318,7 +321,7 @@ RULES = (
         client_address,
         LINK_REQUESTS,
         CHECKIN_LINKS,
-        "Too many check-in links opened from your network.",
+        N_("Too many check-in links opened from your network."),
     ),
     WRITES_PER_ACCOUNT,
 )
@@ -338,19 +341,26 @@ def limits_request(endpoint: str | None, method: str) -> bool:
     return method in _ON_EVERY_ENDPOINT or (method, endpoint) in _ON_NAMED_ENDPOINTS
 
 
-def refusal_message(rule: RateRule, wait_seconds: int) -> str:
-    """What a 429 says: which budget ran out and when to try again."""
+def refusal_message(rule: RateRule, wait_seconds: int, locale: str) -> str:
+    """What a 429 says in `locale`: which budget ran out and when to try again."""
+    catalogue = language.translations(locale)
     if wait_seconds < 60:
-        wait = f"{wait_seconds} second{'s' if wait_seconds != 1 else ''}"
+        count = wait_seconds
+        again = catalogue.ngettext(
+            "Try again in %(num)d second.", "Try again in %(num)d seconds.", count
+        )
     else:  # in words, to the nearest minute; Retry-After has the seconds
-        minutes = round(wait_seconds / 60)
-        wait = f"{minutes} minute{'s' if minutes != 1 else ''}"
-    return f"{rule.refusal} Try again in {wait}."
+        count = round(wait_seconds / 60)
+        again = catalogue.ngettext(
+            "Try again in %(num)d minute.", "Try again in %(num)d minutes.", count
+        )
+    return f"{language.translate(locale, rule.refusal)} {again % {'num': count}}"
 
 
-def refusal_json(rule: RateRule, wait_seconds: int) -> bytes:
-    """The API's 429 body, the one error shape, for callers outside Flask (the fast path)."""
-    body = error_body(429, refusal_message(rule, wait_seconds))
+def refusal_json(rule: RateRule, wait_seconds: int, locale: str) -> bytes:
+    """The API's 429 body, the one error shape, for callers outside Flask (the fast path),
+    in `locale`."""
+    body = error_body(429, refusal_message(rule, wait_seconds, locale))
     return json.dumps(body, separators=(",", ":")).encode() + b"\n"
 
 
@@ -440,7 +450,7 @@ class RateLimits:
             )
         except STORAGE_ERRORS:
             wait = exc.limit.limit.get_expiry()
-        message = refusal_message(rule, wait)
+        message = refusal_message(rule, wait, current_locale())
         if request.path.startswith(API_PREFIX):
             response = jsonify(error_body(429, message))
             response.status_code = 429

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response
 
 from scheduler.domain.errors import KindredError
@@ -17,13 +19,14 @@ from scheduler.models import MESSAGE_AUDIENCES, Gathering, User
 from scheduler.services.gatherings import access, comments, messages
 from scheduler.services.groups.access import public_name
 from scheduler.web.auth import login_required, page_user, protect, require_user
+from scheduler.web.language import error_text
 
 bp = protect(Blueprint("reach_pages", __name__))
 
 AUDIENCE_LABELS = {
-    "going": "People going",
-    "attending": "People going, waitlisted or maybe",
-    "all": "Everyone who answered",
+    "going": lazy_gettext("People going"),
+    "attending": lazy_gettext("People going, waitlisted or maybe"),
+    "all": lazy_gettext("Everyone who answered"),
 }
 assert set(AUDIENCE_LABELS) == set(MESSAGE_AUDIENCES)
 SHOWN_COMMENTS = 200
@@ -60,7 +63,7 @@ def reach_section(gathering: Gathering) -> dict[str, Any]:
         "comments": shown,
         "messages": messages.messages_for(session, gathering.id, user) if user else [],
         "may_message": rights.manage,
-        "audiences": AUDIENCE_LABELS,
+        "audiences": {value: str(label) for value, label in AUDIENCE_LABELS.items()},
     }
 
 
@@ -80,9 +83,9 @@ def post_comment(gathering_id: int) -> Response:
         session.rollback()
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash("Your comment is posted.", "success")
+        flash(_("Your comment is posted."), "success")
     return _back(gathering_id, "#discussion")
 
 
@@ -98,9 +101,9 @@ def delete_comment(gathering_id: int, comment_id: int) -> Response:
         session.rollback()
         if exc.status == 404:
             raise
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash("The comment is deleted.", "info")
+        flash(_("The comment is deleted."), "info")
     return _back(gathering_id, "#discussion")
 
 
@@ -124,7 +127,7 @@ def send_message(gathering_id: int) -> Response:
         session.rollback()
         if exc.status in (403, 404):
             raise
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash("Your message is on its way.", "success")
+        flash(_("Your message is on its way."), "success")
     return _back(gathering_id, "#messages")

@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, render_template, url_for
+from flask_babel import lazy_gettext
 
 from scheduler.domain.errors import InvalidInput, NotFound
 from scheduler.extensions import current_services, db_session
@@ -20,7 +21,11 @@ from scheduler.services.gatherings.rsvp_links import LinkInvalid, RsvpLinkClaim,
 
 bp = Blueprint("rsvp_links", __name__, template_folder="templates")
 
-ANSWER_WORDS = {"yes": "I'm coming", "no": "I can't come", "maybe": "Maybe"}
+ANSWER_WORDS = {
+    "yes": lazy_gettext("I'm coming"),
+    "no": lazy_gettext("I can't come"),
+    "maybe": lazy_gettext("Maybe"),
+}
 
 
 def _claim_and_rows(token: str) -> tuple[RsvpLinkClaim, Gathering, User]:
@@ -51,7 +56,7 @@ def confirm(token: str) -> str:
         gathering=gathering,
         user=user,
         response=claim.response,
-        answer=ANSWER_WORDS[claim.response],
+        answer=str(ANSWER_WORDS[claim.response]),
         local_start=_local_start(gathering),
         current=current,
         status=lifecycle.effective_status(gathering, utcnow()),

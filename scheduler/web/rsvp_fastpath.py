@@ -39,13 +39,14 @@ from typing import Any
 
 import psycopg
 from marshmallow import ValidationError
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
 from scheduler.api.auth import bearer_token
+from scheduler.domain.language import negotiate_locale, normalise_locale
 from scheduler.extensions import Services, connection_options
-from scheduler.models import utcnow
+from scheduler.models import User, utcnow
 from scheduler.schemas.rsvps import RsvpArgsSchema, RsvpSchema
 from scheduler.services import events
 from scheduler.services.accounts.identity import api_token_owner, sha256_hex
@@ -82,6 +83,12 @@ ANSWER_SQL = _compiled_answer()
 # whose write budget an answer spends: the token's owner, by the one rule for tokens
 OWNER_SQL = str(
     api_token_owner(bindparam("token_hash")).compile(dialect=postgresql.psycopg.dialect())
+)
+# the language a refusal is written in: the owner's (looked up only for a refusal)
+LOCALE_SQL = str(
+    select(User.locale)
+    .where(User.id == bindparam("user_id"))
+    .compile(dialect=postgresql.psycopg.dialect())
 )
 OWNERS_REMEMBERED = 10_000  # token → owner pairs a process keeps (a token never changes hands)
 
@@ -235,7 +242,7 @@ class RsvpFastPath:
                 self._paused_until = time.monotonic() + PAUSE_AFTER_ERROR_SECONDS
                 return None
             if wait is not None:
-                refusal = refusal_json(WRITES_PER_ACCOUNT, wait)
+                refusal = refusal_json(WRITES_PER_ACCOUNT, wait, self._locale(owner, environ))
                 return "429 Too Many Requests", [*JSON_HEADERS, ("Retry-After", str(wait))], refusal
             environ[WRITE_SPENT] = True
         answer = self._call(token_hash, gathering_id, args)
@@ -244,6 +251,25 @@ class RsvpFastPath:
         if answer["changed"]:
             events.announce(self.services)
         return "200 OK", JSON_HEADERS, rsvp_body(answer)
+
+    def _locale(self, owner: int, environ: dict[str, Any]) -> str:
+        """The language Flask would answer the owner in: theirs, else the browser's (also on
+        database trouble)."""
+        browser = negotiate_locale(environ.get("HTTP_ACCEPT_LANGUAGE"))
+        try:
+            cursor = self.pool.acquire()
+        except psycopg.Error:
+            return browser
+        if cursor is None:
+            return browser
+        try:
+            cursor.execute(LOCALE_SQL, {"user_id": owner})
+            row = cursor.fetchone()
+        except psycopg.Error:
+            return browser
+        finally:
+            self.pool.release(cursor)
+        return normalise_locale(row[0]) if row and row[0] else browser
 
     def _owner(self, token_hash: str) -> int | None:
         """The id of the token's owner (remembered), or None if unknown or on trouble."""
