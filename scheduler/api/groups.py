@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
@@ -23,7 +24,7 @@ from scheduler.schemas.groups import (
 )
 from scheduler.services.gatherings import membership
 from scheduler.services.groups import circles
-from scheduler.services.groups.access import ANONYMOUS_NAME, public_name
+from scheduler.services.groups.access import public_name
 
 blp = Blueprint("groups", __name__, url_prefix="/api/v1/groups", description="Interest circles")
 
@@ -37,7 +38,7 @@ def group_view(group: Group, member_count: int) -> WithExtra:
         member_count=member_count,
         feed_url=f"{base_url}/groups/{group.id}.ics",
         # a hidden name stays hidden, organizers' included
-        organizer={"id": organizer.id, "name": public_name(organizer)},
+        organizer={"id": organizer.id, "name": public_name(organizer, str(get_locale()))},
     )
 
 
@@ -92,7 +93,7 @@ class Members(MethodView):
         group = circles.get_group(session, group_id)
         circles.require_organizer(session, group, user)
         return [
-            WithExtra(m, name=m.user.name if m.user.share_name else ANONYMOUS_NAME)
+            WithExtra(m, name=public_name(m.user, str(get_locale())))
             for m in circles.members(session, group.id)
         ]
 

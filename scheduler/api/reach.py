@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
@@ -31,7 +32,9 @@ blp = Blueprint(
 def comment_view(comment: GatheringComment, viewer: User, manages: bool) -> WithExtra:
     """A comment with its author's name as the caller may see it."""
     author = comment.author
-    name = author.name if author.id == viewer.id or manages else public_name(author)
+    name = (
+        author.name if author.id == viewer.id or manages else public_name(author, str(get_locale()))
+    )
     return WithExtra(
         comment,
         author={"id": author.id, "name": name},

@@ -17,11 +17,11 @@ from scheduler.schemas.groups import GroupArgsSchema
 from scheduler.services.calendars.feed_urls import webcal
 from scheduler.services.gatherings import access, lifecycle, membership
 from scheduler.services.groups import circles
-from scheduler.services.groups.access import ANONYMOUS_NAME, group_relation, public_name
+from scheduler.services.groups.access import anonymous_name, group_relation, public_name
 from scheduler.services.tribe import nudges
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import FormState, load_with, split_interests
-from scheduler.web.language import error_text
+from scheduler.web.language import current_locale, error_text
 
 bp = protect(Blueprint("group_pages", __name__))
 
@@ -109,8 +109,8 @@ def show(group_id: int) -> str:
         is_member=relation in (Relation.MEMBER, Relation.ORGANIZER),
         is_organizer=relation == Relation.ORGANIZER,
         members=circles.members(session, group.id) if relation == Relation.ORGANIZER else [],
-        organizer_name=public_name(organizer),
-        anonymous_name=ANONYMOUS_NAME,
+        organizer_name=public_name(organizer, current_locale()),
+        anonymous_name=anonymous_name(current_locale()),
         upcoming=upcoming,
         polls=polls,
         rights=rights,

@@ -19,7 +19,7 @@ from scheduler.models import MESSAGE_AUDIENCES, Gathering, User
 from scheduler.services.gatherings import access, comments, messages
 from scheduler.services.groups.access import public_name
 from scheduler.web.auth import login_required, page_user, protect, require_user
-from scheduler.web.language import error_text
+from scheduler.web.language import current_locale, error_text
 
 bp = protect(Blueprint("reach_pages", __name__))
 
@@ -53,7 +53,7 @@ def reach_section(gathering: Gathering) -> dict[str, Any]:
                     "created_at": comment.created_at,
                     "author": comment.author.name
                     if mine or rights.manage
-                    else public_name(comment.author),
+                    else public_name(comment.author, current_locale()),
                     "can_delete": mine or rights.manage,
                 }
             )
