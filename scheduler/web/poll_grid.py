@@ -16,6 +16,9 @@ from datetime import date, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_skeleton
+
+from scheduler.domain import language
 from scheduler.domain.errors import InvalidInput
 from scheduler.services.polls.slots import HeatmapPage
 
@@ -88,8 +91,10 @@ def grid_page(
         start = today if first <= today <= last else first
     elif not first <= start <= last:
         raise InvalidInput(
-            f"The poll runs from {first.isoformat()} to {last.isoformat()}; pick a day in between.",
+            "The poll runs from %(first)s to %(last)s; pick a day in between.",
             field="start",
+            first=first.isoformat(),
+            last=last.isoformat(),
         )
 
     def first_cell_at_or_after(moment: datetime) -> int:
@@ -111,11 +116,33 @@ def grid_page(
     )
 
 
-def some_of(names: Sequence[str], count: int) -> str:
+def some_of(names: Sequence[str], count: int, locale: str = language.DEFAULT_LOCALE) -> str:
     """ "Ann, Bob" or "Ann, Bob and 12 more": some names of `count` people, the rest counted."""
     text = ", ".join(names)
     left_out = count - len(names)
-    return f"{text} and {left_out} more" if left_out > 0 and names else text
+    if left_out > 0 and names:
+        return language.translate_plural(
+            locale, "%(names)s and %(num)s more", "%(names)s and %(num)s more", left_out, names=text
+        )
+    return text
+
+
+class DayHeading(NamedTuple):
+    """A column of the grid: 'Mon' over '1 Jun', and 'Monday 1 June' in full."""
+
+    weekday: str
+    date: str
+    full: str
+
+
+def day_heading(day: date, locale: str) -> DayHeading:
+    """The column heading of a local day, as the viewer's language writes it."""
+    cldr = "en_GB" if locale == language.DEFAULT_LOCALE else locale
+    return DayHeading(
+        format_date(day, "EEE", locale=cldr),
+        format_skeleton("MMMd", day, locale=cldr),
+        language.format_day(day, locale),
+    )
 
 
 class Cell(NamedTuple):
@@ -124,23 +151,19 @@ class Cell(NamedTuple):
     index: int
     start: datetime
     end: datetime
-    label: str  # "Thursday 4 June, 18:00-18:30"
+    label: str  # "Thursday 4 June, 18:00-18:30", in the viewer's language
     mine: str  # "", "yes" or "ifneedbe"
     count: int
     preferred: int
     names: tuple[str, ...]  # some of those who can make it (see NAMED_PER_CELL), by name
     level: int  # heatmap colour 0..5, by share of the page's busiest cell
-
-    @property
-    def who(self) -> str:
-        """ "Ann, Bob" or "Ann, Bob and 12 more"."""
-        return some_of(self.names, self.count)
+    who: str  # "Ann, Bob" or "Ann, Bob and 12 more"
 
 
 @dataclass(frozen=True)
 class Grid:
     """Columns (local dates) by rows (local times of day) of one page; a missing cell is
-    outside the window."""
+    outside the window. Headings and times are written in the viewer's language."""
 
     cell_minutes: int
     cell_count: int
@@ -148,11 +171,16 @@ class Grid:
     times: list[str]
     cells: dict[tuple[date, str], Cell]
     participants: int
+    headings: list[DayHeading]
+    clock: dict[str, str]  # "18:00" (a row's key) → the time of day as the language writes it
 
     @property
     def rows(self) -> list[tuple[str, list[Cell | None]]]:
         """(time of day, the cell of each day or None) for every row, for the templates."""
-        return [(t, [self.cells.get((day, t)) for day in self.days]) for t in self.times]
+        return [
+            (self.clock.get(t, t), [self.cells.get((day, t)) for day in self.days])
+            for t in self.times
+        ]
 
 
 def build_grid(
@@ -164,13 +192,25 @@ def build_grid(
     mine: Sequence[tuple[datetime, datetime, str]],
     heat: HeatmapPage,
     names: Mapping[int, str],
+    locale: str = language.DEFAULT_LOCALE,
 ) -> Grid:
-    """The page's cells in `tz`, with my marks and everyone's counts (and some names)."""
+    """The page's cells in `tz`, with my marks and everyone's counts (and some names), labelled
+    in `locale`."""
     step = timedelta(minutes=page.cell_minutes)
     cell_count = window_cell_count(window_start, window_end, page.cell_minutes)
     my_marks = _my_marks(window_start, step, page.cells, mine)
     cells: dict[tuple[date, str], Cell] = {}
     days: dict[date, str] = {}  # local date → "Thursday 4 June"
+    clock: dict[str, str] = {}  # "18:00" → the locale's way of writing it (starts and ends)
+
+    def written(moment: datetime) -> str:
+        key = f"{moment:%H:%M}"
+        text = clock.get(key)
+        if text is None:
+            text = clock[key] = language.format_clock(moment, locale, tz)
+        return text
+
+    someone = language.translate(locale, "Someone")
     times: set[str] = set()
     top = max(heat.available, default=0) or 1
     start = window_start + page.cells.start * step
@@ -184,25 +224,33 @@ def build_grid(
         if key not in cells:  # the repeated hour when clocks go back: keep the first
             day_label = days.get(day)
             if day_label is None:
-                day_label = days[day] = f"{local:%A} {local.day} {local:%B}"
+                day_label = days[day] = language.format_day(day, locale)
             times.add(time_of_day)
             offset = k - heat.first_index
-            who = sorted([names.get(uid, "Someone") for uid in heat.named[offset]], key=str.lower)
+            who = sorted([names.get(uid, someone) for uid in heat.named[offset]], key=str.lower)
             count = heat.available[offset]
             cells[key] = Cell(
                 k,
                 start,
                 end,
-                f"{day_label}, {time_of_day}\u2013{local_end:%H:%M}",
+                f"{day_label}, {written(local)}\u2013{written(local_end)}",
                 my_marks.get(k, ""),
                 count,
                 heat.preferred[offset],
                 tuple(who),
                 -(-count * 5 // top),
+                some_of(who, count, locale),
             )
         start, local = end, local_end
     return Grid(
-        page.cell_minutes, cell_count, sorted(days), sorted(times), cells, heat.participants
+        page.cell_minutes,
+        cell_count,
+        sorted(days),
+        sorted(times),
+        cells,
+        heat.participants,
+        [day_heading(day, locale) for day in sorted(days)],
+        clock,
     )
 
 

@@ -6,7 +6,8 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Blueprint, flash, jsonify, redirect, render_template, request, url_for
-from markupsafe import Markup
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from sqlalchemy import ARRAY, Integer, bindparam, func, select
 from werkzeug.wrappers import Response
 
@@ -20,8 +21,9 @@ from scheduler.services.gatherings import access, lifecycle
 from scheduler.services.gatherings.access import ANONYMOUS_NAME
 from scheduler.services.polls import availability, scheduling, slots
 from scheduler.web.auth import csrf_token, login_required, page_user, protect, require_user
-from scheduler.web.display import iso_utc, time_range, tz_or_utc
+from scheduler.web.display import iso_utc, number, time_range, tz_or_utc
 from scheduler.web.forms import FormState, availability_intervals, load_with
+from scheduler.web.language import current_locale, error_text
 from scheduler.web.poll_grid import (
     Grid,
     GridPage,
@@ -37,17 +39,28 @@ from scheduler.web.poll_grid import (
 bp = protect(Blueprint("poll_pages", __name__))
 
 BEST_SLOTS = 5
-# The options of a painted cell's <select> (the grid without JavaScript), by the cell's mark:
-# written out once rather than hundreds of times per page.
-PAINT_OPTIONS = {
-    mark: Markup(
-        "".join(
-            f'<option value="{value}"{" selected" if value == mark else ""}>{text}</option>'
-            for value, text in (("", "\u2013"), ("yes", "yes"), ("ifneedbe", "if need be"))
-        )
-    )
-    for mark in ("", "yes", "ifneedbe")
-}
+# The options of a painted cell's <select> (the grid without JavaScript), by language and the
+# cell's mark: written out once rather than hundreds of times per page, and kept per language
+# so that a page never shows another language's words.
+_PAINT_OPTIONS: dict[str, dict[str, Markup]] = {}
+
+
+def paint_options(locale: str) -> dict[str, Markup]:
+    """The <option>s of a painted cell by its mark, in the request's language `locale`."""
+    options = _PAINT_OPTIONS.get(locale)
+    if options is None:
+        words = (("", "\u2013"), ("yes", _("yes")), ("ifneedbe", _("if need be")))
+        options = _PAINT_OPTIONS[locale] = {
+            mark: Markup(
+                "".join(
+                    f'<option value="{value}"{" selected" if value == mark else ""}>'
+                    f"{escape(text)}</option>"
+                    for value, text in words
+                )
+            )
+            for mark in ("", "yes", "ifneedbe")
+        }
+    return options
 
 
 def _names(
@@ -70,7 +83,7 @@ def _names(
             shares_name=share_name,
             is_viewer=viewer is not None and viewer.id == user_id,
             viewer_manages=rights.manage,
-            anonymous=ANONYMOUS_NAME,
+            anonymous=_(ANONYMOUS_NAME),
         )
     return names
 
@@ -109,6 +122,7 @@ def _grid_and_ranking(
         mine=[(span.start, span.end, span.preference) for span in mine.intervals],
         heat=heat,
         names=names,
+        locale=current_locale(),
     )
     return grid, ranking, names
 
@@ -127,14 +141,13 @@ def _busy_cells(gathering: Gathering, viewer: User, grid: Grid) -> set[int]:
 
 def _some_names(user_ids: list[int], names: dict[int, str]) -> str:
     """ "Ann, Bob" or "Ann, Bob and 40 more": at most NAMED_PER_CELL names, as in the grid."""
-    shown = [names.get(uid, ANONYMOUS_NAME) for uid in user_ids[: slots.NAMED_PER_CELL]]
-    return some_of(sorted(shown, key=str.lower), len(user_ids))
+    shown = [names.get(uid, _(ANONYMOUS_NAME)) for uid in user_ids[: slots.NAMED_PER_CELL]]
+    return some_of(sorted(shown, key=str.lower), len(user_ids), current_locale())
 
 
 def _slot_rows(
     ranking: slots.SlotsView, names: dict[int, str], tz_name: str
 ) -> list[dict[str, Any]]:
-    preferred_word = "prefer it"
     rows = []
     for slot in ranking.slots:
         rows.append(
@@ -143,7 +156,11 @@ def _slot_rows(
                 "label": time_range(slot["start"], slot["end"], tz_name),
                 "available_count": len(slot["available"]),
                 "preferred_count": len(slot["preferred"]),
-                "summary": f"{len(slot['available'])} can come, {len(slot['preferred'])} {preferred_word}",
+                "summary": _(
+                    "%(available)s can come, %(preferred)s prefer it",
+                    available=number(len(slot["available"])),
+                    preferred=number(len(slot["preferred"])),
+                ),
                 "names": _some_names(slot["available"], names),
             }
         )
@@ -192,7 +209,7 @@ def render_poll(gathering: Gathering) -> Any:
             page=page,
             ranking=ranking,
             best=_slot_rows(ranking, names, user.timezone),
-            paint_options=PAINT_OPTIONS,
+            paint_options=paint_options(current_locale()),
             busy_cells=_busy_cells(gathering, user, grid),
             has_calendars=bool(busy.calendars_of(db_session(), user)),
             **_page_links(gathering, page),
@@ -243,12 +260,12 @@ def save_availability(gathering_id: int) -> Any:
     except KindredError as exc:
         session.rollback()
         if wants_json:
-            return jsonify({"message": exc.message}), exc.status
-        flash(exc.message, "error")
+            return jsonify({"message": error_text(exc)}), exc.status
+        flash(error_text(exc), "error")
         return redirect(back)
     if wants_json:
         return jsonify({"revision": answer.revision, "intervals": len(answer.intervals)})
-    flash("Your availability is saved.", "success")
+    flash(_("Your availability is saved."), "success")
     return redirect(back + "#best")
 
 
@@ -259,11 +276,13 @@ def slots_json(gathering_id: int) -> Response:
     session = db_session()
     gathering = lifecycle.get_gathering(session, gathering_id)
     if gathering.poll is None:
-        return jsonify({"message": "This gathering has no poll."}), 404  # type: ignore[return-value]
+        return jsonify({"message": _("This gathering has no poll.")}), 404  # type: ignore[return-value]
     user = require_user()
     rights = access.require_visible(session, gathering, user)
     if not rights.see_availability:
-        message = "Who is available when is shown to the group's members (or, outside a group, to people who answered)."
+        message = _(
+            "Who is available when is shown to the group's members (or, outside a group, to people who answered)."
+        )
         return jsonify({"message": message}), 403  # type: ignore[return-value]
     page = _page(gathering, user)
     grid, ranking, names = _grid_and_ranking(gathering, user, page, rights)
@@ -303,7 +322,7 @@ def _shown_cells(form: Any, count: int) -> range:
         bounds.append(int(text))
     first, end = bounds
     if not 0 <= first <= end <= count:
-        raise InvalidInput(f"The grid has cells 0 to {count - 1}.", field="end_cell")
+        raise InvalidInput("The grid has cells 0 to %(last)s.", field="end_cell", last=count - 1)
     return range(first, end)
 
 
@@ -324,7 +343,7 @@ def schedule(gathering_id: int) -> Response:
         session.rollback()
         if exc.status in (403, 404):
             raise
-        flash(exc.message, "error")
+        flash(error_text(exc), "error")
     else:
-        flash("Scheduled! Everyone who answered gets an invitation.", "success")
+        flash(_("Scheduled! Everyone who answered gets an invitation."), "success")
     return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))

@@ -1,6 +1,19 @@
 // Small progressive enhancements; every page works without this file.
+// Words come from the page (data attributes the server wrote in the reader's language); where one
+// is missing the enhancement that needs it is skipped, never shown in another language.
 (function () {
   "use strict";
+
+  // A text of <body data-i18n-NAME>, "{key}" placeholders filled; null when the page has none.
+  function text(name, params) {
+    var value = document.body ? document.body.getAttribute("data-i18n-" + name) : null;
+    return value === null ? null : fill(value, params);
+  }
+  function fill(value, params) {
+    return value.replace(/\{(\w+)\}/g, function (all, key) {
+      return params && Object.prototype.hasOwnProperty.call(params, key) ? params[key] : all;
+    });
+  }
 
   // Time zone: on sign-up preselect the browser's zone; elsewhere offer it if it differs.
   function guessTimeZone() {
@@ -17,12 +30,14 @@
       return;
     }
     var hint = select.parentElement.querySelector("[data-tz-hint]");
-    if (!hint) return;
-    hint.textContent = "Your browser says " + guess.replace(/_/g, " ") + ". ";
+    var says = text("browser-zone", { zone: guess.replace(/_/g, " ") });
+    var useIt = text("use-zone");
+    if (!hint || says === null || useIt === null) return;
+    hint.textContent = says + " ";
     var use = document.createElement("button");
     use.type = "button";
     use.className = "link";
-    use.textContent = "Use it";
+    use.textContent = useIt;
     use.addEventListener("click", function () { select.value = guess; hint.hidden = true; select.focus(); });
     hint.appendChild(use);
     hint.hidden = false;
@@ -42,20 +57,21 @@
     radios.forEach(function (r) { r.addEventListener("change", showMode); });
     showMode();
 
-    // Recurrence options name the weekday of the chosen start.
+    // Recurrence options name the weekday of the chosen start: the weekday names (Sunday first)
+    // and the option labels ("Every week on {day}") come from the <select>'s data attributes.
     var start = gatheringForm.querySelector("#starts_at");
     var recurrence = gatheringForm.querySelector("[data-recurrence]");
-    var days = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"];
+    var days = null;
+    try { days = JSON.parse(recurrence ? recurrence.getAttribute("data-weekdays") : "null"); } catch (e) { days = null; }
     var relabel = function () {
-      if (!start || !recurrence || !start.value) return;
+      if (!start || !recurrence || !start.value || !days || days.length !== 7) return;
       var d = new Date(start.value + ":00");
       if (isNaN(d.getTime())) return;
       var day = days[d.getDay()];
-      var labels = {
-        weekly: "Every week on " + day, biweekly: "Every 2 weeks on " + day,
-        monthly_first: "First " + day + " of every month", monthly_last: "Last " + day + " of every month"
-      };
-      Array.prototype.forEach.call(recurrence.options, function (o) { if (labels[o.value]) o.textContent = labels[o.value]; });
+      Array.prototype.forEach.call(recurrence.options, function (o) {
+        var label = recurrence.getAttribute("data-label-" + o.value);
+        if (label) o.textContent = fill(label, { day: day });
+      });
     };
     if (start) start.addEventListener("change", relabel);
     relabel();
