@@ -67,6 +67,15 @@ def test_a_german_browser_finds_a_time_in_german(
         assert page.get_by_role("button", name="Meine Verfügbarkeit speichern").is_visible()
         assert page.get_by_text("Markieren als").is_visible()  # the paint modes' legend
 
+        # painting and saving speak German too (poll.js takes its words from the page)
+        cell = grid.locator("td[data-cell]").first
+        cell.click()
+        assert cell.get_attribute("aria-label").endswith(": ja")
+        status = page.locator("[data-save-status]")
+        assert status.inner_text() == "Ungespeicherte Änderungen"
+        page.get_by_role("button", name="Meine Verfügbarkeit speichern").click()
+        status.filter(has_text="Gespeichert.").wait_for()
+
         result = Axe().run(page)
         serious = [
             f"{v['id']}: {v['help']}"

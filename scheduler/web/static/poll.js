@@ -4,7 +4,25 @@
 (function () {
   "use strict";
 
-  var WORDS = { "": "not available", yes: "yes", ifneedbe: "if need be" };
+  // Texts come from the page, in the reader's language (data-i18n-* on the poll); English
+  // stays only as the fallback of a page that does not carry them.
+  var pollArticle = document.querySelector("article.poll");
+  var texts = pollArticle ? pollArticle.dataset : {};
+  function t(key, fallback) { return texts[key] || fallback; }
+  var WORDS = {
+    "": t("i18nNotAvailable", "not available"),
+    yes: t("i18nYes", "yes"),
+    ifneedbe: t("i18nIfneedbe", "if need be")
+  };
+  var canCome = {};
+  try { canCome = JSON.parse(texts.i18nCanCome || "{}"); } catch (e) { canCome = {}; }
+  var pluralRules = window.Intl && Intl.PluralRules ? new Intl.PluralRules(document.documentElement.lang || "en") : null;
+  function peopleCanCome(count) {
+    var form = pluralRules ? pluralRules.select(count) : (count === 1 ? "one" : "other");
+    var text = canCome[form] || canCome.other;
+    if (!text) return count === 1 ? "1 person can come" : count + " people can come";
+    return text.replace("{count}", String(count));
+  }
 
   // A table of cells addressable by row and column, with one tab stop and arrow keys.
   function rovingGrid(table, selector, onActivate) {
@@ -70,7 +88,7 @@
       td.className = value;
       label(td);
       dirty = true;
-      status.textContent = "Unsaved changes";
+      status.textContent = t("i18nUnsaved", "Unsaved changes");
     };
     var label = function (td) {
       td.setAttribute("aria-label", td.dataset.label + ": " + WORDS[valueOf(td)]);
@@ -123,7 +141,7 @@
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
-      status.textContent = "Saving…";
+      status.textContent = t("i18nSaving", "Saving…");
       fetch(form.action, {
         method: "POST",
         body: new FormData(form),
@@ -132,16 +150,16 @@
       }).then(function (response) {
         return response.json().then(function (body) { return { ok: response.ok, body: body }; });
       }).then(function (result) {
-        if (!result.ok) { status.textContent = result.body.message || "Could not save."; return; }
+        if (!result.ok) { status.textContent = result.body.message || t("i18nSaveFailed", "Could not save."); return; }
         dirty = false;
-        status.textContent = "Saved.";
+        status.textContent = t("i18nSaved", "Saved.");
         // everyone's answers are shown to people who answered (outside a group): reload to see them
         if (document.querySelector("[data-availability-hidden]")) {
           window.setTimeout(function () { window.location.reload(); }, 800);
           return;
         }
         if (refresher) refresher.start();
-      }).catch(function () { status.textContent = "Could not save: check your connection and try again."; });
+      }).catch(function () { status.textContent = t("i18nOffline", "Could not save: check your connection and try again."); });
     });
     window.addEventListener("beforeunload", function (event) {
       if (dirty) { event.preventDefault(); event.returnValue = ""; }
@@ -154,7 +172,7 @@
   var describe = function (td) {
     var count = +(td.textContent.trim() || 0);
     var names = td.dataset.names;
-    return td.dataset.label + ": " + (count === 1 ? "1 person can come" : count + " people can come") +
+    return td.dataset.label + ": " + peopleCanCome(count) +
       (names ? " (" + names + ")" : "");
   };
   if (heat) {
@@ -191,7 +209,8 @@
         var start = item.querySelector("input[name=start]");
         if (start) {
           start.value = slot.start;
-          item.querySelector("button").setAttribute("aria-label", "Schedule this: " + slot.label);
+          var scheduleThis = template.dataset.i18nScheduleThis || "Schedule this: {time}";
+          item.querySelector("button").setAttribute("aria-label", scheduleThis.replace("{time}", slot.label));
         }
         list.appendChild(item);
       });
