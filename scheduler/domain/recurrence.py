@@ -40,11 +40,19 @@ from enum import StrEnum
 from math import gcd
 from typing import Any, NamedTuple
 
+from babel.dates import format_date, get_day_names, get_month_names
+from babel.lists import format_list
 from dateutil import rrule as du
 
 from scheduler.domain.date_bounds import FIRST_YEAR, LAST_YEAR, LATEST
 from scheduler.domain.errors import InvalidInput, Term
-from scheduler.domain.language import N_
+from scheduler.domain.language import (
+    DEFAULT_LOCALE,
+    N_,
+    normalise_locale,
+    translate,
+    translate_plural,
+)
 from scheduler.domain.timezones import zone
 
 __all__ = [
@@ -80,10 +88,6 @@ WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _WEEKDAY_NAMES = (
     N_("Monday"), N_("Tuesday"), N_("Wednesday"), N_("Thursday"), N_("Friday"), N_("Saturday"),
     N_("Sunday"),
-)  # fmt: skip
-_MONTH_NAMES = (
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
 )  # fmt: skip
 _SUPPORTED_PARTS = ("FREQ", "INTERVAL", "COUNT", "UNTIL", "BYDAY", "BYMONTHDAY", "BYMONTH", "WKST")
 # Valid RFC 5545 / RFC 7529 parts that Kindred does not offer: a distinct message for them.
@@ -127,12 +131,6 @@ _DU_FREQ = {
     Frequency.WEEKLY: du.WEEKLY,
     Frequency.MONTHLY: du.MONTHLY,
     Frequency.YEARLY: du.YEARLY,
-}
-_UNIT = {
-    Frequency.DAILY: "day",
-    Frequency.WEEKLY: "week",
-    Frequency.MONTHLY: "month",
-    Frequency.YEARLY: "year",
 }
 
 
@@ -828,74 +826,229 @@ def _wall_clock(value: datetime, tz: tzinfo) -> datetime:
 # --------------------------------------------------------------------------- describing
 
 
-def describe(rule: RecurrenceRule) -> str:
-    """The rule in plain English, e.g. "every 2 weeks on Monday and Wednesday, 8 times"."""
-    unit = _UNIT[rule.freq]
-    every = f"every {unit}" if rule.interval == 1 else f"every {rule.interval} {unit}s"
-    months = _join([_MONTH_NAMES[m - 1] for m in rule.by_month])
-    plain = [_WEEKDAY_NAMES[d.weekday] for d in rule.by_day if d.ordinal is None]
+def describe(rule: RecurrenceRule, locale: str = DEFAULT_LOCALE) -> str:
+    """The rule in words in ``locale``: "every 2 weeks on Monday and Wednesday, 8 times",
+    "alle 2 Wochen am Montag und Mittwoch, 8-mal".
+
+    One template per branch (with the interval as its plural count), so each language orders
+    its words; weekday and month names and lists come from CLDR.
+    """
+    locale = normalise_locale(locale)
+    interval = rule.interval
+    months = _join([_month_name(m, locale) for m in rule.by_month], locale)
+    plain = [_weekday_name(d.weekday, locale) for d in rule.by_day if d.ordinal is None]
     numbered = [d for d in rule.by_day if d.ordinal is not None]
-    month_days = _join([_month_day_words(d) for d in rule.by_month_day])
+    month_day_words = [_month_day_words(d, locale) for d in rule.by_month_day]
+    month_days = _join(month_day_words, locale)
     # A yearly rule names its months inline ("of March every year"); others add them at the end.
     inline_months = rule.freq is Frequency.YEARLY and bool(rule.by_month)
-    of_period = f"of {months} {every}" if inline_months else f"of {every}"
 
     if numbered:
-        days = _join(
-            [f"the {_ordinal_words(d.ordinal or 1)} {_WEEKDAY_NAMES[d.weekday]}" for d in numbered]
-        )
-        text = f"on {days} {of_period}"
-        if month_days:
-            text += f", when that is the {month_days}"
-    elif month_days:
-        if inline_months or rule.freq is Frequency.MONTHLY:
-            text = f"on the {month_days} {of_period}"
-        elif rule.freq is Frequency.YEARLY:
-            text = f"on the {month_days} of every month, {every}"
-        else:
-            text = f"{every}, only on the {month_days} of the month"
-        if plain:
-            text += f", when it is a {_join(plain, 'or')}"
-    elif plain:
-        if rule.freq is Frequency.WEEKLY:
-            text = f"{every} on {_join(plain)}"
-        elif rule.freq is Frequency.DAILY:
-            text = f"{every}, only on {_join(plain)}"
-        else:
-            text = f"{every}, on every {_join(plain)}"
+        days = _join([_ordinal_words(d, locale) for d in numbered], locale)
         if inline_months:
-            text += f", in {months}"
+            text = translate_plural(
+                locale,
+                "on %(days)s of %(months)s every year",
+                "on %(days)s of %(months)s every %(num)s years",
+                interval,
+                days=days,
+                months=months,
+            )
+        elif rule.freq is Frequency.YEARLY:
+            text = translate_plural(
+                locale,
+                "on %(days)s of every year",
+                "on %(days)s of every %(num)s years",
+                interval,
+                days=days,
+            )
+        else:
+            text = translate_plural(
+                locale,
+                "on %(days)s of every month",
+                "on %(days)s of every %(num)s months",
+                interval,
+                days=days,
+            )
+        if month_days:
+            text = translate(
+                locale,
+                "%(rule)s, when that is the %(days)s",
+                rule=text,
+                days=_join(month_day_words, locale, "or"),
+            )
+    elif month_days:
+        if inline_months:
+            text = translate_plural(
+                locale,
+                "on the %(days)s of %(months)s every year",
+                "on the %(days)s of %(months)s every %(num)s years",
+                interval,
+                days=month_days,
+                months=months,
+            )
+        elif rule.freq is Frequency.MONTHLY:
+            text = translate_plural(
+                locale,
+                "on the %(days)s of every month",
+                "on the %(days)s of every %(num)s months",
+                interval,
+                days=month_days,
+            )
+        elif rule.freq is Frequency.YEARLY:
+            text = translate(
+                locale,
+                "on the %(days)s of every month, %(every)s",
+                days=month_days,
+                every=_every(rule, locale),
+            )
+        else:
+            text = translate(
+                locale,
+                "%(every)s, only on the %(days)s of the month",
+                every=_every(rule, locale),
+                days=month_days,
+            )
+        if plain:
+            text = translate(
+                locale,
+                "%(rule)s, when it is a %(weekdays)s",
+                rule=text,
+                weekdays=_join(plain, locale, "or"),
+            )
+    elif plain:
+        every, weekdays = _every(rule, locale), _join(plain, locale)
+        if rule.freq is Frequency.WEEKLY:
+            text = translate(locale, "%(every)s on %(weekdays)s", every=every, weekdays=weekdays)
+        elif rule.freq is Frequency.DAILY:
+            text = translate(
+                locale, "%(every)s, only on %(weekdays)s", every=every, weekdays=weekdays
+            )
+        else:
+            text = translate(
+                locale, "%(every)s, on every %(weekdays)s", every=every, weekdays=weekdays
+            )
+        if inline_months:
+            text = translate(locale, "%(rule)s, in %(months)s", rule=text, months=months)
+    elif inline_months:
+        text = translate(
+            locale, "%(every)s in %(months)s", every=_every(rule, locale), months=months
+        )
     else:
-        text = f"{every} in {months}" if inline_months else every
+        text = _every(rule, locale)
     if rule.by_month and not inline_months:
-        text += f", in {months}"
+        text = translate(locale, "%(rule)s, in %(months)s", rule=text, months=months)
 
     if rule.count is not None:
-        text += ", once" if rule.count == 1 else f", {rule.count} times"
+        text = translate_plural(
+            locale, "%(rule)s, once", "%(rule)s, %(num)s times", rule.count, rule=text
+        )
     elif isinstance(rule.until, datetime):
-        text += f", until {_date_words(rule.until)} {rule.until:%H:%M} UTC"
+        until = rule.until.astimezone(UTC)
+        text = translate(
+            locale,
+            "%(rule)s, until %(date)s %(time)s UTC",
+            rule=text,
+            date=_date_words(until.date(), locale),
+            time=f"{until:%H:%M}",
+        )
     elif rule.until is not None:
-        text += f", until {_date_words(rule.until)}"
+        text = translate(
+            locale, "%(rule)s, until %(date)s", rule=text, date=_date_words(rule.until, locale)
+        )
     return text
 
 
-def _join(words: Sequence[str], last: str = "and") -> str:
-    """ "a", "a and b", "a, b and c"."""
-    if len(words) <= 1:
-        return "".join(words)
-    return f"{', '.join(words[:-1])} {last} {words[-1]}"
+# "the first Monday" and so on: whole phrases, as the article and the ordinal's ending agree
+# with the weekday (German "am ersten Montag", French "le premier lundi", Spanish "el primer
+# lunes"); a language puts in them what its templates above leave out.
+_NUMBERED_WEEKDAY = {
+    1: N_("the first %(weekday)s"),
+    2: N_("the second %(weekday)s"),
+    3: N_("the third %(weekday)s"),
+    4: N_("the fourth %(weekday)s"),
+    5: N_("the fifth %(weekday)s"),
+    -1: N_("the last %(weekday)s"),
+    -2: N_("the second to last %(weekday)s"),
+    -3: N_("the third to last %(weekday)s"),
+    -4: N_("the fourth to last %(weekday)s"),
+    -5: N_("the fifth to last %(weekday)s"),
+}
+_LAST_MONTH_DAY = {
+    -1: N_("last day"),
+    -2: N_("second to last day"),
+    -3: N_("third to last day"),
+    -4: N_("fourth to last day"),
+    -5: N_("fifth to last day"),
+}
+# How each language writes a number as an ordinal ("20th", "20.", "20e", "20.º") and a day of
+# the month as an item of a list of days ("15th", "15.", "le 15", "el día 15"); CLDR has
+# neither.
+_ORDINAL_NUMBER = {
+    "de": lambda n: f"{n}.",
+    "fr": lambda n: "1er" if n == 1 else f"{n}e",
+    "es": lambda n: f"{n}.º",
+}
+_DAY_OF_MONTH = {
+    "de": lambda n: f"{n}.",
+    "fr": lambda n: "le 1er" if n == 1 else f"le {n}",
+    "es": lambda n: f"el día {n}",
+}
+# Kindred's English writes dates and lists the British way ("31 December 2027", "a, b and c").
+_CLDR_LOCALE = {"en": "en_GB"}
 
 
-def _ordinal_words(number: int) -> str:
-    """first, second, ..., last, second to last, 20th."""
-    words = ("first", "second", "third", "fourth", "fifth")
-    if 1 <= number <= 5:
-        return words[number - 1]
-    if number == -1:
-        return "last"
-    if -5 <= number <= -2:
-        return f"{words[-number - 1]} to last"
-    return _suffixed(abs(number)) + (" to last" if number < 0 else "")
+def _every(rule: RecurrenceRule, locale: str) -> str:
+    """ "every week", "every 2 weeks", "alle 2 Wochen"."""
+    n = rule.interval
+    if rule.freq is Frequency.DAILY:
+        return translate_plural(locale, "every day", "every %(num)s days", n)
+    if rule.freq is Frequency.WEEKLY:
+        return translate_plural(locale, "every week", "every %(num)s weeks", n)
+    if rule.freq is Frequency.MONTHLY:
+        return translate_plural(locale, "every month", "every %(num)s months", n)
+    return translate_plural(locale, "every year", "every %(num)s years", n)
+
+
+def _join(words: Sequence[str], locale: str, style: str = "standard") -> str:
+    """ "a", "a and b", "a, b and c" as the language writes them ("or" with style="or")."""
+    if not words:
+        return ""
+    return format_list(list(words), style=style, locale=_cldr(locale))
+
+
+def _cldr(locale: str) -> str:
+    return _CLDR_LOCALE.get(locale, locale)
+
+
+def _weekday_name(weekday: int, locale: str) -> str:
+    """Monday, Montag, lundi, lunes (0 = Monday), as written inside a sentence."""
+    return get_day_names("wide", "format", _cldr(locale))[weekday]
+
+
+def _month_name(month: int, locale: str) -> str:
+    """March, März, mars, marzo (1 = January), as written inside a sentence."""
+    return get_month_names("wide", "format", _cldr(locale))[month]
+
+
+def _ordinal_words(day: ByDay, locale: str) -> str:
+    """the first Monday, the last Friday, the second to last Monday, the 20th Monday."""
+    number = day.ordinal or 1
+    weekday = _weekday_name(day.weekday, locale)
+    if number in _NUMBERED_WEEKDAY:
+        return translate(locale, _NUMBERED_WEEKDAY[number], weekday=weekday)
+    ordinal = _ordinal_number(abs(number), locale)
+    if number > 0:
+        return translate(locale, "the %(ordinal)s %(weekday)s", ordinal=ordinal, weekday=weekday)
+    return translate(
+        locale, "the %(ordinal)s to last %(weekday)s", ordinal=ordinal, weekday=weekday
+    )
+
+
+def _ordinal_number(number: int, locale: str) -> str:
+    """20th, 20., 20e, 20.º."""
+    written = _ORDINAL_NUMBER.get(locale)
+    return written(number) if written else _suffixed(number)
 
 
 def _suffixed(number: int) -> str:
@@ -906,11 +1059,19 @@ def _suffixed(number: int) -> str:
     return f"{number}{suffix}"
 
 
-def _month_day_words(day: int) -> str:
-    """15 -> "15th", -1 -> "last day", -2 -> "second to last day"."""
-    return _suffixed(day) if day > 0 else f"{_ordinal_words(day)} day"
+def _month_day_words(day: int, locale: str) -> str:
+    """15 -> "15th" / "15." / "le 15" / "el día 15", -1 -> "last day", -2 -> "second to last
+    day"."""
+    if day > 0:
+        written = _DAY_OF_MONTH.get(locale)
+        return written(day) if written else _suffixed(day)
+    if day in _LAST_MONTH_DAY:
+        return translate(locale, _LAST_MONTH_DAY[day])
+    return translate(locale, "%(ordinal)s to last day", ordinal=_ordinal_number(-day, locale))
 
 
-def _date_words(value: date) -> str:
-    """31 December 2027."""
-    return f"{value.day} {_MONTH_NAMES[value.month - 1]} {value.year}"
+def _date_words(value: date, locale: str) -> str:
+    """31 December 2027, 31. Dezember 2027, 1er janvier 2028, 31 de diciembre de 2027."""
+    if locale == "fr" and value.day == 1:
+        return format_date(value, "d'er' MMMM y", locale="fr")
+    return format_date(value, "long", locale=_cldr(locale))

@@ -38,10 +38,12 @@ def render_series_mail(
     method, ics = series_itip(session, series, user, config, now)
     if method == "CANCEL" and row.kind == "series_invite":
         return None  # none of it is theirs (any more): nothing to put in their calendar
-    context = _gathering_context(session, anchor, user, config)
-    context["repeats"] = recurrence.describe(recurrence.parse_rule(series.rule, series.timezone))
-    context["removed"] = method == "CANCEL"
     locale = locale_of(user)
+    context = _gathering_context(session, anchor, user, config)
+    context["repeats"] = recurrence.describe(
+        recurrence.parse_rule(series.rule, series.timezone), locale
+    )
+    context["removed"] = method == "CANCEL"
     if row.kind == "series_invite":
         subject = language.translate(
             locale,
