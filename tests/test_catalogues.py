@@ -35,17 +35,7 @@ def extracted(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """What `make messages` would extract from the code and templates now."""
     pot = tmp_path_factory.mktemp("messages") / "messages.pot"
     CommandLineInterface().run(
-        [
-            "pybabel",
-            "--quiet",
-            "extract",
-            "-F",
-            str(ROOT / "babel.cfg"),
-            "-o",
-            str(pot),
-            str(ROOT / "scheduler"),
-            str(ROOT / "workers"),
-        ]
+        ["pybabel", "--quiet", "extract", "-F", str(ROOT / "babel.cfg"), "-o", str(pot), str(ROOT)]
     )
     return _ids(_catalogue(pot))
 
