@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 
 from scheduler.api.auth import BEARER_AUTH, current_user
 from scheduler.extensions import current_services, db_session
 from scheduler.schemas.calendars import BusySchema, CalendarArgsSchema, CalendarSchema
+from scheduler.schemas.common import WithExtra
 from scheduler.services.calendars import busy
 from scheduler.services.gatherings import lifecycle
 
@@ -23,8 +25,12 @@ class MyCalendars(MethodView):
     @blp.doc(security=BEARER_AUTH)
     @blp.response(200, CalendarSchema(many=True))
     def get(self) -> Any:
-        """The caller's calendars with how their last fetch went."""
-        return busy.calendars_of(db_session(), current_user())
+        """The caller's calendars with how their last fetch went (in the caller's language)."""
+        locale = str(get_locale())
+        return [
+            WithExtra(calendar, error=busy.error_text(calendar, locale))
+            for calendar in busy.calendars_of(db_session(), current_user())
+        ]
 
     @blp.doc(security=BEARER_AUTH)
     @blp.arguments(CalendarArgsSchema)

@@ -20,12 +20,14 @@ from zoneinfo import ZoneInfo
 import icalendar
 import recurring_ical_events
 
+from scheduler.domain.errors import InvalidInput
+
 Interval = tuple[datetime, datetime]
 
 MAX_INTERVALS = 5000  # a calendar's busy times kept within the horizon, at most
 
 
-class UnreadableCalendar(ValueError):
+class UnreadableCalendar(InvalidInput):
     """The document is not an iCalendar file (or not one we can expand)."""
 
 
@@ -53,12 +55,12 @@ def busy_intervals(
     try:
         calendar = icalendar.Calendar.from_ical(document)
     except ValueError as exc:
-        raise UnreadableCalendar(f"not an iCalendar file: {exc}") from exc
+        raise UnreadableCalendar("This is not an iCalendar file.") from exc
     zone = ZoneInfo(zone_name)
     try:
         occurrences = recurring_ical_events.of(calendar, components=["VEVENT"]).between(start, end)
     except Exception as exc:  # a broken RRULE or zone in someone else's file
-        raise UnreadableCalendar(f"cannot expand its events: {exc}") from exc
+        raise UnreadableCalendar("Its events cannot be read (a broken rule or zone).") from exc
     found: list[Interval] = []
     for event in occurrences:
         begin = event.get("DTSTART")

@@ -31,7 +31,7 @@ from scheduler.web.auth import (
     safe_next,
 )
 from scheduler.web.forms import FormState, load_with, split_interests, timezone_choices
-from scheduler.web.language import browser_locale, error_text, use_locale
+from scheduler.web.language import browser_locale, current_locale, error_text, use_locale
 
 bp = protect(Blueprint("pages", __name__))
 
@@ -243,7 +243,10 @@ def profile() -> Any:
         has_password=identity.has_password(user),
         tokens=identity.list_api_tokens(session, user),
         web_sessions=sessions.list_sessions(session, user),
-        calendars=busy.calendars_of(session, user),
+        calendars=[
+            (calendar, busy.error_text(calendar, current_locale()))
+            for calendar in busy.calendars_of(session, user)
+        ],
     )
 
 

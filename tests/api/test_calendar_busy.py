@@ -225,6 +225,12 @@ def test_private_addresses_are_refused_without_the_flag(api, app, config, served
     listed = api.call("GET", "/api/v1/me/calendars", ann).get_json()
     assert all("private, loopback or link-local" in c["error"] for c in listed)
     assert served.requests == []  # never reached
+    # the reason is kept as a message with its values: each reader gets it in their language
+    api.call("PATCH", "/api/v1/me", ann, json={"locale": "de"})
+    listed = api.call("GET", "/api/v1/me/calendars", ann).get_json()
+    assert listed[1]["error"].startswith(
+        "localhost ist eine private, Loopback- oder Link-Local-Adresse ("
+    ), listed[1]["error"]
 
 
 def test_a_redirect_to_a_private_address_is_refused(api, app, config, served, monkeypatch):

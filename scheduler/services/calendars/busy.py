@@ -10,6 +10,7 @@ merged busy intervals are stored (domain/busy_times.py), from a day ago to HORIZ
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 
@@ -17,7 +18,7 @@ from sqlalchemy import exists, or_, select
 from sqlalchemy.orm import Session
 
 from scheduler.config import Config
-from scheduler.domain import busy_times
+from scheduler.domain import busy_times, language
 from scheduler.domain.errors import Conflict, NotFound
 from scheduler.extensions import enqueue_after_commit
 from scheduler.models import (
@@ -62,6 +63,17 @@ def add_calendar(session: Session, user: User, url: str, config: Config) -> User
     return calendar
 
 
+def error_text(calendar: UserCalendar, locale: str) -> str | None:
+    """Why the calendar's last fetch failed, in `locale` (None when it did not)."""
+    if not calendar.error:
+        return None
+    try:
+        stored = json.loads(calendar.error)
+        return language.translate(locale, stored["message"], **stored["params"])
+    except (ValueError, KeyError, TypeError):
+        return calendar.error  # written before errors were kept as message and values
+
+
 def calendars_of(session: Session, user: User) -> list[UserCalendar]:
     """The user's calendars, oldest first."""
     return list(
@@ -102,9 +114,10 @@ def refresh(session: Session, calendar_id: int, config: Config, *, now: datetime
             calendar.busy = [[_utc_text(s), _utc_text(e)] for s, e in intervals]
             calendar.etag = (fetched.etag or "")[:500] or None
     except (safe_fetch.FetchRefused, busy_times.UnreadableCalendar) as failed:
-        log.info("calendar %s not read: %s", calendar.id, failed)
+        log.info("calendar %s not read: %s (%r)", calendar.id, failed, failed.__cause__)
         calendar.status = CalendarStatus.FAILED
-        calendar.error = str(failed)[:500]
+        # kept as the message and its values, so each reader sees it in their language
+        calendar.error = json.dumps({"message": failed.template, "params": failed.params})
     else:
         calendar.status = CalendarStatus.OK
         calendar.error = None
