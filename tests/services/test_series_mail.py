@@ -175,3 +175,22 @@ def test_a_whole_series_holder_changing_yes_to_maybe_on_one_date_is_sent_nothing
     ok(api, "PUT", f"/api/v1/gatherings/{occurrences[1]['id']}/rsvp", nick, response="no")
     ((_, kind, update),) = deliver(db, config)
     assert kind == "series_update" and "EXDATE" in vevents(update)[0]
+
+
+def test_a_series_invite_describes_the_rule_in_the_recipients_language(api, db, config):
+    olga, kiran = api.signup("Olga"), api.signup("Kiran")
+    ok(api, "PATCH", "/api/v1/me", kiran, locale="de")
+    occurrences = ok(api, "POST", "/api/v1/gatherings", olga, **SERIES)["occurrences"]
+    first = occurrences[0]["id"]
+    ok(api, "PUT", f"/api/v1/gatherings/{first}/rsvp", kiran, response="yes", all_future=True)
+    run_planner(db)
+    db.expire_all()
+    (row,) = db.scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.kind == "series_invite", OutboxMessage.recipient_id == kiran["id"]
+        )
+    )
+    mail = render_outbox_message(db, row, config)
+    assert mail is not None
+    assert "jede Woche am Donnerstag, 6-mal" in mail.text
+    assert "every week" not in mail.text.lower()
