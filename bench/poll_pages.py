@@ -167,6 +167,7 @@ def seed(app: Any, people: int, days: int, step: int) -> dict[str, Any]:
         "fixed": fixed.id,
         "organizer": organizer.id,
         "participant": crowd[1].id,
+        "german_participant": crowd[2].id,
         "week2": (start + timedelta(days=7)).date().isoformat(),
         "since2": (start + timedelta(days=7)).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
@@ -174,11 +175,20 @@ def seed(app: Any, people: int, days: int, step: int) -> dict[str, Any]:
     return ids
 
 
-def signed_in(app: Any, user_id: int) -> Any:
-    """A test client with a page session for the user."""
+def signed_in(app: Any, user_id: int, locale: str = "en") -> Any:
+    """A test client with a live page session for the user, who reads pages in `locale`."""
+    from scheduler.models import User, utcnow
+    from scheduler.services.accounts import sessions
+    from scheduler.web.auth import SESSION_KEY, USER_KEY
+
+    with app.extensions["kindred"].db.session_factory.begin() as session:
+        user = session.get(User, user_id)
+        user.locale = locale
+        token = sessions.start_session(session, user, now=utcnow(), user_agent="bench")
     client = app.test_client()
     with client.session_transaction() as cookie:
-        cookie["uid"] = user_id
+        cookie[USER_KEY] = user_id
+        cookie[SESSION_KEY] = token
         cookie["csrf"] = "bench"
     return client
 
@@ -226,6 +236,7 @@ def cases(app: Any, ids: dict[str, Any]) -> list[Case]:
     bearer = {"Authorization": f"Bearer {token}"}
     participant = signed_in(app, ids["participant"])
     organizer = signed_in(app, ids["organizer"])
+    german = signed_in(app, ids["german_participant"], "de")
     poll, fixed, week2 = ids["poll"], ids["fixed"], ids["week2"]
     heatmap = f"/api/v1/gatherings/{poll}/slots?view=heatmap"
 
@@ -249,11 +260,13 @@ def cases(app: Any, ids: dict[str, Any]) -> list[Case]:
         ),
         Case("poll page, participant, cold", lambda: participant.get(f"/g/{poll}"), cold=True),
         Case("poll page, participant", lambda: participant.get(f"/g/{poll}")),
+        Case("poll page, participant in German", lambda: german.get(f"/g/{poll}")),
         Case("poll page ?start=week 2", lambda: participant.get(f"/g/{poll}/poll?start={week2}")),
         Case("poll page, organizer", lambda: organizer.get(f"/g/{poll}")),
         Case("slots.json, cold", lambda: participant.get(f"/g/{poll}/slots.json"), cold=True),
         Case("slots.json", lambda: participant.get(f"/g/{poll}/slots.json")),
         Case("gathering page, 500 answers", lambda: participant.get(f"/g/{fixed}")),
+        Case("gathering page, 500 answers, in German", lambda: german.get(f"/g/{fixed}")),
         Case(
             "API slots?limit=10",
             lambda: api.get(f"/api/v1/gatherings/{poll}/slots?limit=10", headers=bearer),

@@ -201,10 +201,10 @@ def build_grid(
     my_marks = _my_marks(window_start, step, page.cells, mine)
     cells: dict[tuple[date, str], Cell] = {}
     days: dict[date, str] = {}  # local date → "Thursday 4 June"
-    clock: dict[str, str] = {}  # "18:00" → the locale's way of writing it (starts and ends)
+    clock: dict[tuple[int, int], str] = {}  # (18, 0) → the locale's "18:00" (starts and ends)
 
     def written(moment: datetime) -> str:
-        key = f"{moment:%H:%M}"
+        key = (moment.hour, moment.minute)
         text = clock.get(key)
         if text is None:
             text = clock[key] = language.format_clock(moment, locale, tz)

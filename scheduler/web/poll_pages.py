@@ -77,13 +77,14 @@ def _names(
             User.id == func.any(bindparam("user_ids", sorted(user_ids), type_=ARRAY(Integer)))
         )
     )
+    anonymous = _(ANONYMOUS_NAME)
     for user_id, name, share_name in rows:
         names[user_id] = shown_name(
             name,
             shares_name=share_name,
             is_viewer=viewer is not None and viewer.id == user_id,
             viewer_manages=rights.manage,
-            anonymous=_(ANONYMOUS_NAME),
+            anonymous=anonymous,
         )
     return names
 
@@ -141,7 +142,8 @@ def _busy_cells(gathering: Gathering, viewer: User, grid: Grid) -> set[int]:
 
 def _some_names(user_ids: list[int], names: dict[int, str]) -> str:
     """ "Ann, Bob" or "Ann, Bob and 40 more": at most NAMED_PER_CELL names, as in the grid."""
-    shown = [names.get(uid, _(ANONYMOUS_NAME)) for uid in user_ids[: slots.NAMED_PER_CELL]]
+    anonymous = _(ANONYMOUS_NAME)
+    shown = [names.get(uid, anonymous) for uid in user_ids[: slots.NAMED_PER_CELL]]
     return some_of(sorted(shown, key=str.lower), len(user_ids), current_locale())
 
 
