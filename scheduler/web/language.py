@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
-from flask_babel import Babel, get_locale, refresh
+from flask_babel import Babel, refresh
 from flask_babel import gettext as flask_gettext
 
 from scheduler.domain import language
@@ -77,8 +77,8 @@ def _catalogue() -> Any:
 
 
 def current_locale() -> str:
-    """The request's locale as a Kindred locale code ('de')."""
-    return language.normalise_locale(str(get_locale() or language.DEFAULT_LOCALE))
+    """The request's locale as a Kindred locale code ('de'): the one Flask-Babel selects."""
+    return request_locale()
 
 
 def _vary_on_language(response: Response) -> Response:
