@@ -8,7 +8,7 @@ import re
 import pytest
 from flask.testing import FlaskClient
 
-from tests.web.test_pages import csrf, field_errors
+from tests.web.test_pages import csrf, field_errors, sign_up
 
 
 def _signup_body(email: str, **extra: str) -> dict[str, str]:
@@ -83,20 +83,7 @@ def test_signed_out_pages_follow_accept_language(client: FlaskClient):
 def test_page_signup_keeps_the_browsers_language_and_the_profile_changes_it(
     client: FlaskClient,
 ):
-    french = {"Accept-Language": "fr-FR"}
-    token = csrf(client.get("/signup", headers=french).text)
-    response = client.post(
-        "/signup",
-        data={
-            "csrf_token": token,
-            "email": "zoe@example.org",
-            "name": "Zoé",
-            "password": "a long enough password",
-            "timezone": "Europe/Paris",
-        },
-        headers=french,
-    )
-    assert response.status_code == 302
+    sign_up(client, "Zoé", "zoe@example.org", "Europe/Paris", headers={"Accept-Language": "fr-FR"})
     # signed in, the account's language holds whatever the browser asks for
     profile = client.get("/profile", headers={"Accept-Language": "en"})
     assert _html_lang(profile.text) == "fr"

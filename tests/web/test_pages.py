@@ -25,9 +25,15 @@ def field_errors(html: str) -> dict[str, str]:
     return dict(re.findall(r'<p class="error" id="([a-z_]+)-error">([^<]*)</p>', html))
 
 
-def sign_up(client: FlaskClient, name: str, email: str, tz: str = "Europe/Berlin") -> None:
-    """Sign up through the page (which also signs in)."""
-    token = csrf(client.get("/signup").text)
+def sign_up(
+    client: FlaskClient,
+    name: str,
+    email: str,
+    tz: str = "Europe/Berlin",
+    headers: dict[str, str] | None = None,
+) -> None:
+    """Sign up through the page (which also signs in), from a browser sending `headers`."""
+    token = csrf(client.get("/signup", headers=headers).text)
     response = client.post(
         "/signup",
         data={
@@ -38,6 +44,7 @@ def sign_up(client: FlaskClient, name: str, email: str, tz: str = "Europe/Berlin
             "timezone": tz,
             "interests": "chess, board games",
         },
+        headers=headers,
     )
     assert response.status_code == 302, field_errors(response.text)
 
