@@ -7,13 +7,14 @@ back to the form field that caused it, so the page can show it next to that fiel
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import get_day_names
+from flask import flash
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext, ngettext
 from marshmallow import Schema, ValidationError
@@ -23,6 +24,7 @@ from scheduler.api.errors import flatten_messages
 from scheduler.domain.errors import InvalidInput, KindredError
 from scheduler.domain.interests import normalise_interest
 from scheduler.domain.timezones import known_timezones, zone
+from scheduler.extensions import db_session
 from scheduler.web.language import current_locale, error_text
 
 WEEKDAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -95,6 +97,23 @@ def load_with(schema: Schema, data: Mapping[str, Any], state: FormState) -> dict
     except ValidationError as exc:
         state.add_validation(exc)
         return None
+
+
+def committed(run: Callable[[], object], *, error_pages: Collection[int] = (404,)) -> bool:
+    """Run a page form's use case and commit. A domain error is rolled back and flashed for
+    the page the form returns to, or, for a status in `error_pages`, answered with its error
+    page; False then."""
+    session = db_session()
+    try:
+        run()
+        session.commit()
+    except KindredError as exc:
+        session.rollback()
+        if exc.status in error_pages:
+            raise
+        flash(error_text(exc), "error")
+        return False
+    return True
 
 
 def split_interests(raw: str) -> list[str]:

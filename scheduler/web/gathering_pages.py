@@ -33,6 +33,7 @@ from scheduler.web.forms import (
     VISIBILITY_CHOICES,
     FormState,
     changed_args,
+    committed,
     duration_choices,
     edit_args,
     edit_values,
@@ -365,14 +366,9 @@ def attendees_csv(gathering_id: int) -> Response:
 def cancel(gathering_id: int) -> Response:
     """Cancel the gathering (organizer only); attendees are told."""
     session = db_session()
-    try:
-        lifecycle.cancel_gathering(session, gathering_id, require_user(), now=utcnow())
-        session.commit()
-    except KindredError as exc:
-        session.rollback()
-        if exc.status in (403, 404):
-            raise
-        flash(error_text(exc), "error")
-    else:
+    if committed(
+        lambda: lifecycle.cancel_gathering(session, gathering_id, require_user(), now=utcnow()),
+        error_pages=(403, 404),
+    ):
         flash(_("The gathering is cancelled; everyone who answered will be told."), "info")
     return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))

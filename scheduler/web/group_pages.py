@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
@@ -20,7 +21,7 @@ from scheduler.services.groups import circles
 from scheduler.services.groups.access import anonymous_name, group_relation, public_name
 from scheduler.services.tribe import nudges
 from scheduler.web.auth import login_required, page_user, protect, require_user
-from scheduler.web.forms import FormState, load_with, split_interests
+from scheduler.web.forms import FormState, committed, load_with, split_interests
 from scheduler.web.language import current_locale, error_text
 
 bp = protect(Blueprint("group_pages", __name__))
@@ -171,21 +172,16 @@ def member(group_id: int, user_id: int) -> Response:
     action = request.form.get("action", "")
     actor = require_user()
     circles.require_organizer(session, circles.get_group(session, group_id), actor)
-    try:
-        if action == "remove":
-            membership.remove_from_group(session, group_id, actor, user_id, now=utcnow())
-        elif action in MEMBER_ACTIONS:
-            circles.change_member(session, group_id, actor, user_id, **MEMBER_ACTIONS[action])
-        else:
-            flash(_("Choose approve, make organizer, make member or remove."), "error")
-            return redirect(url_for("group_pages.show", group_id=group_id))
-        session.commit()
-    except KindredError as exc:
-        session.rollback()
-        if exc.status in (403, 404):
-            raise
-        flash(error_text(exc), "error")
+    if action == "remove":
+        run = partial(membership.remove_from_group, session, group_id, actor, user_id, now=utcnow())
+    elif action in MEMBER_ACTIONS:
+        run = partial(
+            circles.change_member, session, group_id, actor, user_id, **MEMBER_ACTIONS[action]
+        )
     else:
+        flash(_("Choose approve, make organizer, make member or remove."), "error")
+        return redirect(url_for("group_pages.show", group_id=group_id))
+    if committed(run, error_pages=(403, 404)):
         flash(_("Saved."), "success")
     return redirect(url_for("group_pages.show", group_id=group_id) + "#members")
 

@@ -22,7 +22,7 @@ from scheduler.services.gatherings.access import ANONYMOUS_NAME
 from scheduler.services.polls import availability, scheduling, slots
 from scheduler.web.auth import csrf_token, login_required, page_user, protect, require_user
 from scheduler.web.display import iso_utc, number, time_range, tz_or_utc
-from scheduler.web.forms import FormState, availability_intervals, load_with
+from scheduler.web.forms import FormState, availability_intervals, committed, load_with
 from scheduler.web.language import current_locale, error_text
 from scheduler.web.poll_grid import (
     Grid,
@@ -338,14 +338,11 @@ def schedule(gathering_id: int) -> Response:
     if args is None:
         flash(next(iter(state.errors.values())), "error")
         return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))
-    try:
-        scheduling.schedule_poll(session, gathering_id, require_user(), args["start"], now=utcnow())
-        session.commit()
-    except KindredError as exc:
-        session.rollback()
-        if exc.status in (403, 404):
-            raise
-        flash(error_text(exc), "error")
-    else:
+    if committed(
+        lambda: scheduling.schedule_poll(
+            session, gathering_id, require_user(), args["start"], now=utcnow()
+        ),
+        error_pages=(403, 404),
+    ):
         flash(_("Scheduled! Everyone who answered gets an invitation."), "success")
     return redirect(url_for("gathering_pages.show", gathering_id=gathering_id))

@@ -13,13 +13,13 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext
 from werkzeug.wrappers import Response
 
-from scheduler.domain.errors import KindredError
 from scheduler.extensions import db_session
 from scheduler.models import MESSAGE_AUDIENCES, Gathering, User
 from scheduler.services.gatherings import access, comments, messages
 from scheduler.services.groups.access import public_name
 from scheduler.web.auth import login_required, page_user, protect, require_user
-from scheduler.web.language import current_locale, error_text
+from scheduler.web.forms import committed
+from scheduler.web.language import current_locale
 
 bp = protect(Blueprint("reach_pages", __name__))
 
@@ -76,15 +76,8 @@ def _back(gathering_id: int, anchor: str) -> Response:
 def post_comment(gathering_id: int) -> Response:
     """Post a comment from the page."""
     session = db_session()
-    try:
-        comments.post_comment(session, gathering_id, require_user(), request.form.get("body", ""))
-        session.commit()
-    except KindredError as exc:
-        session.rollback()
-        if exc.status == 404:
-            raise
-        flash(error_text(exc), "error")
-    else:
+    body = request.form.get("body", "")
+    if committed(lambda: comments.post_comment(session, gathering_id, require_user(), body)):
         flash(_("Your comment is posted."), "success")
     return _back(gathering_id, "#discussion")
 
@@ -94,15 +87,9 @@ def post_comment(gathering_id: int) -> Response:
 def delete_comment(gathering_id: int, comment_id: int) -> Response:
     """Delete a comment (its author, or an organizer)."""
     session = db_session()
-    try:
-        comments.delete_comment(session, gathering_id, comment_id, require_user())
-        session.commit()
-    except KindredError as exc:
-        session.rollback()
-        if exc.status == 404:
-            raise
-        flash(error_text(exc), "error")
-    else:
+    if committed(
+        lambda: comments.delete_comment(session, gathering_id, comment_id, require_user())
+    ):
         flash(_("The comment is deleted."), "info")
     return _back(gathering_id, "#discussion")
 
@@ -113,21 +100,17 @@ def send_message(gathering_id: int) -> Response:
     """An organizer writes to the gathering's people from the page."""
     session = db_session()
     form = request.form
-    try:
-        messages.send_message(
+    sent = committed(
+        lambda: messages.send_message(
             session,
             gathering_id,
             require_user(),
             subject=form.get("subject", ""),
             body=form.get("body", ""),
             to=form.get("to", ""),
-        )
-        session.commit()
-    except KindredError as exc:
-        session.rollback()
-        if exc.status in (403, 404):
-            raise
-        flash(error_text(exc), "error")
-    else:
+        ),
+        error_pages=(403, 404),
+    )
+    if sent:
         flash(_("Your message is on its way."), "success")
     return _back(gathering_id, "#messages")
