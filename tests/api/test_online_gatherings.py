@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import json
 import shutil
 import subprocess
@@ -13,11 +11,9 @@ import icalendar
 import pytest
 from sqlalchemy import select
 
-from scheduler.domain.messages import build_message
-from scheduler.models import Gathering, OutboxMessage, OutboxStatus, Rsvp
-from scheduler.services.mail.renderers import render_outbox_message
+from scheduler.models import Gathering, Rsvp
 from tests.support.calendar_client import ICALJS
-from tests.support.mail import run_planner
+from tests.support.mail import send_pending
 
 LINK = "https://meet.example.com/kindred-go?pwd=abc"
 NEW_LINK = "https://video.example.org/room/42"
@@ -126,29 +122,8 @@ def test_feeds_carry_the_link_only_for_people_going(api, client, world):
 
 
 def deliver(db, config, kinds=("invite", "update", "promoted")):
-    run_planner(db)
-    db.expire_all()
-    found = list(
-        db.scalars(
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.kind.in_(kinds),
-                OutboxMessage.status == OutboxStatus.PENDING,
-            )
-            .order_by(OutboxMessage.id)
-        )
-    )
-    messages = {}
-    for row in found:
-        mail = render_outbox_message(db, row, config, NOW)
-        row.status = OutboxStatus.SENT if mail else OutboxStatus.WITHDRAWN
-        if mail is not None:
-            raw = bytes(build_message(mail))
-            messages[row.recipient_email] = email.message_from_bytes(
-                raw, policy=email.policy.default
-            )
-    db.commit()
-    return messages
+    sent = send_pending(db, config, now=NOW, kinds=kinds)
+    return {row.recipient_email: message for row, message in sent}
 
 
 def calendar_of(message) -> bytes:

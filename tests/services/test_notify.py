@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 from datetime import UTC, datetime, timedelta
 
 import icalendar
@@ -11,10 +9,9 @@ import pytest
 import vobject
 from sqlalchemy import select
 
-from scheduler.domain.messages import build_message
 from scheduler.models import OutboxMessage, OutboxStatus
 from scheduler.services.mail.renderers import RENDERERS, render_outbox_message
-from tests.support.mail import run_planner
+from tests.support.mail import run_planner, send_pending
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 # the kinds this module owes (reminders and the like are owed by others)
@@ -77,17 +74,7 @@ def owed(db):
 
 def deliver(db, config):
     """Render every pending row as delivery would and mark it sent; returns the messages."""
-    messages = []
-    for row in rows(db, OutboxStatus.PENDING):
-        mail = render_outbox_message(db, row, config, NOW)
-        if mail is None:
-            row.status = OutboxStatus.WITHDRAWN
-            continue
-        raw = bytes(build_message(mail))
-        messages.append(email.message_from_bytes(raw, policy=email.policy.default))
-        row.status = OutboxStatus.SENT
-    db.commit()
-    return messages
+    return [message for _, message in send_pending(db, config, now=NOW, kinds=CALENDAR_MAIL)]
 
 
 def calendar_part(message):

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
-
 import icalendar
 import pytest
-from sqlalchemy import select
 
-from scheduler.domain.messages import build_message
-from scheduler.models import OutboxMessage, OutboxStatus
-from scheduler.services.mail.renderers import render_outbox_message
-from tests.support.mail import run_planner
+from tests.support.mail import calendar_text, send_pending
 
 SERIES = {
     "title": "Chess",
@@ -38,30 +31,11 @@ def ok(api, method, path, user, **body):
 
 def deliver(db, config) -> list[tuple[int, str, icalendar.Calendar]]:
     """Send what is owed: (recipient id, X-Kindred-Kind, calendar part) per mail, in order."""
-    run_planner(db)
-    db.expire_all()
-    sent = []
-    pending = db.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING)
-        .order_by(OutboxMessage.id)
-    )
-    for row in list(pending):
-        mail = render_outbox_message(db, row, config)
-        row.status = OutboxStatus.WITHDRAWN if mail is None else OutboxStatus.SENT
-        if mail is None or mail.ics is None:
-            continue
-        message = email.message_from_bytes(bytes(build_message(mail)), policy=email.policy.default)
-        (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
-        sent.append(
-            (
-                row.recipient_id,
-                message["X-Kindred-Kind"],
-                icalendar.Calendar.from_ical(part.get_payload(decode=True)),
-            )
-        )
-    db.commit()
-    return sent
+    return [
+        (row.recipient_id, message["X-Kindred-Kind"], icalendar.Calendar.from_ical(ics))
+        for row, message in send_pending(db, config)
+        if (ics := calendar_text(message)) is not None
+    ]
 
 
 def vevents(calendar):
@@ -87,9 +61,7 @@ def test_a_single_occurrence_is_a_plain_event_with_its_own_uid_in_mail_and_in_it
     assert [str(e["UID"]) for e in vevents(file)] == [str(event["UID"])]
 
 
-def test_cancelling_one_occurrence_reaches_whole_series_and_single_holders_alike(
-    api, db, config
-):
+def test_cancelling_one_occurrence_reaches_whole_series_and_single_holders_alike(api, db, config):
     olga, nick, kiran = api.signup("Olga"), api.signup("Nick"), api.signup("Kiran")
     occurrences = ok(api, "POST", "/api/v1/gatherings", olga, **SERIES)["occurrences"]
     ok(
@@ -155,9 +127,7 @@ def test_this_and_following_sends_holders_the_old_series_with_until_and_the_new_
     assert new["DTSTART"].dt.hour == 20
 
 
-def test_a_whole_series_holder_changing_yes_to_maybe_on_one_date_is_sent_nothing(
-    api, db, config
-):
+def test_a_whole_series_holder_changing_yes_to_maybe_on_one_date_is_sent_nothing(api, db, config):
     olga, nick = api.signup("Olga"), api.signup("Nick")
     occurrences = ok(api, "POST", "/api/v1/gatherings", olga, **SERIES)["occurrences"]
     ok(
@@ -183,14 +153,8 @@ def test_a_series_invite_describes_the_rule_in_the_recipients_language(api, db, 
     occurrences = ok(api, "POST", "/api/v1/gatherings", olga, **SERIES)["occurrences"]
     first = occurrences[0]["id"]
     ok(api, "PUT", f"/api/v1/gatherings/{first}/rsvp", kiran, response="yes", all_future=True)
-    run_planner(db)
-    db.expire_all()
-    (row,) = db.scalars(
-        select(OutboxMessage).where(
-            OutboxMessage.kind == "series_invite", OutboxMessage.recipient_id == kiran["id"]
-        )
-    )
-    mail = render_outbox_message(db, row, config)
-    assert mail is not None
-    assert "jede Woche am Donnerstag, 6-mal" in mail.text
-    assert "every week" not in mail.text.lower()
+    sent = send_pending(db, config, kinds=("series_invite",))
+    (message,) = [message for row, message in sent if row.recipient_id == kiran["id"]]
+    text = message.get_body(("plain",)).get_content()
+    assert "jede Woche am Donnerstag, 6-mal" in text
+    assert "every week" not in text.lower()

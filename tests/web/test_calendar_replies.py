@@ -4,18 +4,15 @@ app is the attendee's RSVP; forged, stale, automatic and non-calendar mail chang
 from __future__ import annotations
 
 import dataclasses
-import email
-import email.policy
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from scheduler.domain.messages import build_message
-from scheduler.models import InboundMailCount, OutboxMessage, OutboxStatus
+from scheduler.models import InboundMailCount, OutboxMessage
 from scheduler.services.mail.renderers import render_outbox_message
 from tests.support.calendar_reply import organizer_of, reply_icalendar, reply_icaljs, reply_mail
-from tests.support.mail import run_planner
+from tests.support.mail import calendar_text, run_planner, send_pending
 
 SECRET = "inbound-test-secret"
 AUTH = {"Authorization": f"Bearer {SECRET}"}
@@ -35,24 +32,11 @@ def db(app):
 
 def invites(db, config) -> dict[int, tuple[str, bytes]]:
     """Send what is owed; recipient id -> (kind, ICS text) of the last calendar mail."""
-    run_planner(db)
-    db.expire_all()
-    sent = {}
-    rows = db.scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.status == OutboxStatus.PENDING)
-        .order_by(OutboxMessage.id)
-    )
-    for row in list(rows):
-        mail = render_outbox_message(db, row, config)
-        row.status = OutboxStatus.WITHDRAWN if mail is None else OutboxStatus.SENT
-        if mail is None or mail.ics is None:
-            continue
-        message = email.message_from_bytes(bytes(build_message(mail)), policy=email.policy.default)
-        (part,) = [p for p in message.walk() if p.get_content_type() == "text/calendar"]
-        sent[row.recipient_id] = (message["X-Kindred-Kind"], part.get_payload(decode=True))
-    db.commit()
-    return sent
+    return {
+        row.recipient_id: (message["X-Kindred-Kind"], ics)
+        for row, message in send_pending(db, config)
+        if (ics := calendar_text(message)) is not None
+    }
 
 
 def kinds_owed(db, user_id) -> list[str]:
