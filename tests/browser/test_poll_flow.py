@@ -40,8 +40,16 @@ class Visitor:
         self.expected_status: int | None = None
         self.page.on("console", self._console)
         self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-        self.page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.method} {r.url}"))
+        self.page.on("requestfailed", self._request_failed)
         self.page.on("response", self._response)
+
+    def _request_failed(self, request: Any) -> None:
+        # the poll page refreshes its best times in the background; a refresh still in flight
+        # when a form on the page navigates away is cut off by the browser (ERR_ABORTED),
+        # which no person sees
+        if request.resource_type == "fetch" and request.failure == "net::ERR_ABORTED":
+            return
+        self.problems.append(f"failed: {request.method} {request.url} ({request.failure})")
 
     def _console(self, message: Any) -> None:
         expected = f"status of {self.expected_status} " if self.expected_status else None
