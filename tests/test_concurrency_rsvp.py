@@ -12,6 +12,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -178,10 +179,33 @@ def test_negative_control_without_the_lock_the_same_scene_oversells(
     monkeypatch.setattr(attendance, "LOCKING", False)
     allow_guests(app, scene)
     guests = random_guests(seed=7)
-    results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes", guests)
+    with slow_rsvp_writes(app):
+        results = rsvp_all_at_once(server, scene, list(range(PEOPLE)), "yes", guests)
     parties = going_parties(app, scene)
     print(f"without the lock: {len(parties)} parties, {sum(parties.values())} seats taken")
     assert sum(parties.values()) > SEATS, Counter(code for code, _ in results)
+
+
+@contextmanager
+def slow_rsvp_writes(app) -> Iterator[None]:
+    """Each new answer's row waits 20 ms before it is written: between the function's read of
+    the seat count and its write. Without it the race is there but often too short to catch
+    (one CI run on two busy cores seated 49 of 50 without the lock)."""
+    engine = app.extensions["kindred"].db.engine
+    with engine.begin() as connection:
+        connection.exec_driver_sql(
+            "CREATE FUNCTION test_slow_insert() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN PERFORM pg_sleep(0.02); RETURN NEW; END $$;"
+            "CREATE TRIGGER test_slow_insert BEFORE INSERT ON rsvps "
+            "FOR EACH ROW EXECUTE FUNCTION test_slow_insert()"
+        )
+    try:
+        yield
+    finally:
+        with engine.begin() as connection:
+            connection.exec_driver_sql(
+                "DROP TRIGGER test_slow_insert ON rsvps; DROP FUNCTION test_slow_insert()"
+            )
 
 
 MAX_GUESTS = 2
