@@ -826,9 +826,13 @@ def _wall_clock(value: datetime, tz: tzinfo) -> datetime:
 # --------------------------------------------------------------------------- describing
 
 
-def describe(rule: RecurrenceRule, locale: str = DEFAULT_LOCALE) -> str:
+def describe(
+    rule: RecurrenceRule, locale: str = DEFAULT_LOCALE, timezone: str | None = None
+) -> str:
     """The rule in words in ``locale``: "every 2 weeks on Monday and Wednesday, 8 times",
-    "alle 2 Wochen am Montag und Mittwoch, 8-mal".
+    "alle 2 Wochen am Montag und Mittwoch, 8-mal". With ``timezone`` (the series' zone) an
+    UNTIL instant is its date there ("until 31 December 2027"), with the time only when it
+    is not the end of that day; without, it is written in UTC.
 
     One template per branch (with the interval as its plural count), so each language orders
     its words; weekday and month names and lists come from CLDR.
@@ -943,6 +947,23 @@ def describe(rule: RecurrenceRule, locale: str = DEFAULT_LOCALE) -> str:
         text = translate_plural(
             locale, "%(rule)s, once", "%(rule)s, %(num)s times", rule.count, rule=text
         )
+    elif isinstance(rule.until, datetime) and timezone is not None:
+        until = rule.until.astimezone(zone(timezone))
+        if _end_of_local_day(until.date(), zone(timezone)) == rule.until.astimezone(UTC):
+            text = translate(
+                locale,
+                "%(rule)s, until %(date)s",
+                rule=text,
+                date=_date_words(until.date(), locale),
+            )
+        else:
+            text = translate(
+                locale,
+                "%(rule)s, until %(date)s at %(time)s",
+                rule=text,
+                date=_date_words(until.date(), locale),
+                time=f"{until:%H:%M}",
+            )
     elif isinstance(rule.until, datetime):
         until = rule.until.astimezone(UTC)
         text = translate(

@@ -154,3 +154,33 @@ def test_english_or_an_unsupported_locale_is_the_english_text(locale: str) -> No
 
 def test_the_default_locale_is_english() -> None:
     assert describe(parse_rule("FREQ=MONTHLY;BYDAY=1SA")) == "on the first Saturday of every month"
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", "every week on Thursday, until 31 December 2027"),
+        ("de", "jede Woche am Donnerstag, bis zum 31. Dezember 2027"),
+        ("fr", "toutes les semaines, le jeudi, jusqu'au 31 décembre 2027"),
+        ("es", "todas las semanas, el jueves, hasta el 31 de diciembre de 2027"),
+    ],
+)
+def test_an_until_date_is_that_date_in_the_series_zone(locale: str, words: str) -> None:
+    # stored as 2027-12-31T22:59:59Z: written in UTC it would read "22:59 UTC"
+    rule = parse_rule("FREQ=WEEKLY;BYDAY=TH;UNTIL=20271231", "Europe/Berlin")
+
+    assert describe(rule, locale, "Europe/Berlin") == words
+
+
+@pytest.mark.parametrize(
+    ("locale", "words"),
+    [
+        ("en", "every week on Thursday, until 1 January 2028 at 02:30"),
+        ("de", "jede Woche am Donnerstag, bis zum 1. Januar 2028 um 02:30"),
+    ],
+)
+def test_an_until_instant_is_its_local_date_and_time(locale: str, words: str) -> None:
+    rule = parse_rule("FREQ=WEEKLY;BYDAY=TH;UNTIL=20280101T013000Z", "Europe/Berlin")
+
+    assert describe(rule, locale, "Europe/Berlin") == words
+    assert describe(rule, locale).endswith("01:30 UTC")

@@ -41,7 +41,7 @@ def render_series_mail(
     locale = locale_of(user)
     context = _gathering_context(session, anchor, user, config)
     context["repeats"] = recurrence.describe(
-        recurrence.parse_rule(series.rule, series.timezone), locale
+        recurrence.parse_rule(series.rule, series.timezone), locale, series.timezone
     )
     context["removed"] = method == "CANCEL"
     if row.kind == "series_invite":
