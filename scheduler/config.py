@@ -144,6 +144,8 @@ class Config:
     # asking for a check-in mails the person asked; its one-click answer links
     ratelimit_checkins_per_account: str = "10 per hour; 30 per day"
     ratelimit_checkin_links_per_ip: str = "60 per minute; 600 per hour"
+    # the attendee list as CSV and the data export each read all their rows
+    ratelimit_exports_per_account: str = "30 per hour"
     extra: dict[str, str] = field(default_factory=dict)
 
     @property

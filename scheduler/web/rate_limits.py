@@ -174,7 +174,17 @@ CALENDAR_IMPORTS = frozenset({"calendars.MyCalendars", "calendar_pages.add_calen
 # asking for a check-in mails the person asked; its answer links come from that mail
 CHECKIN_REQUESTS = frozenset({"checkins.Checkins", "checkin_pages.ask"})
 CHECKIN_LINKS = frozenset({"checkin_pages.answer_link", "checkin_pages.answer_link_post"})
+# downloads that read a whole gathering's people or a whole account's data
+EXPORTS = frozenset(
+    {
+        "gatherings.GatheringAttendeesCsv",
+        "gathering_pages.attendees_csv",
+        "accounts.MyData",
+        "account_pages.export",
+    }
+)
 POST = frozenset({"POST"})
+READS = frozenset({"GET", "HEAD"})
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 LINK_REQUESTS = frozenset({"GET", "HEAD", "POST"})
 
@@ -322,6 +332,14 @@ RULES = (
         LINK_REQUESTS,
         CHECKIN_LINKS,
         N_("Too many check-in links opened from your network."),
+    ),
+    RateRule(
+        "exports:account",
+        "ratelimit_exports_per_account",
+        signed_in_account,
+        READS,
+        EXPORTS,
+        N_("Too many downloads from this account."),
     ),
     WRITES_PER_ACCOUNT,
 )

@@ -263,3 +263,18 @@ def test_while_redis_is_unreachable_each_process_keeps_the_limits_in_memory(api)
     assert set(statuses[:-1]) == {401}
     assert_refusal(refused, "this email address")
     assert_refusal(sign_in(api, "victim@example.org", PASSWORD), "this email address")
+
+
+@pytest.mark.parametrize("limits_settings", [{"ratelimit_exports_per_account": "3 per minute"}])
+def test_downloads_are_limited_per_account_across_the_api_and_the_pages(api):
+    organizer, other = api.signup("Organizer"), api.signup("Other")
+    gathering_id = create_gathering(api, organizer)
+    csv = f"/api/v1/gatherings/{gathering_id}/attendees.csv"
+    assert api.call("GET", csv, organizer).status_code == 200
+    assert api.call("GET", "/api/v1/me/export", organizer).status_code == 200
+    assert api.call("GET", csv, organizer).status_code == 200
+    assert_refusal(api.call("GET", "/api/v1/me/export", organizer), "downloads from this account")
+    assert api.call("GET", csv, organizer).status_code == 429
+    # other reads of the same account, and other accounts' downloads, are not counted
+    assert api.call("GET", f"/api/v1/gatherings/{gathering_id}", organizer).status_code == 200
+    assert api.call("GET", "/api/v1/me/export", other).status_code == 200
