@@ -234,14 +234,22 @@
         .then(function (data) {
           if (data.gathering_status && data.gathering_status !== "polling") { location.reload(); return; }
           render(data);
-          timer = data.status === "pending" ? setTimeout(refresh, 800) : null;
+          // asked again sooner while a ranking is fresh, less often while none comes (no worker)
+          timer = data.status === "pending" ? setTimeout(refresh, nextWait()) : null;
         })
-        .catch(function () { timer = setTimeout(refresh, 3000); });
+        .catch(function () { timer = setTimeout(refresh, Math.max(3000, nextWait())); });
+    };
+    var wait = 800;
+    var nextWait = function () {
+      var now = wait;
+      wait = Math.min(wait * 1.5, 10000);
+      return now;
     };
     refresher = {
       start: function () {
         progress.hidden = false;
         if (timer) clearTimeout(timer);
+        wait = 800;
         refresh();
       }
     };
