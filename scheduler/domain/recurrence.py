@@ -947,37 +947,28 @@ def describe(
         text = translate_plural(
             locale, "%(rule)s, once", "%(rule)s, %(num)s times", rule.count, rule=text
         )
-    elif isinstance(rule.until, datetime) and timezone is not None:
-        until = rule.until.astimezone(zone(timezone))
-        if _end_of_local_day(until.date(), zone(timezone)) == rule.until.astimezone(UTC):
-            text = translate(
-                locale,
-                "%(rule)s, until %(date)s",
-                rule=text,
-                date=_date_words(until.date(), locale),
-            )
-        else:
-            text = translate(
-                locale,
-                "%(rule)s, until %(date)s at %(time)s",
-                rule=text,
-                date=_date_words(until.date(), locale),
-                time=f"{until:%H:%M}",
-            )
-    elif isinstance(rule.until, datetime):
-        until = rule.until.astimezone(UTC)
-        text = translate(
-            locale,
-            "%(rule)s, until %(date)s %(time)s UTC",
-            rule=text,
-            date=_date_words(until.date(), locale),
-            time=f"{until:%H:%M}",
-        )
     elif rule.until is not None:
-        text = translate(
-            locale, "%(rule)s, until %(date)s", rule=text, date=_date_words(rule.until, locale)
-        )
+        text = _with_until(text, rule.until, locale, timezone)
     return text
+
+
+def _with_until(text: str, until: datetime | date, locale: str, timezone: str | None) -> str:
+    """The rule's words and when it ends: a date; an instant as its date in ``timezone`` (with
+    the time unless it ends that day), or in UTC when the zone is not known."""
+    if not isinstance(until, datetime):
+        return translate(
+            locale, "%(rule)s, until %(date)s", rule=text, date=_date_words(until, locale)
+        )
+    if timezone is None:
+        moment, words = until.astimezone(UTC), N_("%(rule)s, until %(date)s %(time)s UTC")
+    else:
+        moment = until.astimezone(zone(timezone))
+        if _end_of_local_day(moment.date(), zone(timezone)) == until:
+            return _with_until(text, moment.date(), locale, None)
+        words = N_("%(rule)s, until %(date)s at %(time)s")
+    return translate(
+        locale, words, rule=text, date=_date_words(moment.date(), locale), time=f"{moment:%H:%M}"
+    )
 
 
 # "the first Monday" and so on: whole phrases, as the article and the ordinal's ending agree
