@@ -17,7 +17,8 @@ from scheduler.config import Config
 from scheduler.web.rate_limits import RULES, RateRule, email_address
 from tests.web.test_pages import csrf, sign_up
 
-NAMED = [(rule, endpoint) for rule in RULES if rule.endpoints for endpoint in rule.endpoints]
+# sorted: xdist needs every process to collect the same order (sets iterate by hash)
+NAMED = [(rule, e) for rule in RULES if rule.endpoints for e in sorted(rule.endpoints)]
 TRIED_METHODS = ("GET", "POST")
 
 
