@@ -156,10 +156,23 @@ def site(app: Any, session: Any) -> dict[str, Any]:
         f"{poll}/availability", data={"csrf_token": csrf(page.text), "c0": "yes", "c1": "yes"}
     )
     olga.get("/")  # the flashes of the set-up are shown once, here
-    olga_id = session.scalar(
-        User.__table__.select().with_only_columns(User.id).where(User.email == "olga@example.org")
+    olga_id, bruno_id = (
+        session.scalar(
+            User.__table__.select().with_only_columns(User.id).where(User.email == email)
+        )
+        for email in ("olga@example.org", "bruno@example.org")
     )
-    return {"olga": olga, "olga_id": olga_id, "group": group, "gathering": gathering, "poll": poll}
+    return {
+        "olga": olga,
+        "olga_id": olga_id,
+        "bruno": bruno,
+        "bruno_id": bruno_id,
+        "group": group,
+        "gathering": gathering,
+        "poll": poll,
+        "gathering_edit": f"{gathering}/edit",
+        "group_propose": f"{group}/propose",
+    }
 
 
 def set_locale(session: Any, user_id: int, locale: str) -> None:
@@ -167,7 +180,21 @@ def set_locale(session: Any, user_id: int, locale: str) -> None:
     session.commit()
 
 
-ANONYMOUS_PAGES = ["/", "/login", "/signup", "/groups", "/no-such-page"]
+ANONYMOUS_PAGES = [
+    "/",
+    "/login",
+    "/signup",
+    "/groups",
+    "/no-such-page",
+    "/account/sign-in-link",
+    "/account/forgot-password",
+    # links from mail that no longer work (a reset, an answer, an unsubscribe, a check-in)
+    "/account/reset/not-a-token",
+    "/r/not-a-token",
+    "/unsubscribe/not-a-token",
+    "/checkins/answer/not-a-token",
+    "/groups/approve/not-a-token",
+]
 SIGNED_IN_PAGES = [
     "/",
     "/groups",
@@ -177,7 +204,12 @@ SIGNED_IN_PAGES = [
     "poll",
     "/profile",
     "/people",
+    "/groups/new",
+    "gathering_edit",
+    "group_propose",
 ]
+
+MEMBER_PAGES = ["group", "gathering", "poll"]
 
 
 @pytest.mark.parametrize("locale", ["de", "fr", "es"])
@@ -188,12 +220,16 @@ def test_the_main_pages_speak_the_readers_language(
     olga: FlaskClient = site["olga"]
     pages = [(visitor, path) for path in ANONYMOUS_PAGES]
     pages += [(olga, site.get(path, path)) for path in SIGNED_IN_PAGES]
+    # and as a member who answered: the RSVP form with its question, the painted poll
+    pages += [(site["bruno"], site[path]) for path in MEMBER_PAGES]
 
     english, translated = {}, {}
-    set_locale(session, site["olga_id"], "en")
+    for person in ("olga_id", "bruno_id"):
+        set_locale(session, site[person], "en")
     for who, path in pages:
         english[who, path] = who.get(path, headers={"Accept-Language": "en-GB,en;q=0.9"})
-    set_locale(session, site["olga_id"], locale)
+    for person in ("olga_id", "bruno_id"):
+        set_locale(session, site[person], locale)
     for who, path in pages:
         translated[who, path] = who.get(path, headers={"Accept-Language": f"{locale},en;q=0.5"})
 
