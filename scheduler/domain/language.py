@@ -88,8 +88,18 @@ def translate(locale: str, message: str, **params: Any) -> str:
 
 def translate_plural(locale: str, singular: str, plural: str, count: int, **params: Any) -> str:
     """The plural form of `locale` for `count`; `%(num)s` is the count, written locally."""
-    text = translations(locale).ngettext(singular, plural, count)
-    return text % {"num": format_number(count, locale), **params}
+    return counted(translations(locale), locale, singular, plural, count) % params
+
+
+def counted(
+    catalogue: NullTranslations, locale: str, singular: str, plural: str, count: int
+) -> str:
+    """`catalogue`'s plural form for `count` with the count in it written the way of `locale`
+    ("1,000", "1.000", "1 000"); other placeholders are left to the caller. Templates and
+    gettext write it `%(num)d` or `%(num)s` and would fill in the bare number."""
+    number = format_number(count, locale)
+    text = catalogue.ngettext(singular, plural, count)
+    return text.replace("%(num)d", number).replace("%(num)s", number)
 
 
 def format_number(value: float, locale: str) -> str:

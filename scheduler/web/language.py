@@ -103,7 +103,9 @@ def init_language(app: Flask) -> None:
     # poll grid calls it hundreds of times.
     app.jinja_env.install_gettext_callables(
         gettext=lambda text: _catalogue().gettext(text),
-        ngettext=lambda singular, plural, n: _catalogue().ngettext(singular, plural, n),
+        ngettext=lambda singular, plural, n: language.counted(
+            _catalogue(), current_locale(), singular, plural, n
+        ),
         newstyle=True,
     )
     app.jinja_env.globals.update(

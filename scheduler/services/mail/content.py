@@ -58,8 +58,13 @@ def _environment(locale: str) -> Environment:
         keep_trailing_newline=True,
         extensions=["jinja2.ext.i18n"],
     )
-    environment.install_gettext_translations(  # type: ignore[attr-defined]
-        language.translations(locale), newstyle=True
+    catalogue = language.translations(locale)
+    environment.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=catalogue.gettext,
+        ngettext=lambda singular, plural, n: language.counted(
+            catalogue, locale, singular, plural, n
+        ),
+        newstyle=True,
     )
     return environment
 

@@ -1,0 +1,49 @@
+"""Counts inside sentences are written the reader's way ("1,234 members", "1.234 Mitglieder",
+"1 234 membres"), on pages, in mail and in texts built in Python alike."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from scheduler.domain.language import translate_plural
+from scheduler.services.mail.content import render_template
+
+# CLDR's group separators: French uses a narrow no-break space
+GROUPED = {"en": "1,234", "de": "1.234", "fr": "1\u202f234", "es": "1.234"}
+WORDS = {"en": "members", "de": "Mitglieder", "fr": "membres", "es": "miembros"}
+
+
+@pytest.mark.parametrize("locale", sorted(GROUPED))
+def test_a_page_writes_the_count_the_readers_way(app, locale):
+    template = app.jinja_env.from_string(
+        '{{ ngettext("%(num)d member", "%(num)d members", count) }}'
+    )
+    with app.test_request_context("/", headers={"Accept-Language": locale}):
+        assert template.render(count=1234) == f"{GROUPED[locale]} {WORDS[locale]}"
+        assert template.render(count=1) in {"1 member", "1 Mitglied", "1 membre", "1 miembro"}
+
+
+def test_a_mail_writes_the_count_the_readers_way():
+    text = render_template(
+        "followup.txt",
+        locale="es",
+        recipient=SimpleNamespace(name="Ana"),
+        gathering=SimpleNamespace(title="Rundlauf"),
+        group=None,
+        names=[],
+        others=12345,
+        interests=[],
+        next_gathering=None,
+        propose_url=None,
+        group_url=None,
+        unsubscribe_url="http://kindred.test/unsubscribe/x",
+    )
+    assert "12.345 personas" in text
+
+
+@pytest.mark.parametrize("locale", sorted(GROUPED))
+def test_texts_built_in_python_write_the_count_the_readers_way(locale):
+    words = translate_plural(locale, "in %(num)s day", "in %(num)s days", 1234)
+    assert GROUPED[locale] in words
