@@ -76,6 +76,21 @@ def _catalogue() -> Any:
     return catalogue
 
 
+# a count in each of the plural categories scripts ask for (Intl.PluralRules), in the request's
+# language: 1 is "one", 2 "other", a million "many" where a language has it (French, Spanish)
+_PLURAL_SAMPLES = (("one", 1), ("other", 2), ("many", 1_000_000))
+
+
+def plural_forms(singular: str, plural: str) -> dict[str, str]:
+    """A plural text's forms for a script, by plural category, `{count}` where its count goes
+    (the script writes it in): `ngettext` would put a number there."""
+    catalogue = _catalogue()
+    return {
+        category: catalogue.ngettext(singular, plural, count).replace("%(num)s", "{count}")
+        for category, count in _PLURAL_SAMPLES
+    }
+
+
 def current_locale() -> str:
     """The request's locale as a Kindred locale code ('de'): the one Flask-Babel selects."""
     return request_locale()
@@ -109,6 +124,7 @@ def init_language(app: Flask) -> None:
         newstyle=True,
     )
     app.jinja_env.globals.update(
+        plural_forms=plural_forms,
         page_locale=current_locale,
         text_direction=lambda: language.text_direction(current_locale()),
         locale_names=language.LOCALE_NAMES,

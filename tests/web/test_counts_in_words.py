@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 import pytest
@@ -47,3 +48,17 @@ def test_a_mail_writes_the_count_the_readers_way():
 def test_texts_built_in_python_write_the_count_the_readers_way(locale):
     words = translate_plural(locale, "in %(num)s day", "in %(num)s days", 1234)
     assert GROUPED[locale] in words
+
+
+def test_a_scripts_plural_forms_leave_the_count_to_the_script(app):
+    # the poll grid's "N people can come" is written by poll.js, which puts in the count
+    template = app.jinja_env.from_string(
+        '{{ plural_forms("%(num)s person can come", "%(num)s people can come")|tojson }}'
+    )
+    with app.test_request_context("/", headers={"Accept-Language": "fr"}):
+        forms = json.loads(template.render())
+    assert forms == {
+        "one": "{count} personne peut venir",
+        "other": "{count} personnes peuvent venir",
+        "many": "{count} de personnes peuvent venir",  # "1 000 000 de personnes"
+    }

@@ -21,7 +21,7 @@
     var form = pluralRules ? pluralRules.select(count) : (count === 1 ? "one" : "other");
     var text = canCome[form] || canCome.other;
     if (!text) return count === 1 ? "1 person can come" : count + " people can come";
-    return text.replace("{count}", String(count));
+    return text.replace("{count}", count.toLocaleString(document.documentElement.lang || undefined));
   }
 
   // A table of cells addressable by row and column, with one tab stop and arrow keys.
