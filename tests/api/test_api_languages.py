@@ -18,6 +18,7 @@ from scheduler.domain.language import translate
 from scheduler.models import User
 from scheduler.schemas import messages
 from scheduler.web.rate_limits import WRITES_PER_ACCOUNT, refusal_message
+from tests.api.test_group_privacy import gathering_in, group_of, join
 
 REQUIRED = "Missing data for required field."
 TOO_LONG = "Longer than maximum length {max}."
@@ -170,3 +171,24 @@ def test_every_listed_message_is_translated_with_its_placeholders(locale):
 
 def _braces(text: str) -> list[str]:
     return [name for _, name, _, _ in string.Formatter().parse(text) if name is not None]
+
+
+def test_an_erased_organizer_is_named_in_the_readers_language(api, app):
+    olga, zed, mia = api.signup("Olga"), api.signup("Zed"), api.signup("Mia")
+    group = group_of(api, olga)
+    for person in (zed, mia):
+        join(api, group, person)
+    gathering = gathering_in(api, zed, group)  # the placeholder stays: it organized this
+    gone = api.call("DELETE", "/api/v1/me", zed, json={"password": "correct horse battery"})
+    assert gone.status_code == 204
+    set_locale(app, olga["id"], "de")
+    set_locale(app, mia["id"], "fr")
+    path = f"/api/v1/gatherings/{gathering['id']}"
+
+    # the group's organizer sees what the account is; a member, as for any hidden name
+    assert api.call("GET", path, olga).get_json()["organizer"]["name"] == in_language(
+        "de", "Deleted account"
+    )
+    assert api.call("GET", path, mia).get_json()["organizer"]["name"] == in_language(
+        "fr", "A Kindred member"
+    )

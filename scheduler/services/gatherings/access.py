@@ -22,6 +22,7 @@ from scheduler.domain.errors import NotAllowed, NotFound
 from scheduler.models import Gathering, GroupMember, Invitation, Rsvp, User
 from scheduler.services.groups.access import (
     ANONYMOUS_NAME,
+    account_name,
     anonymous_name,
     gathering_relation,
     group_relations,
@@ -110,12 +111,13 @@ def listed_for(user_id: ColumnElement[int] | int | None) -> ColumnElement[bool]:
 def organizer_name(gathering: Gathering, access: GatheringAccess, viewer: User | None) -> str:
     """The organizer's name as this viewer may see it (a hidden name stays hidden)."""
     organizer = gathering.organizer
+    locale = viewer.locale if viewer is not None else None
     return shown_name(
-        organizer.name,
+        account_name(organizer, locale),
         shares_name=organizer.share_name,
         is_viewer=viewer is not None and viewer.id == organizer.id,
         viewer_manages=access.manage,
-        anonymous=anonymous_name(viewer.locale if viewer is not None else None),
+        anonymous=anonymous_name(locale),
     )
 
 

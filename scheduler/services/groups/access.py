@@ -22,6 +22,18 @@ def anonymous_name(locale: str | None) -> str:
     return translate(locale or DEFAULT_LOCALE, ANONYMOUS_NAME)
 
 
+# what an erased account that others' rows still point at is called (stored in English)
+ERASED_NAME = N_("Deleted account")
+
+
+def account_name(user: User, locale: str | None) -> str:
+    """The name an account holds, for a reader in `locale`: an erased account's placeholder
+    in the reader's language."""
+    if user.deleted_at is not None:
+        return translate(locale or DEFAULT_LOCALE, ERASED_NAME)
+    return user.name
+
+
 def public_name(user: User, locale: str | None = None) -> str:
     """A person's name as shown to others where nobody manages anything: in invites, feeds
     and mail (a hidden name stays hidden, an organizer's included), for a reader in `locale`."""

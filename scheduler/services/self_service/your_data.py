@@ -45,9 +45,10 @@ from scheduler.models import (
 from scheduler.services.accounts import identity
 from scheduler.services.accounts.links import ACCOUNT_MAIL_KINDS
 from scheduler.services.gatherings import attendance
+from scheduler.services.groups.access import ERASED_NAME
 from scheduler.services.polls.slots import request_recompute_after_commit
 
-PLACEHOLDER_NAME = "Deleted account"
+PLACEHOLDER_NAME = ERASED_NAME
 # answers that hold a seat, a waitlist place or a "maybe": freed with a "no"
 _HOLDING = ("going", "waitlisted", "maybe")
 
