@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_babel import get_locale
 from flask_smorest import Blueprint
 from flask_smorest.pagination import PaginationParameters
 
@@ -22,7 +21,6 @@ from scheduler.schemas.reach import (
 )
 from scheduler.services.gatherings import access, comments, messages
 from scheduler.services.gatherings.lifecycle import get_gathering
-from scheduler.services.groups.access import public_name
 
 blp = Blueprint(
     "reach", __name__, url_prefix="/api/v1/gatherings", description="Comments and messages"
@@ -32,12 +30,9 @@ blp = Blueprint(
 def comment_view(comment: GatheringComment, viewer: User, manages: bool) -> WithExtra:
     """A comment with its author's name as the caller may see it."""
     author = comment.author
-    name = (
-        author.name if author.id == viewer.id or manages else public_name(author, str(get_locale()))
-    )
     return WithExtra(
         comment,
-        author={"id": author.id, "name": name},
+        author={"id": author.id, "name": access.person_name(author, viewer, manages=manages)},
         can_delete=manages or author.id == viewer.id,
     )
 

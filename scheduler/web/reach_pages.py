@@ -16,10 +16,8 @@ from werkzeug.wrappers import Response
 from scheduler.extensions import db_session
 from scheduler.models import MESSAGE_AUDIENCES, Gathering, User
 from scheduler.services.gatherings import access, comments, messages
-from scheduler.services.groups.access import public_name
 from scheduler.web.auth import login_required, page_user, protect, require_user
 from scheduler.web.forms import committed
-from scheduler.web.language import current_locale
 
 bp = protect(Blueprint("reach_pages", __name__))
 
@@ -51,9 +49,7 @@ def reach_section(gathering: Gathering) -> dict[str, Any]:
                     "id": comment.id,
                     "body": comment.body,
                     "created_at": comment.created_at,
-                    "author": comment.author.name
-                    if mine or rights.manage
-                    else public_name(comment.author, current_locale()),
+                    "author": access.person_name(comment.author, user, manages=rights.manage),
                     "can_delete": mine or rights.manage,
                 }
             )

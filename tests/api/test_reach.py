@@ -11,6 +11,7 @@ from sqlalchemy import select
 from scheduler.models import OutboxMessage, OutboxStatus, Poll
 from scheduler.services.mail import announcements
 from scheduler.services.mail.renderers import render_outbox_message
+from tests.support.accounts import page_session
 from tests.support.mail import run_planner
 
 _SOON = (datetime.now(UTC) + timedelta(days=10)).replace(minute=0, second=0, microsecond=0)
@@ -376,3 +377,27 @@ def test_ones_comments_are_in_the_export_and_go_with_the_account(api, session):
     erased = api.call("DELETE", "/api/v1/me", ann, json={"password": "correct horse battery"})
     assert erased.status_code == 204
     assert api.call("GET", url, olga).get_json() == []
+
+
+def test_a_hidden_name_stays_hidden_on_comments_but_from_organizers(api, app):
+    olga, shy, bob = api.signup("Olga"), api.signup("Shy Sam"), api.signup("Bob")
+    api.call("PATCH", "/api/v1/me", shy, json={"share_name": False})
+    group = _group(api, olga, shy, bob)
+    gathering = _gathering(api, olga, group)
+    url = f"/api/v1/gatherings/{gathering['id']}/comments"
+    assert api.call("POST", url, shy, json={"body": "I'll bring tea"}).status_code == 201
+
+    def author_as(viewer):
+        (comment,) = api.call("GET", url, viewer).get_json()
+        return comment["author"]["name"]
+
+    assert author_as(bob) == "A Kindred member"
+    assert author_as(shy) == "Shy Sam"
+    assert author_as(olga) == "Shy Sam"
+    # the gathering's page says the same
+    page = app.test_client()
+    with page.session_transaction() as cookie:
+        cookie.update(page_session(app, bob["id"]))
+    shown = page.get(f"/g/{gathering['id']}").text
+    assert "I&#39;ll bring tea" in shown or "I'll bring tea" in shown
+    assert "Shy Sam" not in shown and "A Kindred member" in shown

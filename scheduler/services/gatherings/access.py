@@ -108,17 +108,22 @@ def listed_for(user_id: ColumnElement[int] | int | None) -> ColumnElement[bool]:
     return or_(public, in_their_group, their_own)
 
 
-def organizer_name(gathering: Gathering, access: GatheringAccess, viewer: User | None) -> str:
-    """The organizer's name as this viewer may see it (a hidden name stays hidden)."""
-    organizer = gathering.organizer
+def person_name(person: User, viewer: User | None, *, manages: bool) -> str:
+    """Someone's name as this viewer of a gathering sees it (a hidden name stays hidden from
+    all but its organizers, `manages`), in the viewer's language where it is Kindred's."""
     locale = viewer.locale if viewer is not None else None
     return shown_name(
-        account_name(organizer, locale),
-        shares_name=organizer.share_name,
-        is_viewer=viewer is not None and viewer.id == organizer.id,
-        viewer_manages=access.manage,
+        account_name(person, locale),
+        shares_name=person.share_name,
+        is_viewer=viewer is not None and viewer.id == person.id,
+        viewer_manages=manages,
         anonymous=anonymous_name(locale),
     )
+
+
+def organizer_name(gathering: Gathering, access: GatheringAccess, viewer: User | None) -> str:
+    """The organizer's name as this viewer may see it (a hidden name stays hidden)."""
+    return person_name(gathering.organizer, viewer, manages=access.manage)
 
 
 def access_many(
