@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +9,7 @@ import pytest
 
 from scheduler.models import Gathering, GatheringStatus, Rsvp, utcnow
 from scheduler.services.interests.vocabulary import resolve_interests
+from tests.support.people import past_gathering_together
 
 
 @pytest.fixture
@@ -46,28 +46,6 @@ def make_group(api, user, name: str, interests: list[str]) -> dict[str, Any]:
     response = api.call("POST", "/api/v1/groups", user, json={"name": name, "interests": interests})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
-
-
-def past_gathering_together(session, organizer_id: int, people: list[int]) -> Gathering:
-    """A completed gathering in the past at which all `people` were going."""
-    start = utcnow() - timedelta(days=30)
-    gathering = Gathering(
-        uid=f"{uuid.uuid4()}@test",
-        title="Past meetup",
-        organizer_id=organizer_id,
-        timezone="UTC",
-        duration_minutes=60,
-        status=GatheringStatus.COMPLETED,
-        starts_at=start,
-        ends_at=start + timedelta(hours=1),
-        going_count=len(people),
-    )
-    session.add(gathering)
-    session.flush()
-    for uid in people:
-        session.add(Rsvp(gathering_id=gathering.id, user_id=uid, response="yes", state="going"))
-    session.commit()
-    return gathering
 
 
 def rsvp(session, gathering_id: int, user_id: int, state: str = "going", ticket=None) -> None:

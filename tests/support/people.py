@@ -27,13 +27,15 @@ def bare_users(session: Session, count: int, prefix: str) -> list[User]:
     return people
 
 
-def met(session: Session, *people: dict, days_ago: int = 40) -> None:
-    """A past gathering, `days_ago`, at which all `people` (API user dicts) were going."""
+def past_gathering_together(
+    session: Session, organizer_id: int, people: list[int], *, days_ago: int = 30
+) -> Gathering:
+    """A completed gathering `days_ago` at which all `people` (user ids) were going."""
     start = datetime.now(UTC) - timedelta(days=days_ago)
     gathering = Gathering(
         uid=f"{uuid.uuid4()}@test",
         title="Past meetup",
-        organizer_id=people[0]["id"],
+        organizer_id=organizer_id,
         timezone="UTC",
         duration_minutes=60,
         status=GatheringStatus.COMPLETED,
@@ -43,8 +45,13 @@ def met(session: Session, *people: dict, days_ago: int = 40) -> None:
     )
     session.add(gathering)
     session.flush()
-    for person in people:
-        session.add(
-            Rsvp(gathering_id=gathering.id, user_id=person["id"], response="yes", state="going")
-        )
+    for uid in people:
+        session.add(Rsvp(gathering_id=gathering.id, user_id=uid, response="yes", state="going"))
     session.commit()
+    return gathering
+
+
+def met(session: Session, *people: dict, days_ago: int = 40) -> None:
+    """A past gathering, `days_ago`, at which all `people` (API user dicts) were going."""
+    ids = [person["id"] for person in people]
+    past_gathering_together(session, ids[0], ids, days_ago=days_ago)
