@@ -16,8 +16,9 @@ from scheduler.domain import language
 from scheduler.domain.errors import KindredError
 
 
-def request_locale() -> str:
-    """The locale of this request: the signed-in person's, else the browser's, else English."""
+def current_locale() -> str:
+    """The locale of this request as a Kindred locale code ('de'), the one Flask-Babel
+    selects: the signed-in person's, else the browser's, else English."""
     if not has_request_context():
         return language.DEFAULT_LOCALE
     if "kindred_locale" in g:
@@ -72,7 +73,7 @@ def error_text(exc: KindredError) -> str:
 def _catalogue() -> Any:
     catalogue = g.get("kindred_catalogue")
     if catalogue is None:
-        catalogue = g.kindred_catalogue = language.translations(request_locale())
+        catalogue = g.kindred_catalogue = language.translations(current_locale())
     return catalogue
 
 
@@ -91,11 +92,6 @@ def plural_forms(singular: str, plural: str) -> dict[str, str]:
     }
 
 
-def current_locale() -> str:
-    """The request's locale as a Kindred locale code ('de'): the one Flask-Babel selects."""
-    return request_locale()
-
-
 def _vary_on_language(response: Response) -> Response:
     # a signed-out answer chosen by Accept-Language must not be served from a shared cache
     # to a browser asking for another language
@@ -109,7 +105,7 @@ def init_language(app: Flask) -> None:
     app.after_request(_vary_on_language)
     Babel(
         app,
-        locale_selector=request_locale,
+        locale_selector=current_locale,
         default_translation_directories=str(language.TRANSLATIONS_DIR),
         default_locale=language.DEFAULT_LOCALE,
     )
