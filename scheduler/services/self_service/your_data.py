@@ -48,7 +48,6 @@ from scheduler.services.gatherings import attendance
 from scheduler.services.groups.access import ERASED_NAME
 from scheduler.services.polls.slots import request_recompute_after_commit
 
-PLACEHOLDER_NAME = ERASED_NAME
 # answers that hold a seat, a waitlist place or a "maybe": freed with a "no"
 _HOLDING = ("going", "waitlisted", "maybe")
 
@@ -385,7 +384,7 @@ def forget_what_the_maker_did(session: Session, user: User, *, now: datetime) ->
 
 
 def _anonymise(user: User, *, now: datetime) -> None:
-    user.name = PLACEHOLDER_NAME
+    user.name = ERASED_NAME  # stored in English; account_name shows it in the reader's
     user.email = f"deleted-{user.id}@invalid"
     user.password_hash = identity.NO_PASSWORD
     user.password_changed_at = now
