@@ -30,6 +30,7 @@ import signal
 import stat
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -311,20 +312,27 @@ def _system_user() -> pwd.struct_passwd:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         pass
-    # another process may create it at the same moment: then useradd fails and the user exists
-    subprocess.run(
-        [
-            "useradd",
-            "--system",
-            "--user-group",
-            "--no-create-home",
-            "--home-dir=/nonexistent",
-            "--shell=/usr/sbin/nologin",
-            SYSTEM_USER,
-        ],
-        capture_output=True,
-        check=False,
-    )
+    # useradd's own lock does not keep two of them from each adding the user: on a fresh
+    # machine two test processes did, and the second entry replaced the first, whose uid the
+    # first process then ran initdb as ("could not look up effective user ID 999")
+    with _machine_lock():
+        try:
+            return pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            pass
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--user-group",
+                "--no-create-home",
+                "--home-dir=/nonexistent",
+                "--shell=/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
+            capture_output=True,
+            check=False,
+        )
     try:
         return pwd.getpwnam(SYSTEM_USER)
     except KeyError:
@@ -332,6 +340,18 @@ def _system_user() -> pwd.struct_passwd:
             f"PostgreSQL will not run as root and the system user {SYSTEM_USER!r} could not be "
             "created (useradd); create it, or run as another user"
         ) from None
+
+
+@contextlib.contextmanager
+def _machine_lock() -> Iterator[None]:
+    """Held by one root process of this machine at a time (a lock on /etc, which only root
+    changes and which every installation shares)."""
+    descriptor = os.open("/etc", os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
 
 
 def _prepare_directories(layout: _Layout, bin_dir: Path, user: pwd.struct_passwd | None) -> None:

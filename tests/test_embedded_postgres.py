@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import subprocess
 import sys
@@ -101,3 +102,34 @@ def test_config_without_database_url_uses_the_embedded_server_in_the_instance(tm
         assert external.database_url == "postgresql+psycopg://u@db.example:5432/k"
     finally:
         stop_embedded_postgres(embedded_postgres_path(instance))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root creates the server's system user")
+def test_processes_creating_the_system_user_at_once_all_run_as_the_one_created():
+    """On a fresh machine two test processes each ran useradd: the second entry replaced the
+    first, and initdb then ran as a uid that no longer existed."""
+    name = f"kindred-race-{os.getpid()}"
+    program = (
+        "import sys, scheduler.embedded_postgres as e; e.SYSTEM_USER = sys.argv[1]; "
+        "print('ready', flush=True); sys.stdin.readline(); print(e._system_user().pw_uid)"
+    )
+    try:
+        racers = [
+            subprocess.Popen(
+                [sys.executable, "-c", program, name],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(6)
+        ]
+        for racer in racers:  # all imported, then released together
+            assert racer.stdout.readline() == "ready\n"
+        for racer in racers:
+            racer.stdin.write("go\n")
+            racer.stdin.flush()
+        uids = {int(racer.communicate(timeout=60)[0]) for racer in racers}
+        assert uids == {pwd.getpwnam(name).pw_uid}
+    finally:
+        subprocess.run(["userdel", name], capture_output=True, check=False)
+        subprocess.run(["groupdel", name], capture_output=True, check=False)
