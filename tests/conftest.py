@@ -21,6 +21,7 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import OperationalError
 
 from scheduler import create_app
 from scheduler.config import Config, normalise_database_url
@@ -77,13 +78,35 @@ def backends() -> Iterator[Backends]:
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _truncate_all(database_url: str) -> None:
+def truncate_all(database_url: str, patience: str = "20s") -> None:
+    """Empty every table for the next test. A connection the test left inside a transaction
+    would make TRUNCATE wait for ever: after `patience` it is ended and named in the failure."""
     engine = create_engine(database_url)
     tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
     names = ", ".join(f'"{name}"' for name in tables)
-    with engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-    engine.dispose()
+    truncate = text(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text("SELECT set_config('lock_timeout', :patience, true)"), {"patience": patience}
+            )
+            connection.execute(truncate)
+    except OperationalError:
+        with engine.begin() as connection:
+            holders = connection.execute(text(LEFT_IN_A_TRANSACTION)).all()
+            connection.execute(truncate)
+        raise AssertionError(
+            f"the test left connections in a transaction (ended): {holders}"
+        ) from None
+    finally:
+        engine.dispose()
+
+
+LEFT_IN_A_TRANSACTION = """
+    SELECT pid, state, left(query, 200), pg_terminate_backend(pid)
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid() AND xact_start IS NOT NULL
+"""
 
 
 @pytest.fixture
@@ -119,7 +142,7 @@ def app(config: Config, backends: Backends, redis_client: redis.Redis) -> Iterat
     application = create_app(config)
     yield application
     application.extensions["kindred"].close()
-    _truncate_all(backends.database_url)
+    truncate_all(backends.database_url)
     redis_client.flushdb()
 
 
