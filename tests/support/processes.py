@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -35,13 +36,21 @@ def process_env(config: Config, **extra: str) -> dict[str, str]:
 
 
 class ManagedProcess:
-    """A child process whose output goes to a log file the test can show on failure."""
+    """A child process whose output goes to a log file the test can show on failure.
+
+    It leads a process group of its own, so that what it started (RQ's work horse) is ended
+    with it: a horse left behind inside a transaction would hold its locks past the test."""
 
     def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
         self.log_path = log_path
         self._log = open(log_path, "wb")  # noqa: SIM115 - closed in stop()
         self.popen = subprocess.Popen(
-            args, env=env, cwd=PROJECT_ROOT, stdout=self._log, stderr=subprocess.STDOUT
+            args,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def log(self) -> str:
@@ -49,13 +58,12 @@ class ManagedProcess:
         return self.log_path.read_text(errors="replace")
 
     def kill(self) -> None:
-        """SIGKILL, as a crashed machine would."""
-        if self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGKILL)
-            self.popen.wait(10)
+        """SIGKILL to it and everything it started, as a crashed machine would."""
+        self._kill_group()
+        self.popen.wait(10)
 
     def stop(self) -> None:
-        """Ask politely, then insist."""
+        """Ask politely, then insist; nothing it started outlives it."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
             try:
@@ -64,8 +72,12 @@ class ManagedProcess:
             except subprocess.TimeoutExpired:
                 self.popen.kill()
                 self.popen.wait(10)
-        # RQ's work horse children may outlive a SIGKILLed parent; don't leak them
+        self._kill_group()
         self._log.close()
+
+    def _kill_group(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
 
 
 @contextmanager
