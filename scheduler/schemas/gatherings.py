@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext
+from flask_babel import lazy_gettext
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from scheduler.domain.access import VISIBILITIES
+from scheduler.domain.language import translate_plural
 from scheduler.schemas.accounts import PersonSchema
 from scheduler.schemas.common import (
     ArgsSchema,
@@ -18,6 +19,7 @@ from scheduler.schemas.common import (
     database_id_field,
     interests_field,
 )
+from scheduler.schemas.messages import caller_locale
 from scheduler.schemas.rsvps import QuestionSchema, max_guests_field, questions_field
 
 MAX_DURATION_MINUTES = 7 * 24 * 60
@@ -83,7 +85,12 @@ def _online_url(value: str) -> None:
         return
     if len(value) > MAX_ONLINE_URL:
         raise ValidationError(
-            ngettext("At most %(num)d character.", "At most %(num)d characters.", MAX_ONLINE_URL)
+            translate_plural(
+                caller_locale(),
+                "At most %(num)d character.",
+                "At most %(num)d characters.",
+                MAX_ONLINE_URL,
+            )
         )
     _URL(value)
 

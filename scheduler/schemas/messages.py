@@ -20,9 +20,11 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import get_locale, gettext, lazy_gettext
 from flask_babel.speaklater import LazyString
 from marshmallow import ValidationError, fields, validate
+
+from scheduler.domain import language
 
 MESSAGES = (
     # marshmallow.fields
@@ -142,3 +144,11 @@ def install() -> None:
         format_error = validator.__dict__.get("_format_error")
         if format_error is not None and not getattr(format_error, "kindred_translated", False):
             validator._format_error = _translating(format_error)  # type: ignore[attr-defined]
+
+
+def caller_locale() -> str:
+    """The language the caller is answered in (Flask-Babel's choice), English outside a
+    request: for plural texts, whose count `language.translate_plural` writes the caller's way
+    ("2.000 Zeichen") where Flask-Babel's `ngettext` writes the bare number."""
+    locale = get_locale()
+    return language.normalise_locale(str(locale)) if locale else language.DEFAULT_LOCALE

@@ -6,11 +6,13 @@ import re
 from typing import Any
 
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext
+from flask_babel import lazy_gettext
 from marshmallow import Schema, ValidationError, fields, post_dump, validate, validates
 
+from scheduler.domain.language import translate_plural
 from scheduler.domain.questions import MAX_ANSWER_LENGTH, MAX_QUESTION_LENGTH, MAX_QUESTIONS
 from scheduler.schemas.common import ArgsSchema
+from scheduler.schemas.messages import caller_locale
 
 STATES = ("going", "waitlisted", "maybe", "not_going")
 MAX_GUESTS = 100
@@ -101,7 +103,8 @@ class RsvpArgsSchema(ArgsSchema):
                 problems[key] = [_("Not a question id.")]
             elif len(text) > MAX_ANSWER_LENGTH:
                 problems[key] = [
-                    ngettext(
+                    translate_plural(
+                        caller_locale(),
                         "At most %(num)d character.",
                         "At most %(num)d characters.",
                         MAX_ANSWER_LENGTH,

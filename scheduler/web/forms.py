@@ -16,13 +16,14 @@ from zoneinfo import ZoneInfo
 from babel.dates import get_day_names
 from flask import flash
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext, ngettext
+from flask_babel import lazy_gettext
 from marshmallow import Schema, ValidationError
 from werkzeug.datastructures import MultiDict
 
 from scheduler.api.errors import flatten_messages
 from scheduler.domain.errors import InvalidInput, KindredError
 from scheduler.domain.interests import normalise_interest
+from scheduler.domain.language import translate_plural
 from scheduler.domain.timezones import known_timezones, zone
 from scheduler.extensions import db_session
 from scheduler.web.language import current_locale, error_text
@@ -508,10 +509,10 @@ def duration_choices(current: int | None = None) -> list[tuple[int, str]]:
 
 def _duration_words(m: int) -> str:
     if m < 60:
-        return ngettext("%(num)d minute", "%(num)d minutes", m)
+        return translate_plural(current_locale(), "%(num)d minute", "%(num)d minutes", m)
     if m % 60:
         return _("%(hours)d h %(minutes)d min", hours=m // 60, minutes=m % 60)
-    return ngettext("%(num)d hour", "%(num)d hours", m // 60)
+    return translate_plural(current_locale(), "%(num)d hour", "%(num)d hours", m // 60)
 
 
 def reminder_choices(current: Iterable[int] = ()) -> list[tuple[int, str]]:

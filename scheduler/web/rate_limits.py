@@ -361,18 +361,18 @@ def limits_request(endpoint: str | None, method: str) -> bool:
 
 def refusal_message(rule: RateRule, wait_seconds: int, locale: str) -> str:
     """What a 429 says in `locale`: which budget ran out and when to try again."""
-    catalogue = language.translations(locale)
     if wait_seconds < 60:
-        count = wait_seconds
-        again = catalogue.ngettext(
-            "Try again in %(num)d second.", "Try again in %(num)d seconds.", count
+        again = language.translate_plural(
+            locale, "Try again in %(num)d second.", "Try again in %(num)d seconds.", wait_seconds
         )
     else:  # in words, to the nearest minute; Retry-After has the seconds
-        count = round(wait_seconds / 60)
-        again = catalogue.ngettext(
-            "Try again in %(num)d minute.", "Try again in %(num)d minutes.", count
+        again = language.translate_plural(
+            locale,
+            "Try again in %(num)d minute.",
+            "Try again in %(num)d minutes.",
+            round(wait_seconds / 60),
         )
-    return f"{language.translate(locale, rule.refusal)} {again % {'num': count}}"
+    return f"{language.translate(locale, rule.refusal)} {again}"
 
 
 def refusal_json(rule: RateRule, wait_seconds: int, locale: str) -> bytes:

@@ -10,6 +10,7 @@ import pytest
 
 from scheduler.domain.language import translate_plural
 from scheduler.services.mail.content import render_template
+from scheduler.web.rate_limits import WRITES_PER_ACCOUNT, refusal_message
 
 # CLDR's group separators: French uses a narrow no-break space
 GROUPED = {"en": "1,234", "de": "1.234", "fr": "1\u202f234", "es": "1.234"}
@@ -62,3 +63,24 @@ def test_a_scripts_plural_forms_leave_the_count_to_the_script(app):
         "other": "{count} personnes peuvent venir",
         "many": "{count} de personnes peuvent venir",  # "1 000 000 de personnes"
     }
+
+
+def test_an_api_refusal_writes_its_limit_the_callers_way(api):
+    german = api.signup("Greta", locale="de")
+    body = {
+        "title": "Lesekreis",
+        "timezone": "Europe/Berlin",
+        "duration_minutes": 60,
+        "starts_at": "2027-03-01T18:00:00Z",
+        "attendance_mode": "online",
+        "online_url": "https://meet.example/" + "x" * 2000,
+    }
+    response = api.call("POST", "/api/v1/gatherings", german, json=body)
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["online_url"] == ["Höchstens 2.000 Zeichen."]
+
+
+def test_a_rate_limit_refusal_writes_its_wait_the_readers_way():
+    day = 24 * 60 * 60
+    assert refusal_message(WRITES_PER_ACCOUNT, day, "en").endswith("Try again in 1,440 minutes.")
+    assert "1.440 Minuten" in refusal_message(WRITES_PER_ACCOUNT, day, "de")
