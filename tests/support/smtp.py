@@ -259,6 +259,7 @@ class CountingSinkProcess:
             target=_serve_counting, args=(self.port, child), daemon=True
         )
         self._process.start()
+        child.close()  # the child's end is the child's: if it dies, our reads end, not wait
         if not self._control.poll(30) or self._control.recv() != "ready":
             raise RuntimeError("the counting SMTP sink did not start")
 
@@ -270,6 +271,8 @@ class CountingSinkProcess:
     def stop(self) -> tuple[int, list[str]]:
         """Stop serving: (messages accepted, distinct Message-IDs)."""
         self._control.send("stop")
+        if not self._control.poll(30):
+            raise RuntimeError("the counting SMTP sink did not answer stop")
         count, message_ids = self._control.recv()
         self._process.join(10)
         return int(count), list(message_ids)
