@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,13 +40,49 @@ def live_server(app: Flask) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    """Headless Chromium from the system package."""
+def playwright_driver() -> Iterator[Any]:
+    """Playwright's driver, one per test process."""
     if not CHROMIUM.exists():
         pytest.fail("Chromium is missing: apt-get install -y chromium (see .ci/run)")
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture
+def browser(playwright_driver: Any) -> Iterator[Any]:
+    """Headless Chromium from the system package, one per test, ended by killing it.
+
+    Closing a context (or the browser) waits for Chromium to answer, and now and then it
+    never does: a test hung in `context.close()` until the run's time limit. So no test
+    closes anything; its Chromium is killed afterwards, with every page it had open."""
+    chromium = playwright_driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+    yield chromium
+    for leader in _chromium_group_leaders():
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader, signal.SIGKILL)
+    chromium.close()  # it is gone: this only lets Playwright forget it
+
+
+def _chromium_group_leaders() -> list[int]:
+    """The Chromium processes this test process started (through Playwright's driver),
+    each the leader of its own process group, as Playwright launches them."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    leaders, todo = [], list(children.get(os.getpid(), []))
+    while todo:
+        pid = todo.pop()
+        todo.extend(children.get(pid, []))
+        try:
+            program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if b"chromium" in program and os.getpgid(pid) == pid:
+            leaders.append(pid)
+    return leaders

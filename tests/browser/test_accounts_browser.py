@@ -129,5 +129,3 @@ def test_sign_up_verify_sign_in_by_link_and_answer_a_poll_without_a_password(
 
     problems = [p for v in (ann, phone, third) for p in v.problems]
     assert not problems, problems
-    for v in (ann, phone, third):
-        v.context.close()

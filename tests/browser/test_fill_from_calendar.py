@@ -53,32 +53,29 @@ def test_fill_from_my_calendar_paints_the_free_cells(
     session.close()
 
     visitor = Visitor(browser, live_server, "Ann", "UTC")
-    try:
-        log_in(visitor, ann["email"], f"/g/{poll['id']}")
-        page = visitor.page
-        grid = page.get_by_role("grid", name="Your availability")
-        cells = grid.locator("td[data-cell]")
-        assert cells.count() == 4
-        busy = grid.locator("td[data-busy]")
-        assert busy.count() == 2  # 10:00 and 11:00, before Ann paints anything
+    log_in(visitor, ann["email"], f"/g/{poll['id']}")
+    page = visitor.page
+    grid = page.get_by_role("grid", name="Your availability")
+    cells = grid.locator("td[data-cell]")
+    assert cells.count() == 4
+    busy = grid.locator("td[data-busy]")
+    assert busy.count() == 2  # 10:00 and 11:00, before Ann paints anything
 
-        page.get_by_role("button", name="Fill from my calendar").click()
+    page.get_by_role("button", name="Fill from my calendar").click()
 
-        painted = [cells.nth(i).get_attribute("class") for i in range(4)]
-        assert painted == ["yes", "", "", "yes"]
-        page.get_by_role("button", name="Save my availability").click()
-        page.get_by_text("Saved.").wait_for()
-        saved = api.call("GET", f"/api/v1/gatherings/{poll['id']}/availability", ann).get_json()
-        assert [(i["start"], i["end"]) for i in saved["intervals"]] == [
-            (
-                start.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            ),
-            (
-                (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-                (start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            ),
-        ]
-        assert visitor.problems == []
-    finally:
-        visitor.context.close()
+    painted = [cells.nth(i).get_attribute("class") for i in range(4)]
+    assert painted == ["yes", "", "", "yes"]
+    page.get_by_role("button", name="Save my availability").click()
+    page.get_by_text("Saved.").wait_for()
+    saved = api.call("GET", f"/api/v1/gatherings/{poll['id']}/availability", ann).get_json()
+    assert [(i["start"], i["end"]) for i in saved["intervals"]] == [
+        (
+            start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            (start + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ),
+        (
+            (start + timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            (start + timedelta(hours=4)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        ),
+    ]
+    assert visitor.problems == []

@@ -98,4 +98,3 @@ def test_a_co_organizer_edits_and_an_outsider_sees_members_only(
 
     for visitor in (organizer, co, outsider):
         assert not visitor.problems, (visitor.name, visitor.problems)
-        visitor.context.close()

@@ -246,5 +246,3 @@ def test_poll_to_rsvp_in_chromium(
 
     problems = [p for v in visitors for p in v.problems]
     assert not problems, problems
-    for v in visitors:
-        v.context.close()

@@ -107,4 +107,3 @@ def test_a_member_answers_the_announced_poll_by_its_link_and_comments(
     discussion.get_by_role("button", name=re.compile("^Delete")).click()
     page.get_by_text("The comment is deleted.").wait_for()
     assert not ann_browser.problems, ann_browser.problems
-    ann_browser.context.close()
