@@ -81,8 +81,9 @@ def _chromium_group_leaders() -> list[int]:
         todo.extend(children.get(pid, []))
         try:
             program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
-        except OSError:
+            leads = os.getpgid(pid) == pid
+        except OSError:  # it has just ended
             continue
-        if b"chromium" in program and os.getpgid(pid) == pid:
+        if b"chromium" in program and leads:
             leaders.append(pid)
     return leaders
