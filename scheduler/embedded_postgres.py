@@ -308,10 +308,6 @@ def _clear_stale_lock_files(layout: _Layout) -> None:
 
 def _system_user() -> pwd.struct_passwd:
     """The unprivileged user the server runs as when we are root; created if missing."""
-    try:
-        return pwd.getpwnam(SYSTEM_USER)
-    except KeyError:
-        pass
     # useradd's own lock does not keep two of them from each adding the user: on a fresh
     # machine two test processes did, and the second entry replaced the first, whose uid the
     # first process then ran initdb as ("could not look up effective user ID 999")
