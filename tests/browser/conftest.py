@@ -14,6 +14,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
+from tests.support.processes import children
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless=new",
@@ -68,22 +70,14 @@ def browser(playwright_driver: Any) -> Iterator[Any]:
 def _chromium_group_leaders() -> list[int]:
     """The Chromium processes this test process started (through Playwright's driver),
     each the leader of its own process group, as Playwright launches them."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    leaders, todo = [], list(children.get(os.getpid(), []))
+    leaders, todo = [], [os.getpid()]
     while todo:
-        pid = todo.pop()
-        todo.extend(children.get(pid, []))
-        try:
-            program = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
-            leads = os.getpgid(pid) == pid
-        except OSError:  # it has just ended
-            continue
-        if b"chromium" in program and leads:
-            leaders.append(pid)
+        for pid, cmdline in children(todo.pop()).items():
+            todo.append(pid)
+            try:
+                leads = os.getpgid(pid) == pid
+            except OSError:  # it has just ended
+                continue
+            if "chromium" in cmdline[0] and leads:
+                leaders.append(pid)
     return leaders

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.e2e.test_slow_clients import answers, free_port
-from tests.support.processes import ManagedProcess, wait_for
+from tests.support.processes import ManagedProcess, children, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -44,21 +44,6 @@ def devserver_env(backends, tmp_path: Path) -> Iterator[dict[str, str]]:
     with engine.begin() as connection:
         connection.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
     engine.dispose()
-
-
-def children(pid: int) -> dict[int, list[str]]:
-    """The live child processes of `pid`: their command lines."""
-    found = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        # an exiting process (not yet a zombie) shows an empty command line
-        if int(fields[1]) == pid and fields[0] != "Z" and any(cmdline):
-            found[int(stat.parent.name)] = [part.decode() for part in cmdline if part]
-    return found
 
 
 def child_running(pid: int, *module: str) -> int | None:

@@ -35,6 +35,21 @@ def process_env(config: Config, **extra: str) -> dict[str, str]:
     return env
 
 
+def children(pid: int) -> dict[int, list[str]]:
+    """The live child processes of `pid`: their command lines."""
+    found = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        # an exiting process (not yet a zombie) shows an empty command line
+        if int(fields[1]) == pid and fields[0] != "Z" and any(cmdline):
+            found[int(stat.parent.name)] = [part.decode() for part in cmdline if part]
+    return found
+
+
 class ManagedProcess:
     """A child process whose output goes to a log file the test can show on failure.
 
@@ -59,25 +74,19 @@ class ManagedProcess:
 
     def kill(self) -> None:
         """SIGKILL to it and everything it started, as a crashed machine would."""
-        self._kill_group()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(10)
 
     def stop(self) -> None:
         """Ask politely, then insist; nothing it started outlives it."""
         if self.popen.poll() is None:
             self.popen.send_signal(signal.SIGTERM)
-            try:
-                # a loaded 2-core CI machine can take a while for RQ's warm shutdown
+            # a loaded 2-core CI machine can take a while for RQ's warm shutdown
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(10)
-        self._kill_group()
+        self.kill()
         self._log.close()
-
-    def _kill_group(self) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.popen.pid, signal.SIGKILL)
 
 
 @contextmanager
